@@ -1,0 +1,323 @@
+//! The bounded hand-off between a subscriber's receive thread and its consumer.
+//!
+//! The receive thread appends matched events as encoded records to one growing buffer; the
+//! consumer takes the whole buffer at once. One take is one batch, so the JavaScript side crosses
+//! N-API once per batch instead of once per event, and the payload bytes are copied exactly once
+//! (from the ZMQ frame into the batch buffer).
+//!
+//! Record layout (little-endian): `type_id: u32, topic_len: u32, payload_len: u32, topic, payload`.
+//!
+//! The inbox is bounded both by event count and by bytes. What does not fit is dropped at the
+//! tail and counted in `dropped`; nothing disappears without a count.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Size of a record header in bytes.
+pub const RECORD_HEADER: usize = 12;
+
+/// Called (off the consumer's thread) when events arrive for a consumer that asked to be woken.
+pub type Waker = Box<dyn Fn() + Send + Sync>;
+
+/// A batch of encoded records taken out of the inbox.
+pub struct Batch {
+    pub bytes: Vec<u8>,
+    pub count: usize,
+}
+
+/// Records the receive thread collected from one drain of the socket, not yet in the inbox.
+#[derive(Default)]
+pub struct Pending {
+    buf: Vec<u8>,
+    /// End offset of each record in `buf`, so that a partial append stops on a record boundary.
+    ends: Vec<usize>,
+}
+
+impl Pending {
+    pub fn push(&mut self, type_id: u32, topic: &[u8], payload: &[u8]) {
+        self.buf.extend_from_slice(&type_id.to_le_bytes());
+        self.buf.extend_from_slice(&(topic.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(topic);
+        self.buf.extend_from_slice(payload);
+        self.ends.push(self.buf.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+}
+
+struct State {
+    buf: Vec<u8>,
+    count: usize,
+    /// The async consumer found the inbox empty and wants its waker called on the next append.
+    armed: bool,
+    closed: bool,
+}
+
+pub struct Inbox {
+    state: Mutex<State>,
+    ready: Condvar,
+    max_events: usize,
+    max_bytes: usize,
+    waker: Mutex<Option<Waker>>,
+    /// Events dropped because the inbox was full.
+    pub dropped: AtomicU64,
+    /// Events handed to the consumer.
+    pub delivered: AtomicU64,
+}
+
+impl Inbox {
+    pub fn new(max_events: usize, max_bytes: usize) -> Self {
+        Inbox {
+            state: Mutex::new(State {
+                buf: Vec::new(),
+                count: 0,
+                armed: false,
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            max_events: max_events.max(1),
+            max_bytes: max_bytes.max(RECORD_HEADER + 1),
+            waker: Mutex::new(None),
+            dropped: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another thread panicked mid-update of plain counters and
+        // buffers; the data is still structurally valid, so keep going rather than cascade.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_waker(&self, waker: Option<Waker>) {
+        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = waker;
+    }
+
+    /// Number of events waiting to be taken.
+    pub fn len(&self) -> usize {
+        self.lock().count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Moves the pending records in, dropping (and counting) what exceeds the bounds.
+    pub fn append(&self, pending: &mut Pending) {
+        if pending.is_empty() {
+            return;
+        }
+        let wake;
+        {
+            let mut st = self.lock();
+            if st.closed {
+                pending.clear();
+                return;
+            }
+            let room_events = self.max_events.saturating_sub(st.count);
+            let room_bytes = self.max_bytes.saturating_sub(st.buf.len());
+            // Largest k such that the first k records fit both bounds.
+            let mut k = pending.ends.len().min(room_events);
+            while k > 0 && pending.ends[k - 1] > room_bytes {
+                k -= 1;
+            }
+            if k > 0 {
+                let end = pending.ends[k - 1];
+                st.buf.extend_from_slice(&pending.buf[..end]);
+                st.count += k;
+            }
+            let lost = pending.ends.len() - k;
+            if lost > 0 {
+                self.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+            }
+            wake = k > 0 && std::mem::take(&mut st.armed);
+        }
+        pending.clear();
+        self.ready.notify_all();
+        if wake {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            w();
+        }
+    }
+
+    fn take_locked(&self, st: &mut State) -> Option<Batch> {
+        if st.count == 0 {
+            return None;
+        }
+        let count = std::mem::take(&mut st.count);
+        let bytes = std::mem::take(&mut st.buf);
+        self.delivered.fetch_add(count as u64, Ordering::Relaxed);
+        Some(Batch { bytes, count })
+    }
+
+    /// Takes everything waiting, without blocking.
+    pub fn try_take(&self) -> Result<Option<Batch>> {
+        let mut st = self.lock();
+        match self.take_locked(&mut st) {
+            Some(b) => Ok(Some(b)),
+            None if st.closed => Err(Error::closed("subscriber")),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes everything waiting or, when empty, arms the waker so the consumer is called back
+    /// on the next append. Checking and arming under one lock means no wake-up can be lost.
+    pub fn take_or_arm(&self) -> Result<Option<Batch>> {
+        let mut st = self.lock();
+        match self.take_locked(&mut st) {
+            Some(b) => Ok(Some(b)),
+            None if st.closed => Err(Error::closed("subscriber")),
+            None => {
+                st.armed = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Blocks the calling thread (no spinning) until events arrive, the inbox closes, or the
+    /// timeout passes (`None` waits forever). `Ok(None)` means the timeout passed.
+    pub fn wait_take(&self, timeout: Option<Duration>) -> Result<Option<Batch>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = self.lock();
+        loop {
+            if let Some(b) = self.take_locked(&mut st) {
+                return Ok(Some(b));
+            }
+            if st.closed {
+                return Err(Error::closed("subscriber"));
+            }
+            st = match deadline {
+                None => self.ready.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Ok(None);
+                    }
+                    self.ready
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Closes the inbox: waiting and future takes fail with "closed" once it is empty, and an
+    /// armed consumer is woken so it can observe that.
+    pub fn close(&self) {
+        let wake = {
+            let mut st = self.lock();
+            st.closed = true;
+            std::mem::take(&mut st.armed)
+        };
+        self.ready.notify_all();
+        if wake {
+            self.wake();
+        }
+        self.set_waker(None);
+    }
+}
+
+/// Reads records back out of a batch; used by the tests and by pure-Rust consumers.
+pub fn records(bytes: &[u8]) -> impl Iterator<Item = (u32, &[u8], &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at + RECORD_HEADER > bytes.len() {
+            return None;
+        }
+        let word = |i: usize| {
+            let s = at + 4 * i;
+            u32::from_le_bytes([bytes[s], bytes[s + 1], bytes[s + 2], bytes[s + 3]])
+        };
+        let (id, tl, pl) = (word(0), word(1) as usize, word(2) as usize);
+        let t0 = at + RECORD_HEADER;
+        let p0 = t0 + tl;
+        at = p0 + pl;
+        Some((id, &bytes[t0..p0], &bytes[p0..p0 + pl]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    fn pending(n: usize) -> Pending {
+        let mut p = Pending::default();
+        for i in 0..n {
+            p.push(i as u32, b"T.", format!("{{\"i\":{i}}}").as_bytes());
+        }
+        p
+    }
+
+    #[test]
+    fn overflow_is_counted_exactly_and_keeps_the_oldest() {
+        let inbox = Inbox::new(10, 1 << 20);
+        inbox.append(&mut pending(7));
+        inbox.append(&mut pending(7));
+        assert_eq!(inbox.len(), 10);
+        assert_eq!(inbox.dropped.load(Ordering::Relaxed), 4);
+        let b = inbox.try_take().unwrap().unwrap();
+        assert_eq!(b.count, 10);
+        let ids: Vec<u32> = records(&b.bytes).map(|r| r.0).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3, 4, 5, 6, 0, 1, 2]);
+        assert_eq!(inbox.delivered.load(Ordering::Relaxed), 10);
+    }
+
+    #[test]
+    fn byte_bound_applies_on_record_boundaries() {
+        let inbox = Inbox::new(1000, 3 * (RECORD_HEADER + 2 + 7));
+        inbox.append(&mut pending(5));
+        assert_eq!(inbox.len(), 3);
+        assert_eq!(inbox.dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn arming_wakes_exactly_once() {
+        let inbox = Inbox::new(100, 1 << 20);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        inbox.set_waker(Some(Box::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        })));
+        assert!(inbox.take_or_arm().unwrap().is_none());
+        inbox.append(&mut pending(1));
+        inbox.append(&mut pending(1));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(inbox.take_or_arm().unwrap().unwrap().count, 2);
+    }
+
+    #[test]
+    fn wait_take_times_out_then_fails_after_close() {
+        let inbox = Arc::new(Inbox::new(100, 1 << 20));
+        let t0 = Instant::now();
+        assert!(inbox.wait_take(Some(Duration::from_millis(50))).unwrap().is_none());
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        let i2 = inbox.clone();
+        let h = std::thread::spawn(move || i2.wait_take(None));
+        std::thread::sleep(Duration::from_millis(20));
+        inbox.close();
+        assert!(h.join().unwrap().is_err());
+    }
+}

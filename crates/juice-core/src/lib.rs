@@ -1,0 +1,29 @@
+//! juice-core: the OrangeQS Juice pub/sub protocol over ZeroMQ, in pure Rust.
+//!
+//! # Layout
+//! - [`wire`]: the two-frame wire format and its validation.
+//! - [`topic_tree`]: exact, segment-wise topic matching whose cost does not grow with the number
+//!   of subscriptions.
+//! - [`inbox`]: the bounded, batched hand-off from a receive thread to its consumer.
+//! - [`subscriber`], [`publisher`], [`proxy`]: one socket and one native thread each.
+//! - [`socket`]: the shared context, endpoint checks and control channels.
+//! - [`error`]: the error type, with stable codes.
+//!
+//! # Data path
+//! `Publisher::publish` -> outbox -> send thread -> XPUB --tcp--> proxy XSUB -> proxy thread ->
+//! proxy XPUB --tcp--> SUB -> receive thread (check, match) -> inbox -> consumer takes a batch.
+
+pub mod error;
+pub mod inbox;
+pub mod proxy;
+pub mod publisher;
+pub mod socket;
+pub mod subscriber;
+pub mod topic_tree;
+pub mod wire;
+
+pub use error::{Error, ErrorCode, Result};
+pub use inbox::{Batch, Inbox};
+pub use proxy::{Proxy, ProxyOptions, ProxyStats};
+pub use publisher::{Publisher, PublisherOptions, PublisherStats};
+pub use subscriber::{Subscriber, SubscriberOptions, SubscriberStats};

@@ -1,0 +1,194 @@
+//! Proxy: the central XSUB/XPUB forwarder, run on a native thread.
+//!
+//! Publishers connect to the XSUB frontend, subscribers to the XPUB backend. Data flows
+//! frontend -> backend frame by frame without copying (the `zmq::Message` is moved); subscription
+//! notices flow backend -> frontend, so publishers and the proxy only send what someone wants.
+//! The loop counts what it forwards; counters are atomics read by `stats()` from any thread.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::socket::{self, Control};
+
+/// Upstream Juice's task manager binds publishers' port 5122 and subscribers' port 5123.
+pub const DEFAULT_FRONTEND: &str = "tcp://*:5122";
+pub const DEFAULT_BACKEND: &str = "tcp://*:5123";
+
+/// Messages forwarded per wake-up before control commands are looked at again.
+const DRAIN_LIMIT: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    pub frontend: String,
+    pub backend: String,
+    /// `ZMQ_RCVHWM` on the frontend, per publisher connection.
+    pub rcv_hwm: i32,
+    /// `ZMQ_SNDHWM` on the backend, per subscriber connection. A subscriber that falls this far
+    /// behind loses messages at the proxy instead of stalling everyone else.
+    pub snd_hwm: i32,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            frontend: DEFAULT_FRONTEND.into(),
+            backend: DEFAULT_BACKEND.into(),
+            rcv_hwm: 100_000,
+            snd_hwm: 100_000,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+    /// Distinct subscription prefixes live on the backend (XPUB reports only the first subscribe
+    /// and the last unsubscribe of each prefix).
+    subscriptions: AtomicI64,
+    subscribe_notices: AtomicU64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    /// Messages (whole multipart messages) forwarded to subscribers.
+    pub messages: u64,
+    /// Bytes forwarded, all frames counted.
+    pub bytes: u64,
+    /// Distinct live subscription prefixes.
+    pub subscriptions: u64,
+}
+
+pub struct Proxy {
+    frontend: String,
+    backend: String,
+    counters: Arc<Counters>,
+    control: Control,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Proxy {
+    pub fn start(opts: ProxyOptions) -> Result<Self> {
+        let ctx = socket::context();
+        let xsub = ctx.socket(zmq::XSUB).map_err(|e| Error::zmq("socket", e))?;
+        let xpub = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
+        for s in [&xsub, &xpub] {
+            s.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
+        }
+        xsub.set_rcvhwm(opts.rcv_hwm).map_err(|e| Error::zmq("rcvhwm", e))?;
+        xpub.set_sndhwm(opts.snd_hwm).map_err(|e| Error::zmq("sndhwm", e))?;
+        let frontend = socket::bind(&xsub, &opts.frontend)?;
+        let backend = socket::bind(&xpub, &opts.backend)?;
+        let (control, ctl) = Control::pair("proxy")?;
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
+        let thread = std::thread::Builder::new()
+            .name("juice-proxy".into())
+            .spawn(move || {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    forward(&xsub, &xpub, &ctl, &c)
+                }));
+            })
+            .map_err(|e| Error::invalid_arg(format!("cannot start proxy thread: {e}")))?;
+        Ok(Proxy {
+            frontend,
+            backend,
+            counters,
+            control,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The endpoint publishers connect to, with the real port when bound to port 0.
+    pub fn frontend(&self) -> &str {
+        &self.frontend
+    }
+
+    /// The endpoint subscribers connect to.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    pub fn stats(&self) -> ProxyStats {
+        let c = &self.counters;
+        ProxyStats {
+            messages: c.messages.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            subscriptions: c.subscriptions.load(Ordering::Relaxed).max(0) as u64,
+        }
+    }
+
+    /// Stops forwarding and unbinds both endpoints. Safe to call more than once.
+    pub fn close(&self) {
+        self.control.shut(b"q");
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn forward(xsub: &zmq::Socket, xpub: &zmq::Socket, ctl: &zmq::Socket, c: &Counters) {
+    let mut msg = zmq::Message::new();
+    loop {
+        let mut items = [
+            ctl.as_poll_item(zmq::POLLIN),
+            xsub.as_poll_item(zmq::POLLIN),
+            xpub.as_poll_item(zmq::POLLIN),
+        ];
+        match zmq::poll(&mut items, -1) {
+            Ok(_) => {}
+            Err(zmq::Error::EINTR) => continue,
+            Err(_) => return,
+        }
+        if items[0].is_readable() {
+            return;
+        }
+        if items[2].is_readable() {
+            // Subscription notices from subscribers, passed up to the publishers.
+            while xpub.recv(&mut msg, zmq::DONTWAIT).is_ok() {
+                match msg.first() {
+                    Some(1) => {
+                        c.subscriptions.fetch_add(1, Ordering::Relaxed);
+                        c.subscribe_notices.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(0) => {
+                        c.subscriptions.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+                let _ = xsub.send(std::mem::replace(&mut msg, zmq::Message::new()), 0);
+            }
+        }
+        if items[1].is_readable() {
+            let (mut n, mut bytes) = (0u64, 0u64);
+            for _ in 0..DRAIN_LIMIT {
+                if xsub.recv(&mut msg, zmq::DONTWAIT).is_err() {
+                    break;
+                }
+                loop {
+                    let more = msg.get_more();
+                    bytes += msg.len() as u64;
+                    let flags = if more { zmq::SNDMORE } else { 0 };
+                    // XPUB never blocks: at a full subscriber pipe libzmq drops for that
+                    // subscriber only.
+                    let _ = xpub.send(std::mem::replace(&mut msg, zmq::Message::new()), flags);
+                    if !more || xsub.recv(&mut msg, 0).is_err() {
+                        break;
+                    }
+                }
+                n += 1;
+            }
+            c.messages.fetch_add(n, Ordering::Relaxed);
+            c.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+}

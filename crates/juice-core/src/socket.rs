@@ -1,0 +1,165 @@
+//! Shared ZMQ plumbing: the process-wide context, endpoint checks, and the inproc control
+//! channel that lets a caller wake a worker thread blocked in `zmq::poll`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// One context for the whole process: libzmq recommends it, and it lets inproc endpoints work
+/// between any two objects we create.
+pub fn context() -> &'static zmq::Context {
+    static CTX: OnceLock<zmq::Context> = OnceLock::new();
+    CTX.get_or_init(zmq::Context::new)
+}
+
+/// Rejects URIs libzmq would misread, before touching a socket, with a message naming the URI.
+pub fn check_uri(uri: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::new(
+            ErrorCode::InvalidUri,
+            format!("invalid URI {uri:?}: {why}"),
+        ))
+    };
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return bad("expected scheme://address, e.g. tcp://127.0.0.1:5123");
+    };
+    if rest.is_empty() {
+        return bad("the address after :// is empty");
+    }
+    match scheme {
+        "tcp" => {
+            let Some((host, port)) = rest.rsplit_once(':') else {
+                return bad("tcp needs host:port");
+            };
+            if host.is_empty() {
+                return bad("tcp host is empty");
+            }
+            if port != "*" && port.parse::<u16>().is_err() {
+                return bad("tcp port must be a number from 0 to 65535 or *");
+            }
+            Ok(())
+        }
+        "ipc" | "inproc" => Ok(()),
+        _ => bad(&format!("unsupported scheme {scheme:?}; use tcp, ipc or inproc")),
+    }
+}
+
+pub fn connect(sock: &zmq::Socket, uri: &str) -> Result<()> {
+    check_uri(uri)?;
+    sock.connect(uri)
+        .map_err(|e| Error::new(ErrorCode::InvalidUri, format!("cannot connect to {uri:?}: {e}")))
+}
+
+/// Binds and returns the endpoint actually bound, so port 0 and `*` resolve to real ports.
+pub fn bind(sock: &zmq::Socket, uri: &str) -> Result<String> {
+    check_uri(uri)?;
+    // libzmq spells "any port" as `*`; accept the more familiar port 0 too.
+    let spelled = match uri.strip_suffix(":0") {
+        Some(head) if uri.starts_with("tcp://") => format!("{head}:*"),
+        _ => uri.to_owned(),
+    };
+    sock.bind(&spelled)
+        .map_err(|e| Error::new(ErrorCode::InvalidUri, format!("cannot bind {uri:?}: {e}")))?;
+    match sock.get_last_endpoint() {
+        Ok(Ok(ep)) => Ok(ep),
+        _ => Ok(uri.to_owned()),
+    }
+}
+
+/// Sets an integer socket option the `zmq` crate does not wrap (such as `ZMQ_XPUB_NODROP`).
+pub fn set_int_option(sock: &mut zmq::Socket, option: u32, value: i32) -> Result<()> {
+    // SAFETY: the socket pointer is valid for the life of `sock`, and the value pointer and size
+    // describe a live i32, which is what libzmq reads for integer options.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            sock.as_mut_ptr(),
+            option as std::os::raw::c_int,
+            &value as *const i32 as *const std::os::raw::c_void,
+            std::mem::size_of::<i32>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::zmq(&format!("setsockopt {option}"), zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })))
+    }
+}
+
+/// Caller's end of a worker's control channel. Commands are single ZMQ messages; the worker polls
+/// its end together with its data sockets, so a command wakes it at once.
+pub struct Control {
+    sock: Mutex<Option<zmq::Socket>>,
+}
+
+impl Control {
+    /// Creates a connected pair: the caller's `Control` and the worker's socket.
+    pub fn pair(kind: &str) -> Result<(Control, zmq::Socket)> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let addr = format!(
+            "inproc://juice-{kind}-ctl-{}",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let ctx = context();
+        let worker = ctx
+            .socket(zmq::PAIR)
+            .map_err(|e| Error::zmq("control socket", e))?;
+        worker.bind(&addr).map_err(|e| Error::zmq("control bind", e))?;
+        let caller = ctx
+            .socket(zmq::PAIR)
+            .map_err(|e| Error::zmq("control socket", e))?;
+        caller
+            .connect(&addr)
+            .map_err(|e| Error::zmq("control connect", e))?;
+        Ok((
+            Control {
+                sock: Mutex::new(Some(caller)),
+            },
+            worker,
+        ))
+    }
+
+    /// Sends one command. Fails with "closed" once `shut` has run.
+    pub fn send(&self, what: &str, cmd: &[u8]) -> Result<()> {
+        let guard = self.sock.lock().unwrap_or_else(|e| e.into_inner());
+        let sock = guard.as_ref().ok_or_else(|| Error::closed(what))?;
+        sock.send(cmd, 0).map_err(|e| Error::zmq("control send", e))
+    }
+
+    /// Sends a last command and closes the caller's end. Returns false if already shut.
+    pub fn shut(&self, cmd: &[u8]) -> bool {
+        let mut guard = self.sock.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.take() {
+            Some(sock) => {
+                let _ = sock.send(cmd, 0);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_errors_name_the_uri() {
+        for bad in ["", "localhost:5", "tcp://", "tcp://host", "tcp://h:99999", "udp://h:1", "tcp://:5"] {
+            let e = check_uri(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidUri);
+            assert!(e.message.contains(&format!("{bad:?}")), "{}", e.message);
+        }
+        for good in ["tcp://127.0.0.1:5123", "tcp://*:0", "tcp://[::1]:7", "ipc:///tmp/x", "inproc://a"] {
+            check_uri(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn port_zero_binds_a_real_port() {
+        let s = context().socket(zmq::PUB).unwrap();
+        let ep = bind(&s, "tcp://127.0.0.1:0").unwrap();
+        assert!(ep.starts_with("tcp://127.0.0.1:"));
+        assert!(!ep.ends_with(":0"), "{ep}");
+    }
+}

@@ -1,0 +1,327 @@
+//! Subscriber: a SUB socket owned by a native receive thread.
+//!
+//! Per-event path (all on the receive thread):
+//!   `zmq recv` (topic, payload) -> [`wire::check_message`] -> [`TopicTree::matches`]
+//!   -> [`Pending::push`] -> once per drained burst, [`Inbox::append`].
+//! The consumer takes whole batches from the [`Inbox`]. Only events matching a subscription
+//! exactly are ever copied into the inbox; everything else is counted and skipped here.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::inbox::{Inbox, Pending};
+use crate::socket::{self, Control};
+use crate::topic_tree::TopicTree;
+use crate::wire::{self, Malformed};
+
+/// Most messages read in one go before handing them to the inbox, so that a flood cannot keep
+/// control commands (subscribe, close) waiting.
+const DRAIN_LIMIT: usize = 4096;
+
+const CMD_SUBSCRIBE: u8 = b'+';
+const CMD_UNSUBSCRIBE: u8 = b'-';
+const CMD_QUIT: u8 = b'q';
+
+#[derive(Debug, Clone)]
+pub struct SubscriberOptions {
+    /// Most events waiting in the inbox for the consumer; beyond it events are dropped and counted.
+    pub max_queue: usize,
+    /// Most bytes waiting in the inbox.
+    pub max_queue_bytes: usize,
+    /// Payloads larger than this are skipped and counted as oversized.
+    pub max_payload: usize,
+    /// `ZMQ_RCVHWM`: messages libzmq buffers per connection before the sender side drops.
+    pub rcv_hwm: i32,
+    /// `ZMQ_MAXMSGSIZE`: a hard limit above which libzmq drops the connection (-1 = none).
+    pub max_message_size: i64,
+}
+
+impl Default for SubscriberOptions {
+    fn default() -> Self {
+        SubscriberOptions {
+            max_queue: 100_000,
+            max_queue_bytes: 256 << 20,
+            max_payload: 64 << 20,
+            rcv_hwm: 100_000,
+            max_message_size: -1,
+        }
+    }
+}
+
+/// Counters the receive thread writes.
+#[derive(Default)]
+struct Counters {
+    received: AtomicU64,
+    frame_count: AtomicU64,
+    bad_utf8: AtomicU64,
+    bad_topic: AtomicU64,
+    oversized: AtomicU64,
+    unmatched: AtomicU64,
+}
+
+impl Counters {
+    fn malformed(&self, kind: Malformed) {
+        let c = match kind {
+            Malformed::FrameCount => &self.frame_count,
+            Malformed::BadUtf8 => &self.bad_utf8,
+            Malformed::BadTopic => &self.bad_topic,
+            Malformed::Oversized => &self.oversized,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of a subscriber's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriberStats {
+    /// Messages read from the socket, well formed or not.
+    pub received: u64,
+    /// Events taken by the consumer.
+    pub delivered: u64,
+    /// Events waiting in the inbox.
+    pub queued: u64,
+    /// Matching events dropped because the inbox was full.
+    pub dropped: u64,
+    /// Messages without exactly two frames.
+    pub malformed_frames: u64,
+    /// Topic or payload not valid UTF-8.
+    pub malformed_utf8: u64,
+    /// Topic frame not of the form `Type.[topic.]`.
+    pub malformed_topic: u64,
+    /// Payloads above `max_payload`.
+    pub oversized: u64,
+    /// Well-formed messages no subscription matched (an unknown type, or in flight across an
+    /// unsubscribe).
+    pub unmatched: u64,
+    /// Live subscriptions.
+    pub subscriptions: u64,
+}
+
+pub struct Subscriber {
+    inbox: Arc<Inbox>,
+    counters: Arc<Counters>,
+    /// Shared with the receive thread; written only by `subscribe`/`unsubscribe`, which update it
+    /// before the ZMQ filter changes, so no event can pass the filter without a tree entry.
+    tree: Arc<RwLock<TopicTree>>,
+    control: Control,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Subscriber {
+    pub fn connect(uri: &str, opts: SubscriberOptions) -> Result<Self> {
+        let ctx = socket::context();
+        let sub = ctx.socket(zmq::SUB).map_err(|e| Error::zmq("socket", e))?;
+        sub.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
+        sub.set_rcvhwm(opts.rcv_hwm).map_err(|e| Error::zmq("rcvhwm", e))?;
+        sub.set_maxmsgsize(opts.max_message_size)
+            .map_err(|e| Error::zmq("maxmsgsize", e))?;
+        socket::connect(&sub, uri)?;
+        let (control, ctl) = Control::pair("sub")?;
+        let inbox = Arc::new(Inbox::new(opts.max_queue, opts.max_queue_bytes));
+        let counters = Arc::new(Counters::default());
+        let tree = Arc::new(RwLock::new(TopicTree::new()));
+        let worker = Worker {
+            sub,
+            ctl,
+            inbox: inbox.clone(),
+            counters: counters.clone(),
+            tree: tree.clone(),
+            max_payload: opts.max_payload,
+        };
+        let thread = std::thread::Builder::new()
+            .name("juice-sub".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::invalid_arg(format!("cannot start receive thread: {e}")))?;
+        Ok(Subscriber {
+            inbox,
+            counters,
+            tree,
+            control,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Subscribes to one event type, optionally narrowed to a topic prefix. Returns the type's id
+    /// as it appears in inbox records.
+    pub fn subscribe(&self, type_name: &str, topic: Option<&str>) -> Result<u32> {
+        wire::validate_type_name(type_name)?;
+        let prefix = wire::topic_frame(type_name, topic);
+        let id = {
+            let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
+            let id = tree.type_id(type_name);
+            tree.add(&prefix);
+            id
+        };
+        let mut cmd = vec![CMD_SUBSCRIBE];
+        cmd.extend_from_slice(&prefix);
+        if let Err(e) = self.control.send("subscriber", &cmd) {
+            self.tree
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&prefix);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Removes one matching `subscribe`. Returns false when there was none.
+    pub fn unsubscribe(&self, type_name: &str, topic: Option<&str>) -> Result<bool> {
+        wire::validate_type_name(type_name)?;
+        let prefix = wire::topic_frame(type_name, topic);
+        if !self
+            .tree
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&prefix)
+        {
+            return Ok(false);
+        }
+        let mut cmd = vec![CMD_UNSUBSCRIBE];
+        cmd.extend_from_slice(&prefix);
+        self.control.send("subscriber", &cmd)?;
+        Ok(true)
+    }
+
+    pub fn inbox(&self) -> &Arc<Inbox> {
+        &self.inbox
+    }
+
+    pub fn stats(&self) -> SubscriberStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SubscriberStats {
+            received: get(&c.received),
+            delivered: get(&self.inbox.delivered),
+            queued: self.inbox.len() as u64,
+            dropped: get(&self.inbox.dropped),
+            malformed_frames: get(&c.frame_count),
+            malformed_utf8: get(&c.bad_utf8),
+            malformed_topic: get(&c.bad_topic),
+            oversized: get(&c.oversized),
+            unmatched: get(&c.unmatched),
+            subscriptions: self.tree.read().unwrap_or_else(|e| e.into_inner()).len() as u64,
+        }
+    }
+
+    /// Stops the receive thread and waits for it. Events already in the inbox can still be taken;
+    /// after that, takes fail with "closed". Safe to call more than once.
+    pub fn close(&self) {
+        self.control.shut(&[CMD_QUIT]);
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        self.inbox.close();
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Everything the receive thread owns.
+struct Worker {
+    sub: zmq::Socket,
+    ctl: zmq::Socket,
+    inbox: Arc<Inbox>,
+    counters: Arc<Counters>,
+    tree: Arc<RwLock<TopicTree>>,
+    max_payload: usize,
+}
+
+impl Worker {
+    fn run(self) {
+        // A panic must never unwind into libzmq or the host process; a stopped thread closes the
+        // inbox so the consumer sees "closed" instead of waiting forever.
+        let inbox = self.inbox.clone();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.serve()));
+        inbox.close();
+    }
+
+    fn serve(self) {
+        let mut topic = zmq::Message::new();
+        let mut payload = zmq::Message::new();
+        let mut pending = Pending::default();
+        loop {
+            let mut items = [
+                self.ctl.as_poll_item(zmq::POLLIN),
+                self.sub.as_poll_item(zmq::POLLIN),
+            ];
+            match zmq::poll(&mut items, -1) {
+                Ok(_) => {}
+                Err(zmq::Error::EINTR) => continue,
+                Err(_) => return,
+            }
+            let (ctl_ready, sub_ready) = (items[0].is_readable(), items[1].is_readable());
+            if ctl_ready && !self.handle_commands() {
+                return;
+            }
+            if sub_ready {
+                self.drain(&mut topic, &mut payload, &mut pending);
+            }
+        }
+    }
+
+    /// Applies queued commands. Returns false on quit.
+    fn handle_commands(&self) -> bool {
+        while let Ok(cmd) = self.ctl.recv_bytes(zmq::DONTWAIT) {
+            let Some((&op, prefix)) = cmd.split_first() else {
+                continue;
+            };
+            let res = match op {
+                CMD_SUBSCRIBE => self.sub.set_subscribe(prefix),
+                CMD_UNSUBSCRIBE => self.sub.set_unsubscribe(prefix),
+                _ => return false,
+            };
+            debug_assert!(res.is_ok());
+        }
+        true
+    }
+
+    fn drain(&self, topic: &mut zmq::Message, payload: &mut zmq::Message, pending: &mut Pending) {
+        let tree = self.tree.read().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..DRAIN_LIMIT {
+            if self.sub.recv(topic, zmq::DONTWAIT).is_err() {
+                break;
+            }
+            self.counters.received.fetch_add(1, Ordering::Relaxed);
+            if !topic.get_more() {
+                self.counters.malformed(Malformed::FrameCount);
+                continue;
+            }
+            // The rest of a multipart message is delivered atomically, so this cannot block.
+            if self.sub.recv(payload, 0).is_err() {
+                break;
+            }
+            if payload.get_more() {
+                self.skip_rest(payload);
+                self.counters.malformed(Malformed::FrameCount);
+                continue;
+            }
+            if let Err(kind) = wire::check_message(topic, payload, self.max_payload) {
+                self.counters.malformed(kind);
+                continue;
+            }
+            match tree.matches(topic) {
+                Some(m) => pending.push(m.type_id, topic, payload),
+                None => {
+                    self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        drop(tree);
+        self.inbox.append(pending);
+    }
+
+    fn skip_rest(&self, msg: &mut zmq::Message) {
+        while msg.get_more() {
+            if self.sub.recv(msg, 0).is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Exact segment-wise matching of topic frames against subscriptions.
+//!
+//! A subscription is a topic frame prefix such as `T.` or `T.a.b.`. The tree is keyed by whole
+//! segments, so a lookup walks one hash probe per segment of the incoming topic: its cost depends
+//! on the depth of the topic, never on how many subscriptions exist. A node is "terminal" when a
+//! subscription ends there; the incoming message matches if any node on its path is terminal.
+
+use std::collections::HashMap;
+
+use crate::wire::segments;
+
+#[derive(Default)]
+struct Node {
+    /// Child nodes by segment bytes.
+    children: HashMap<Box<[u8]>, Node>,
+    /// How many live subscriptions end at this node (subscribing twice needs two unsubscribes,
+    /// the same reference counting libzmq applies to its own filter).
+    refs: u32,
+    /// Set on the first-level nodes: the id of the event type whose name is this segment.
+    type_id: Option<u32>,
+}
+
+/// Result of a successful match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    /// Id of the event type (the first segment), as assigned by [`TopicTree::add`].
+    pub type_id: u32,
+}
+
+#[derive(Default)]
+pub struct TopicTree {
+    root: Node,
+    /// Ids are handed out per type name and stay stable for the life of the tree, so the
+    /// JavaScript side can cache the class for an id.
+    type_ids: HashMap<String, u32>,
+    /// Number of live subscriptions, counting duplicates.
+    len: usize,
+}
+
+impl TopicTree {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Id for a type name, assigning the next free one on first use.
+    pub fn type_id(&mut self, type_name: &str) -> u32 {
+        let next = self.type_ids.len() as u32;
+        *self.type_ids.entry(type_name.to_owned()).or_insert(next)
+    }
+
+    /// Adds a subscription given as a topic frame prefix (`T.` or `T.a.b.`).
+    /// Returns false, changing nothing, when the prefix is not well formed.
+    pub fn add(&mut self, prefix: &[u8]) -> bool {
+        let Some(mut segs) = segments(prefix) else {
+            return false;
+        };
+        let Some(type_seg) = segs.next() else {
+            return false;
+        };
+        let Ok(type_name) = std::str::from_utf8(type_seg) else {
+            return false;
+        };
+        let id = self.type_id(type_name);
+        let mut node = self.root.children.entry(type_seg.into()).or_default();
+        node.type_id = Some(id);
+        for seg in segs {
+            node = node.children.entry(seg.into()).or_default();
+        }
+        node.refs += 1;
+        self.len += 1;
+        true
+    }
+
+    /// Removes one reference to a subscription. Returns false if it was not subscribed.
+    /// Empty branches are pruned so that churn does not grow the tree.
+    pub fn remove(&mut self, prefix: &[u8]) -> bool {
+        let Some(segs) = segments(prefix) else {
+            return false;
+        };
+        let path: Vec<&[u8]> = segs.collect();
+        if Self::remove_path(&mut self.root, &path) {
+            self.len -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn remove_path(node: &mut Node, path: &[&[u8]]) -> bool {
+        let Some((head, rest)) = path.split_first() else {
+            if node.refs == 0 {
+                return false;
+            }
+            node.refs -= 1;
+            return true;
+        };
+        let Some(child) = node.children.get_mut(*head) else {
+            return false;
+        };
+        let removed = Self::remove_path(child, rest);
+        // Type nodes keep their id entry in `type_ids`; only the node itself is pruned.
+        if removed && child.refs == 0 && child.children.is_empty() {
+            node.children.remove(*head);
+        }
+        removed
+    }
+
+    /// Matches a received topic frame. `None` if no subscription covers it or it is malformed.
+    pub fn matches(&self, topic_frame: &[u8]) -> Option<Match> {
+        let mut segs = segments(topic_frame)?;
+        let type_node = self.root.children.get(segs.next()?)?;
+        let type_id = type_node.type_id?;
+        if type_node.refs > 0 {
+            return Some(Match { type_id });
+        }
+        let mut node = type_node;
+        for seg in segs {
+            node = node.children.get(seg)?;
+            if node.refs > 0 {
+                return Some(Match { type_id });
+            }
+        }
+        None
+    }
+
+    /// Number of live subscriptions, counting duplicates.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(prefixes: &[&str]) -> TopicTree {
+        let mut t = TopicTree::new();
+        for p in prefixes {
+            assert!(t.add(p.as_bytes()));
+        }
+        t
+    }
+
+    #[test]
+    fn the_seed_topic_table() {
+        let t = tree(&["E.a.b."]);
+        assert!(t.matches(b"E.a.b.").is_some());
+        assert!(t.matches(b"E.a.b.c.").is_some());
+        assert!(t.matches(b"E.a.c.").is_none());
+        assert!(t.matches(b"E.a.bb.").is_none());
+        assert!(t.matches(b"E.a.").is_none());
+        assert!(t.matches(b"E.").is_none());
+    }
+
+    #[test]
+    fn type_only_subscription_matches_every_topic_of_that_type_and_no_other() {
+        let t = tree(&["E."]);
+        assert!(t.matches(b"E.").is_some());
+        assert!(t.matches(b"E.x.y.").is_some());
+        assert!(t.matches(b"EE.").is_none());
+        assert!(t.matches(b"F.").is_none());
+    }
+
+    #[test]
+    fn type_ids_are_stable_and_distinct() {
+        let mut t = tree(&["A.", "B.x."]);
+        let a = t.matches(b"A.q.").unwrap().type_id;
+        let b = t.matches(b"B.x.y.").unwrap().type_id;
+        assert_ne!(a, b);
+        assert_eq!(t.type_id("A"), a);
+        assert!(t.remove(b"A."));
+        assert!(t.add(b"A.z."));
+        assert_eq!(t.matches(b"A.z.").unwrap().type_id, a);
+    }
+
+    #[test]
+    fn remove_is_reference_counted_and_prunes() {
+        let mut t = tree(&["E.a.", "E.a."]);
+        assert_eq!(t.len(), 2);
+        assert!(t.remove(b"E.a."));
+        assert!(t.matches(b"E.a.").is_some());
+        assert!(t.remove(b"E.a."));
+        assert!(t.matches(b"E.a.").is_none());
+        assert!(!t.remove(b"E.a."));
+        assert!(t.is_empty());
+        assert!(t.root.children.is_empty());
+    }
+
+    #[test]
+    fn malformed_input_never_matches_or_panics() {
+        let t = tree(&["E."]);
+        for bad in [&b""[..], b".", b"E", b"..", b".E.", b"\xff."] {
+            assert!(t.matches(bad).is_none());
+        }
+        let mut t = TopicTree::new();
+        assert!(!t.add(b"E"));
+        assert!(!t.add(b""));
+        assert!(!t.remove(b"E."));
+    }
+
+    #[test]
+    fn a_hundred_thousand_filters_still_match_exactly() {
+        let mut t = TopicTree::new();
+        for i in 0..100_000 {
+            assert!(t.add(format!("T.qpu{}.fridge.", i).as_bytes()));
+        }
+        assert!(t.matches(b"T.qpu99999.fridge.mxc.").is_some());
+        assert!(t.matches(b"T.qpu99999.fridgex.").is_none());
+        assert!(t.matches(b"T.qpu100000.fridge.").is_none());
+    }
+}

@@ -1,0 +1,126 @@
+//! The Juice pub/sub wire format, as the Python reference (`orangeqs.juice.messaging.zmq`) puts it
+//! on the wire. See `docs/wire-format.md` for byte-level examples.
+//!
+//! A message is exactly two ZMQ frames:
+//! 1. the topic frame: `TypeName.` or `TypeName.topic.` (UTF-8, always ending in a dot), which is
+//!    also the ZMQ subscription prefix; the trailing dot is what makes ZMQ's byte-prefix filter
+//!    respect segment boundaries (`T.a.b.` is not a prefix of `T.a.bb.`);
+//! 2. the payload frame: the event as a UTF-8 JSON object.
+
+use crate::error::{Error, Result};
+
+/// Segment separator in topic frames.
+pub const SEP: u8 = b'.';
+
+/// Rejects type names that cannot be told apart on the wire. A dot would make the type name
+/// indistinguishable from a topic segment; the Python side never produces one because class
+/// names cannot contain dots.
+pub fn validate_type_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid_arg("event type name must not be empty"));
+    }
+    if name.as_bytes().contains(&SEP) {
+        return Err(Error::invalid_arg(format!(
+            "event type name {name:?} must not contain '.', which separates topic segments"
+        )));
+    }
+    Ok(())
+}
+
+/// Builds the topic frame for a published event, or the subscription prefix for a filter:
+/// both have the same shape. An empty topic means "no topic", as upstream's `if topic:` does.
+pub fn topic_frame(type_name: &str, topic: Option<&str>) -> Vec<u8> {
+    let topic = topic.filter(|t| !t.is_empty());
+    let mut out = Vec::with_capacity(type_name.len() + topic.map_or(0, |t| t.len() + 1) + 1);
+    out.extend_from_slice(type_name.as_bytes());
+    out.push(SEP);
+    if let Some(t) = topic {
+        out.extend_from_slice(t.as_bytes());
+        out.push(SEP);
+    }
+    out
+}
+
+/// Why an incoming message was skipped. Each kind is counted separately in the stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// Not exactly two frames.
+    FrameCount,
+    /// Topic or payload frame is not valid UTF-8.
+    BadUtf8,
+    /// Topic frame is empty or lacks the trailing dot.
+    BadTopic,
+    /// Payload larger than the subscriber's configured maximum.
+    Oversized,
+}
+
+/// Splits a topic frame into its segments: `b"T.a.b."` yields `T`, `a`, `b`.
+/// Returns `None` when the frame does not have the `TypeName.[topic.]` shape.
+pub fn segments(frame: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    if frame.len() < 2 || *frame.last()? != SEP || frame[0] == SEP {
+        return None;
+    }
+    Some(frame[..frame.len() - 1].split(|b| *b == SEP))
+}
+
+/// Checks a received two-frame message and returns `(topic_frame, payload)` if it is well formed.
+pub fn check_message<'a>(
+    topic: &'a [u8],
+    payload: &'a [u8],
+    max_payload: usize,
+) -> std::result::Result<(), Malformed> {
+    if payload.len() > max_payload {
+        return Err(Malformed::Oversized);
+    }
+    if std::str::from_utf8(topic).is_err() {
+        return Err(Malformed::BadUtf8);
+    }
+    if segments(topic).is_none() {
+        return Err(Malformed::BadTopic);
+    }
+    if std::str::from_utf8(payload).is_err() {
+        return Err(Malformed::BadUtf8);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_frames_match_the_python_reference() {
+        assert_eq!(topic_frame("KernelStatusChanged", None), b"KernelStatusChanged.");
+        assert_eq!(topic_frame("KernelStatusChanged", Some("")), b"KernelStatusChanged.");
+        assert_eq!(topic_frame("K", Some("q1")), b"K.q1.");
+        assert_eq!(topic_frame("K", Some("a.b")), b"K.a.b.");
+        assert_eq!(topic_frame("Ünï", Some("ü")), "Ünï.ü.".as_bytes());
+    }
+
+    #[test]
+    fn type_names_with_dots_are_rejected_by_name() {
+        let err = validate_type_name("a.b").unwrap_err();
+        assert!(err.message.contains("\"a.b\""), "{}", err.message);
+        assert!(validate_type_name("").is_err());
+        assert!(validate_type_name("Telemetry").is_ok());
+    }
+
+    #[test]
+    fn segments_need_a_trailing_dot() {
+        let segs: Vec<&[u8]> = segments(b"T.a.b.").unwrap().collect();
+        assert_eq!(segs, vec![&b"T"[..], b"a", b"b"]);
+        assert!(segments(b"T.a").is_none());
+        assert!(segments(b"").is_none());
+        assert!(segments(b".").is_none());
+        assert!(segments(b".T.").is_none());
+    }
+
+    #[test]
+    fn malformed_messages_are_classified() {
+        assert_eq!(check_message(b"T.", b"{}", 10), Ok(()));
+        assert_eq!(check_message(b"T", b"{}", 10), Err(Malformed::BadTopic));
+        assert_eq!(check_message(b"T.\xff.", b"{}", 10), Err(Malformed::BadUtf8));
+        assert_eq!(check_message(b"T.", b"\xfe", 10), Err(Malformed::BadUtf8));
+        assert_eq!(check_message(b"T.", b"{\"a\":1234567}", 10), Err(Malformed::Oversized));
+    }
+}

@@ -1,0 +1,105 @@
+//! End-to-end through real sockets: publisher -> proxy -> subscriber, over tcp loopback.
+
+use std::time::{Duration, Instant};
+
+use juice_core::inbox::records;
+use juice_core::*;
+
+fn proxy() -> Proxy {
+    Proxy::start(ProxyOptions {
+        frontend: "tcp://127.0.0.1:0".into(),
+        backend: "tcp://127.0.0.1:0".into(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Collects (type_id, topic, payload) until `n` events arrived or 5 s passed.
+fn collect(sub: &Subscriber, n: usize) -> Vec<(u32, String, String)> {
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while out.len() < n && Instant::now() < deadline {
+        if let Some(b) = sub.inbox().wait_take(Some(Duration::from_millis(100))).unwrap() {
+            for (id, t, p) in records(&b.bytes) {
+                out.push((id, String::from_utf8(t.to_vec()).unwrap(), String::from_utf8(p.to_vec()).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn events_flow_and_filter_exactly_by_segment() {
+    let px = proxy();
+    let sub = Subscriber::connect(px.backend(), Default::default()).unwrap();
+    let id = sub.subscribe("E", Some("a.b")).unwrap();
+    // Wait for the subscription to reach the proxy before publishing.
+    let t0 = Instant::now();
+    while px.stats().subscriptions == 0 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let publisher = Publisher::connect(px.frontend(), Default::default()).unwrap();
+    for topic in ["a.b", "a.bb", "a.c", "a", "a.b.c"] {
+        publisher.publish("E", Some(topic), format!("{{\"t\":\"{topic}\"}}").into_bytes(), true).unwrap();
+    }
+    publisher.publish("Other", Some("a.b"), b"{}".to_vec(), true).unwrap();
+    publisher.close();
+    let got = collect(&sub, 2);
+    let topics: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
+    assert_eq!(topics, vec!["E.a.b.", "E.a.b.c."]);
+    assert!(got.iter().all(|g| g.0 == id));
+    assert_eq!(publisher.stats().sent, 6);
+    sub.close();
+    assert!(sub.inbox().try_take().is_err(), "take after close must fail");
+    px.close();
+    px.close();
+}
+
+#[test]
+fn malformed_messages_are_counted_and_skipped() {
+    let px = proxy();
+    let sub = Subscriber::connect(px.backend(), Default::default()).unwrap();
+    sub.subscribe("E", None).unwrap();
+    let ctx = zmq::Context::new();
+    let raw = ctx.socket(zmq::PUB).unwrap();
+    raw.connect(px.frontend()).unwrap();
+    let t0 = Instant::now();
+    while px.stats().subscriptions == 0 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    raw.send("E.", 0).unwrap(); // one frame
+    raw.send_multipart([&b"E."[..], b"{}", b"x"], 0).unwrap(); // three frames
+    raw.send_multipart([&b"E.\xff."[..], b"{}"], 0).unwrap(); // bad utf-8 topic
+    raw.send_multipart([&b"E.x"[..], b"{}"], 0).unwrap(); // no trailing dot
+    raw.send_multipart([&b"E."[..], b"\xff"], 0).unwrap(); // bad utf-8 payload
+    raw.send_multipart([&b"E.ok."[..], b"{\"ok\":1}"], 0).unwrap();
+    let got = collect(&sub, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, "E.ok.");
+    std::thread::sleep(Duration::from_millis(100));
+    let s = sub.stats();
+    assert_eq!(s.received, 6);
+    assert_eq!(s.malformed_frames, 2);
+    assert_eq!(s.malformed_utf8, 2);
+    assert_eq!(s.malformed_topic, 1);
+    assert_eq!(s.delivered, 1);
+}
+
+#[test]
+fn close_flushes_everything_published() {
+    let px = proxy();
+    let sub = Subscriber::connect(px.backend(), Default::default()).unwrap();
+    sub.subscribe("E", None).unwrap();
+    let publisher = Publisher::connect(px.frontend(), Default::default()).unwrap();
+    let n = 50_000;
+    for i in 0..n {
+        publisher.publish("E", None, format!("{{\"i\":{i}}}").into_bytes(), true).unwrap();
+    }
+    publisher.close();
+    assert_eq!(publisher.stats().sent, n as u64);
+    let got = collect(&sub, n);
+    assert_eq!(got.len(), n);
+    assert_eq!(got.last().unwrap().2, format!("{{\"i\":{}}}", n - 1));
+    assert!(publisher.publish("E", None, vec![], true).is_err());
+}
