@@ -1,1 +1,353 @@
+//! N-API bindings for juice-core. Translation only: options in, counters and byte buffers out,
+//! core errors to JS errors with a stable `code`. No protocol logic lives here.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use juice_core as core;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+/// Status type of thrown errors: the core's stable code (`ERR_JUICE_*`), which becomes the JS
+/// error's `code`.
+type CodedError = String;
+
+fn js_err(e: core::Error) -> napi::Error<CodedError> {
+    napi::Error::new(e.code.as_str().to_string(), e.message)
+}
+
+fn ms(timeout_ms: Option<f64>) -> Option<Duration> {
+    timeout_ms.map(|t| Duration::from_micros((t.max(0.0) * 1000.0) as u64))
+}
+
+#[napi(object)]
+pub struct ProxyOptions {
+    pub frontend: Option<String>,
+    pub backend: Option<String>,
+    pub rcv_hwm: Option<i32>,
+    pub snd_hwm: Option<i32>,
+}
+
+#[napi(object)]
+pub struct ProxyStats {
+    pub messages: f64,
+    pub bytes: f64,
+    pub subscriptions: f64,
+}
+
+#[napi]
+pub struct NativeProxy {
+    inner: core::Proxy,
+}
+
+#[napi]
+impl NativeProxy {
+    #[napi(constructor)]
+    pub fn new(opts: ProxyOptions) -> Result<Self, CodedError> {
+        let d = core::ProxyOptions::default();
+        let inner = core::Proxy::start(core::ProxyOptions {
+            frontend: opts.frontend.unwrap_or(d.frontend),
+            backend: opts.backend.unwrap_or(d.backend),
+            rcv_hwm: opts.rcv_hwm.unwrap_or(d.rcv_hwm),
+            snd_hwm: opts.snd_hwm.unwrap_or(d.snd_hwm),
+        })
+        .map_err(js_err)?;
+        Ok(NativeProxy { inner })
+    }
+
+    #[napi(getter)]
+    pub fn frontend(&self) -> String {
+        self.inner.frontend().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn backend(&self) -> String {
+        self.inner.backend().to_string()
+    }
+
+    #[napi]
+    pub fn stats(&self) -> ProxyStats {
+        let s = self.inner.stats();
+        ProxyStats {
+            messages: s.messages as f64,
+            bytes: s.bytes as f64,
+            subscriptions: s.subscriptions as f64,
+        }
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
+
+#[napi(object)]
+pub struct PublisherOptions {
+    pub max_queue: Option<u32>,
+    pub snd_hwm: Option<i32>,
+    pub linger_ms: Option<i32>,
+    pub subscription_wait_ms: Option<u32>,
+}
+
+#[napi(object)]
+pub struct PublisherStats {
+    pub published: f64,
+    pub sent: f64,
+    pub queued: f64,
+    pub blocked: f64,
+    pub unsent: f64,
+}
+
+#[napi]
+pub struct NativePublisher {
+    inner: Arc<core::Publisher>,
+}
+
+#[napi]
+impl NativePublisher {
+    #[napi(constructor)]
+    pub fn new(uri: String, opts: PublisherOptions) -> Result<Self, CodedError> {
+        let d = core::PublisherOptions::default();
+        let inner = core::Publisher::connect(
+            &uri,
+            core::PublisherOptions {
+                max_queue: opts.max_queue.map_or(d.max_queue, |v| v as usize),
+                snd_hwm: opts.snd_hwm.unwrap_or(d.snd_hwm),
+                linger_ms: opts.linger_ms.unwrap_or(d.linger_ms),
+                subscription_wait_ms: opts
+                    .subscription_wait_ms
+                    .map_or(d.subscription_wait_ms, u64::from),
+            },
+        )
+        .map_err(js_err)?;
+        Ok(NativePublisher {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Queues an event without blocking; false when the outbox is full.
+    #[napi]
+    pub fn try_publish(
+        &self,
+        type_name: String,
+        topic: Option<String>,
+        payload: String,
+    ) -> Result<bool, CodedError> {
+        self.inner
+            .publish(&type_name, topic.as_deref(), payload.into_bytes(), false)
+            .map_err(js_err)
+    }
+
+    /// Queues an event, blocking the calling thread while the outbox is full.
+    #[napi]
+    pub fn publish_blocking(
+        &self,
+        type_name: String,
+        topic: Option<String>,
+        payload: String,
+    ) -> Result<(), CodedError> {
+        self.inner
+            .publish(&type_name, topic.as_deref(), payload.into_bytes(), true)
+            .map(|_| ())
+            .map_err(js_err)
+    }
+
+    /// Resolves once the outbox has room (true) or the timeout passed (false), off the JS thread.
+    #[napi]
+    pub fn wait_for_room(&self, timeout_ms: u32) -> AsyncTask<WaitForRoom> {
+        AsyncTask::new(WaitForRoom {
+            inner: self.inner.clone(),
+            timeout: Duration::from_millis(timeout_ms.into()),
+        })
+    }
+
+    #[napi]
+    pub fn stats(&self) -> PublisherStats {
+        let s = self.inner.stats();
+        PublisherStats {
+            published: s.published as f64,
+            sent: s.sent as f64,
+            queued: s.queued as f64,
+            blocked: s.blocked as f64,
+            unsent: s.unsent as f64,
+        }
+    }
+
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Flushes and closes on the calling thread (may block up to linger).
+    #[napi]
+    pub fn close_blocking(&self) {
+        self.inner.close();
+    }
+
+    /// Flushes and closes off the JS thread.
+    #[napi]
+    pub fn close(&self) -> AsyncTask<ClosePublisher> {
+        AsyncTask::new(ClosePublisher {
+            inner: self.inner.clone(),
+        })
+    }
+}
+
+pub struct WaitForRoom {
+    inner: Arc<core::Publisher>,
+    timeout: Duration,
+}
+
+impl Task for WaitForRoom {
+    type Output = bool;
+    type JsValue = bool;
+
+    fn compute(&mut self) -> Result<bool> {
+        self.inner
+            .wait_for_room(self.timeout)
+            .map_err(|e| napi::Error::new(Status::GenericFailure, format!("{}: {}", e.code.as_str(), e.message)))
+    }
+
+    fn resolve(&mut self, _env: Env, output: bool) -> Result<bool> {
+        Ok(output)
+    }
+}
+
+pub struct ClosePublisher {
+    inner: Arc<core::Publisher>,
+}
+
+impl Task for ClosePublisher {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        self.inner.close();
+        Ok(())
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[napi(object)]
+pub struct SubscriberOptions {
+    pub max_queue: Option<u32>,
+    pub max_queue_bytes: Option<f64>,
+    pub max_payload: Option<f64>,
+    pub rcv_hwm: Option<i32>,
+    pub max_message_size: Option<f64>,
+}
+
+#[napi(object)]
+pub struct SubscriberStats {
+    pub received: f64,
+    pub delivered: f64,
+    pub queued: f64,
+    pub dropped: f64,
+    pub malformed_frames: f64,
+    pub malformed_utf8: f64,
+    pub malformed_topic: f64,
+    pub oversized: f64,
+    pub unmatched: f64,
+    pub subscriptions: f64,
+}
+
+#[napi]
+pub struct NativeSubscriber {
+    inner: core::Subscriber,
+}
+
+#[napi]
+impl NativeSubscriber {
+    #[napi(constructor)]
+    pub fn new(uri: String, opts: SubscriberOptions) -> Result<Self, CodedError> {
+        let d = core::SubscriberOptions::default();
+        let inner = core::Subscriber::connect(
+            &uri,
+            core::SubscriberOptions {
+                max_queue: opts.max_queue.map_or(d.max_queue, |v| v as usize),
+                max_queue_bytes: opts.max_queue_bytes.map_or(d.max_queue_bytes, |v| v as usize),
+                max_payload: opts.max_payload.map_or(d.max_payload, |v| v as usize),
+                rcv_hwm: opts.rcv_hwm.unwrap_or(d.rcv_hwm),
+                max_message_size: opts.max_message_size.map_or(d.max_message_size, |v| v as i64),
+            },
+        )
+        .map_err(js_err)?;
+        Ok(NativeSubscriber { inner })
+    }
+
+    /// Returns the numeric id that records of this type carry.
+    #[napi]
+    pub fn subscribe(&self, type_name: String, topic: Option<String>) -> Result<u32, CodedError> {
+        self.inner
+            .subscribe(&type_name, topic.as_deref())
+            .map_err(js_err)
+    }
+
+    #[napi]
+    pub fn unsubscribe(&self, type_name: String, topic: Option<String>) -> Result<bool, CodedError> {
+        self.inner
+            .unsubscribe(&type_name, topic.as_deref())
+            .map_err(js_err)
+    }
+
+    /// Registers the function called (with no arguments) when events arrive after an empty
+    /// `takeOrArm`. The function does not keep the event loop alive.
+    #[napi]
+    pub fn set_waker(&self, waker: Function<(), ()>) -> Result<()> {
+        let tsfn: ThreadsafeFunction<(), (), (), Status, false, true> = waker
+            .build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        self.inner.inbox().set_waker(Some(Box::new(move || {
+            tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        })));
+        Ok(())
+    }
+
+    /// Takes every queued event as one buffer of records, or arms the waker and returns null.
+    #[napi]
+    pub fn take_or_arm(&self) -> Result<Option<Buffer>, CodedError> {
+        self.inner
+            .inbox()
+            .take_or_arm()
+            .map(|b| b.map(|b| b.bytes.into()))
+            .map_err(js_err)
+    }
+
+    /// Blocks the JS thread until events arrive or the timeout (ms; null = forever) passes.
+    #[napi]
+    pub fn wait_take(&self, timeout_ms: Option<f64>) -> Result<Option<Buffer>, CodedError> {
+        self.inner
+            .inbox()
+            .wait_take(ms(timeout_ms))
+            .map(|b| b.map(|b| b.bytes.into()))
+            .map_err(js_err)
+    }
+
+    #[napi]
+    pub fn stats(&self) -> SubscriberStats {
+        let s = self.inner.stats();
+        SubscriberStats {
+            received: s.received as f64,
+            delivered: s.delivered as f64,
+            queued: s.queued as f64,
+            dropped: s.dropped as f64,
+            malformed_frames: s.malformed_frames as f64,
+            malformed_utf8: s.malformed_utf8 as f64,
+            malformed_topic: s.malformed_topic as f64,
+            oversized: s.oversized as f64,
+            unmatched: s.unmatched as f64,
+            subscriptions: s.subscriptions as f64,
+        }
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}

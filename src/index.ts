@@ -1,0 +1,12 @@
+// juice-messaging: OrangeQS Juice pub/sub for Node.js.
+export { Event, eventTypeName } from './event'
+export type { EventClass } from './event'
+export { PublisherAsync, PublisherBlocking, Publisher } from './publisher'
+export type { PublisherOptions, PublisherStats } from './publisher'
+export { SubscriberAsync, SubscriberBlocking, Subscriber } from './subscriber'
+export type { SubscriberOptions, SubscribeOptions, SubscriberStats, GetOptions } from './subscriber'
+export { Proxy, DEFAULT_FRONTEND, DEFAULT_BACKEND } from './proxy'
+export type { ProxyOptions, ProxyStats } from './proxy'
+export { AsyncQueue } from './queue'
+export { JuiceError, TimeoutError, ClosedError, InvalidUriError, AbortError } from './errors'
+export { platformTriple } from './load-addon'

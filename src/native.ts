@@ -1,0 +1,97 @@
+// Declarations of the classes the Rust addon (crates/juice-node) exports. The addon is thin:
+// everything here maps one-to-one onto juice-core. Durations are milliseconds at this layer.
+
+/** Errors thrown by the addon carry a stable `code` such as `ERR_JUICE_CLOSED`. */
+export interface NativeError extends Error {
+  code: string
+}
+
+export interface NativeProxyOptions {
+  frontend?: string
+  backend?: string
+  /** `ZMQ_RCVHWM` of the XSUB frontend, per publisher connection. */
+  rcvHwm?: number
+  /** `ZMQ_SNDHWM` of the XPUB backend, per subscriber connection. */
+  sndHwm?: number
+}
+
+export interface NativeProxyStats {
+  messages: number
+  bytes: number
+  subscriptions: number
+}
+
+export interface NativeProxy {
+  readonly frontend: string
+  readonly backend: string
+  stats(): NativeProxyStats
+  close(): void
+}
+
+export interface NativePublisherOptions {
+  maxQueue?: number
+  /** `ZMQ_SNDHWM`. */
+  sndHwm?: number
+  /** `ZMQ_LINGER`, ms. */
+  lingerMs?: number
+  subscriptionWaitMs?: number
+}
+
+export interface NativePublisherStats {
+  published: number
+  sent: number
+  queued: number
+  blocked: number
+  unsent: number
+}
+
+export interface NativePublisher {
+  readonly closed: boolean
+  tryPublish(typeName: string, topic: string | null, payload: string): boolean
+  publishBlocking(typeName: string, topic: string | null, payload: string): void
+  waitForRoom(timeoutMs: number): Promise<boolean>
+  stats(): NativePublisherStats
+  closeBlocking(): void
+  close(): Promise<void>
+}
+
+export interface NativeSubscriberOptions {
+  maxQueue?: number
+  maxQueueBytes?: number
+  maxPayload?: number
+  /** `ZMQ_RCVHWM`. */
+  rcvHwm?: number
+  /** `ZMQ_MAXMSGSIZE`; -1 for no limit. */
+  maxMessageSize?: number
+}
+
+export interface NativeSubscriberStats {
+  received: number
+  delivered: number
+  queued: number
+  dropped: number
+  malformedFrames: number
+  malformedUtf8: number
+  malformedTopic: number
+  oversized: number
+  unmatched: number
+  subscriptions: number
+}
+
+export interface NativeSubscriber {
+  subscribe(typeName: string, topic: string | null): number
+  unsubscribe(typeName: string, topic: string | null): boolean
+  setWaker(waker: () => void): void
+  /** A batch of records, or null after arming the waker. */
+  takeOrArm(): Buffer | null
+  /** Blocks the calling thread; null on timeout. */
+  waitTake(timeoutMs: number | null): Buffer | null
+  stats(): NativeSubscriberStats
+  close(): void
+}
+
+export interface NativeModule {
+  NativeProxy: new (opts: NativeProxyOptions) => NativeProxy
+  NativePublisher: new (uri: string, opts: NativePublisherOptions) => NativePublisher
+  NativeSubscriber: new (uri: string, opts: NativeSubscriberOptions) => NativeSubscriber
+}

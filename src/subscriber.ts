@@ -1,0 +1,375 @@
+// Subscribers. The native receive thread matches topics exactly and queues matching events as
+// record batches; this layer takes a whole batch per N-API call and turns one record at a time
+// into an event object (V8's JSON.parse, then the subscribed class's prototype).
+//
+//   native inbox --(takeOrArm / waitTake: one Buffer per batch)--> BatchReader --> decodeEvent
+import { AbortError, call, ClosedError, TimeoutError } from './errors'
+import { decodeEvent, Event, EventClass, eventTypeName } from './event'
+import { native } from './load-addon'
+import type { NativeSubscriber, NativeSubscriberStats } from './native'
+import { BatchReader } from './batch'
+import { AsyncQueue } from './queue'
+
+export interface SubscriberOptions {
+  /**
+   * High-water mark of the native queue between the receive thread and `get()`, in events.
+   * Events beyond it are dropped and counted in `stats().dropped`. Default 100000.
+   */
+  maxQueue?: number
+  /** The same bound in bytes. Default 256 MiB. */
+  maxQueueBytes?: number
+  /** Payloads above this many bytes are skipped and counted as `oversized`. Default 64 MiB. */
+  maxPayload?: number
+  /** `ZMQ_RCVHWM`: messages libzmq buffers from the proxy. Default 100000. */
+  rcvHwm?: number
+  /** `ZMQ_MAXMSGSIZE`: libzmq drops a connection that sends a bigger message. Default: none. */
+  maxMessageSize?: number
+}
+
+export interface SubscribeOptions {
+  /** Dot-separated topic prefix: `"a.b"` matches `"a.b"` and `"a.b.c"`, not `"a.bb"`. */
+  topic?: string | null
+}
+
+export interface SubscriberStats extends NativeSubscriberStats {
+  /** Payloads that were not a JSON object, or had an unreadable `time`. */
+  malformedJson: number
+}
+
+export interface GetOptions {
+  /** Aborts the wait; `get()` then rejects with `AbortError`. */
+  signal?: AbortSignal
+}
+
+function checkTimeout(timeout: number | null | undefined): void {
+  if (timeout !== undefined && timeout !== null && (typeof timeout !== 'number' || !(timeout >= 0))) {
+    throw new TypeError(`timeout must be a number of seconds >= 0 or null, got ${String(timeout)}`)
+  }
+}
+
+abstract class SubscriberBase<E extends Event> {
+  protected readonly native: NativeSubscriber
+  protected readonly reader = new BatchReader()
+  /** Event class per native type id. */
+  private readonly classes: Array<EventClass | undefined> = []
+  private readonly byName = new Map<string, EventClass>()
+  private malformedJson = 0
+  protected isClosed = false
+  /** The URI this subscriber connects to. */
+  readonly uri: string
+
+  constructor(uri: string, opts: SubscriberOptions = {}) {
+    if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
+    this.uri = uri
+    this.native = call(
+      () =>
+        new native.NativeSubscriber(uri, {
+          maxQueue: opts.maxQueue,
+          maxQueueBytes: opts.maxQueueBytes,
+          maxPayload: opts.maxPayload,
+          rcvHwm: opts.rcvHwm,
+          maxMessageSize: opts.maxMessageSize,
+        }),
+    )
+  }
+
+  /**
+   * Subscribes to one event type (exactly that class, not its subclasses), optionally narrowed
+   * to a topic prefix. May be called any number of times, also while receiving.
+   */
+  subscribe<T extends Event>(type: EventClass<T>, opts: SubscribeOptions = {}): this & SubscriberBase<E | T> {
+    const [name, topic] = this.resolve(type, opts)
+    const clash = this.byName.get(name)
+    if (clash !== undefined && clash !== type) {
+      throw new Error(
+        `cannot subscribe to ${type.name}: ${clash.name} is already subscribed under the same type name ${JSON.stringify(name)}`,
+      )
+    }
+    const id = call(() => this.native.subscribe(name, topic))
+    this.byName.set(name, type)
+    this.classes[id] = type
+    return this
+  }
+
+  /** Removes one earlier `subscribe` with the same type and topic. Returns false if there was none. */
+  unsubscribe(type: EventClass, opts: SubscribeOptions = {}): boolean {
+    const [name, topic] = this.resolve(type, opts)
+    return call(() => this.native.unsubscribe(name, topic))
+  }
+
+  private resolve(type: EventClass, opts: SubscribeOptions): [string, string | null] {
+    if (this.isClosed) throw new ClosedError(`subscribe() called on a closed subscriber (${this.uri})`)
+    if (typeof type !== 'function' || !(type.prototype instanceof Event || type === Event)) {
+      throw new TypeError('subscribe() needs an Event class')
+    }
+    const topic = opts.topic ?? null
+    if (topic !== null && typeof topic !== 'string') {
+      throw new TypeError(`topic must be a string or null, got ${typeof topic}`)
+    }
+    return [eventTypeName(type), topic]
+  }
+
+  /**
+   * Counters from the receive thread (received, delivered, queued, dropped, each kind of
+   * malformed message, unmatched, subscriptions) plus payloads this layer could not decode.
+   */
+  stats(): SubscriberStats {
+    return { ...this.native.stats(), malformedJson: this.malformedJson }
+  }
+
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  /** Next decodable event from the current batch, or undefined when the batch is used up. */
+  protected nextBuffered(): E | undefined {
+    const r = this.reader
+    while (r.next()) {
+      const cls = this.classes[r.typeId]
+      if (cls === undefined) continue
+      try {
+        return decodeEvent(cls, r.payload()) as E
+      } catch {
+        this.malformedJson++
+      }
+    }
+    return undefined
+  }
+
+  protected closedError(): ClosedError {
+    return new ClosedError(`get() called on a closed subscriber (${this.uri})`)
+  }
+
+  protected closeNative(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.native.close()
+  }
+}
+
+interface Waiter<E> {
+  resolve(event: E): void
+  reject(error: unknown): void
+  cleanup(): void
+}
+
+/** Asynchronous client for subscribing to events from other Juice services. */
+export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> implements AsyncIterable<E> {
+  private readonly waiters: Waiter<E>[] = []
+  private keepAlive: NodeJS.Timeout | null = null
+  private listening: AbortController | null = null
+  private readonly legacyQueue: AsyncQueue<E>
+
+  constructor(uri: string, opts: SubscriberOptions & { queue?: AsyncQueue<E> } = {}) {
+    super(uri, opts)
+    this.legacyQueue = opts.queue ?? new AsyncQueue<E>()
+    this.native.setWaker(() => this.onWake())
+  }
+
+  /**
+   * Next event. Waits until one arrives, or rejects with `TimeoutError` after `timeout` seconds
+   * (null or omitted: wait forever), or with `AbortError` when `options.signal` aborts.
+   */
+  get(timeout?: number | null, options: GetOptions = {}): Promise<E> {
+    if (this.isClosed) return Promise.reject(this.closedError())
+    try {
+      checkTimeout(timeout)
+      if (options.signal?.aborted) return Promise.reject(new AbortError())
+      if (this.waiters.length === 0) {
+        const ready = this.pull()
+        if (ready !== undefined) return Promise.resolve(ready)
+      }
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.wait(timeout ?? null, options.signal)
+  }
+
+  private wait(timeout: number | null, signal: AbortSignal | undefined): Promise<E> {
+    return new Promise<E>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const onAbort = () => {
+        this.remove(waiter)
+        reject(new AbortError())
+      }
+      const waiter: Waiter<E> = {
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timer !== undefined) clearTimeout(timer)
+          signal?.removeEventListener('abort', onAbort)
+        },
+      }
+      if (timeout !== null) {
+        timer = setTimeout(() => {
+          this.remove(waiter)
+          reject(new TimeoutError(`no event arrived within ${timeout} s`))
+        }, timeout * 1000)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.waiters.push(waiter)
+      if (this.waiters.length === 1) this.holdLoop(true)
+      // Events may have arrived between pull() and now; the waker covers anything later.
+      this.onWake()
+    })
+  }
+
+  private remove(waiter: Waiter<E>): void {
+    const i = this.waiters.indexOf(waiter)
+    if (i >= 0) {
+      this.waiters.splice(i, 1)
+      waiter.cleanup()
+      if (this.waiters.length === 0) this.holdLoop(false)
+    }
+  }
+
+  /** A pending get() keeps the process alive, as an awaited socket read would. */
+  private holdLoop(on: boolean): void {
+    if (this.keepAlive === null) {
+      this.keepAlive = setInterval(() => {}, 1 << 30)
+    }
+    if (on) this.keepAlive.ref()
+    else this.keepAlive.unref()
+  }
+
+  /** Next event from the current batch or a freshly taken one; arms the waker when empty. */
+  private pull(): E | undefined {
+    for (;;) {
+      const ev = this.nextBuffered()
+      if (ev !== undefined) return ev
+      const buf = call(() => this.native.takeOrArm())
+      if (buf === null) return undefined
+      this.reader.load(buf)
+    }
+  }
+
+  /** Called from the native thread (through a threadsafe function) when events arrived. */
+  private onWake(): void {
+    while (this.waiters.length > 0) {
+      let ev: E | undefined
+      try {
+        ev = this.pull()
+      } catch (e) {
+        this.failAll(e)
+        return
+      }
+      if (ev === undefined) return
+      const w = this.waiters.shift() as Waiter<E>
+      w.cleanup()
+      if (this.waiters.length === 0) this.holdLoop(false)
+      w.resolve(ev)
+    }
+  }
+
+  private failAll(error: unknown): void {
+    for (const w of this.waiters.splice(0)) {
+      w.cleanup()
+      w.reject(error)
+    }
+    this.holdLoop(false)
+  }
+
+  /** `for await (const event of subscriber)`: yields events until the subscriber is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<E> {
+    while (!this.isClosed) {
+      try {
+        yield await this.get()
+      } catch (e) {
+        if (e instanceof ClosedError) return
+        throw e
+      }
+    }
+  }
+
+  /**
+   * Queue that `listen()` fills.
+   * @deprecated Use `get()` instead, as upstream Juice advises.
+   */
+  get queue(): AsyncQueue<E> {
+    return this.legacyQueue
+  }
+
+  /**
+   * Moves events into `queue` until `stop()` is called.
+   * @deprecated Use `get()` instead.
+   */
+  async listen(): Promise<void> {
+    if (this.listening !== null) throw new Error('listen() is already running')
+    const ctl = new AbortController()
+    this.listening = ctl
+    try {
+      while (!ctl.signal.aborted) {
+        let ev: E
+        try {
+          ev = await this.get(null, { signal: ctl.signal })
+        } catch (e) {
+          if (e instanceof AbortError && ctl.signal.aborted) return
+          throw e
+        }
+        await this.legacyQueue.put(ev)
+      }
+    } finally {
+      this.listening = null
+    }
+  }
+
+  /**
+   * Stops `listen()`.
+   * @deprecated Use `get()` instead.
+   */
+  stop(): void {
+    this.listening?.abort()
+  }
+
+  /**
+   * Stops the receive thread and rejects pending `get()` calls with `ClosedError`. Idempotent.
+   */
+  async close(): Promise<void> {
+    this.closeSync()
+  }
+
+  private closeSync(): void {
+    if (this.isClosed) return
+    this.stop()
+    this.closeNative()
+    this.failAll(this.closedError())
+    if (this.keepAlive !== null) clearInterval(this.keepAlive)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.closeSync()
+  }
+}
+
+/** Synchronous, truly blocking client for subscribing to events from other Juice services. */
+export class SubscriberBlocking<E extends Event = Event> extends SubscriberBase<E> {
+  /**
+   * Next event. Blocks the calling thread in native code (no event loop turns, no busy wait)
+   * until one arrives, or throws `TimeoutError` after `timeout` seconds (null: forever).
+   */
+  get(timeout?: number | null): E {
+    if (this.isClosed) throw this.closedError()
+    checkTimeout(timeout)
+    const deadline = timeout === undefined || timeout === null ? null : performance.now() + timeout * 1000
+    for (;;) {
+      const ev = this.nextBuffered()
+      if (ev !== undefined) return ev
+      const left = deadline === null ? null : Math.max(0, deadline - performance.now())
+      const buf = call(() => this.native.waitTake(left))
+      if (buf === null) throw new TimeoutError(`no event arrived within ${timeout} s`)
+      this.reader.load(buf)
+    }
+  }
+
+  /** Stops the receive thread. Idempotent. */
+  close(): void {
+    this.closeNative()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}
+
+/** The seed's other name for {@link SubscriberAsync}. */
+export class Subscriber<E extends Event = Event> extends SubscriberAsync<E> {}
