@@ -1,0 +1,62 @@
+// Event construction and its JSON wire form, end to end through the proxy.
+'use strict'
+const test = require('ava')
+const { j, startProxy, subscribed, KernelStatusChanged, Telemetry } = require('./helpers')
+
+test('the seed example: data is assigned, topic() comes from a field, time defaults to now', (t) => {
+  const before = Date.now()
+  const e = new KernelStatusChanged({ service: 'q1', status: 'idle' })
+  t.is(e.service, 'q1')
+  t.is(e.status, 'idle')
+  t.is(e.topic(), 'q1')
+  t.true(e.time instanceof Date)
+  t.true(e.time.getTime() >= before && e.time.getTime() <= Date.now())
+  t.is(new j.Event().topic(), null)
+})
+
+test('time is sent as ISO 8601 UTC with microseconds, and a received time is re-sent verbatim', async (t) => {
+  const e = new Telemetry({ time: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)) })
+  t.is(JSON.parse(JSON.stringify(e)).time, '2026-01-02T03:04:05.678000Z')
+  const proxy = await startProxy()
+  const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
+  await subscribed(proxy)
+  const zmq = require('zeromq')
+  const raw = new zmq.Publisher()
+  raw.connect(proxy.frontend)
+  await new Promise((r) => setTimeout(r, 300))
+  await raw.send(['Telemetry.', '{"time":"2026-11-27T10:11:12.345678Z","v":1}'])
+  await raw.send(['Telemetry.', '{"time":"2026-11-27T12:11:12.5+02:00","v":2}'])
+  const a = await sub.get(5)
+  const b = await sub.get(5)
+  t.is(a.time.toISOString(), '2026-11-27T10:11:12.345Z')
+  t.is(JSON.parse(JSON.stringify(a)).time, '2026-11-27T10:11:12.345678Z', 'microseconds survive a relay')
+  t.is(b.time.toISOString(), '2026-11-27T10:11:12.500Z', 'offsets are converted to UTC')
+  a.time = new Date(a.time.getTime() + 1)
+  t.is(JSON.parse(JSON.stringify(a)).time, '2026-11-27T10:11:12.346000Z', 'a changed time is re-encoded')
+  raw.close()
+  await sub.close()
+  await proxy.close()
+})
+
+test('nested objects, numbers, booleans, null, unicode and a 1 MiB payload survive the trip', async (t) => {
+  const proxy = await startProxy()
+  const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  const data = {
+    path: 'qpu0.fridge',
+    pos: { x: 1, y: { z: [1, 2.5, -3e-9] } },
+    f: 0.1 + 0.2,
+    n: Number.MAX_SAFE_INTEGER,
+    ok: true,
+    none: null,
+    text: 'µK ✓ 量子 🧊',
+    big: 'x'.repeat(1 << 20),
+  }
+  await pub.publish(new Telemetry(data))
+  const got = await sub.get(5)
+  for (const [k, v] of Object.entries(data)) t.deepEqual(got[k], v, k)
+  await pub.close()
+  await sub.close()
+  await proxy.close()
+})

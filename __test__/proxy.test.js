@@ -1,0 +1,83 @@
+// The embedded Proxy: binding, port 0, stats, shutdown, and its defaults.
+'use strict'
+const test = require('ava')
+const net = require('node:net')
+const { j, startProxy, subscribed, drain, until, Telemetry } = require('./helpers')
+
+test('port 0 binds real ports and frontend/backend report them', async (t) => {
+  const proxy = await startProxy()
+  for (const ep of [proxy.frontend, proxy.backend]) {
+    const m = /^tcp:\/\/127\.0\.0\.1:(\d+)$/.exec(ep)
+    t.truthy(m, ep)
+    t.true(Number(m[1]) > 0)
+  }
+  t.not(proxy.frontend, proxy.backend)
+  await proxy.close()
+})
+
+test('stats() counts messages, bytes and live subscriptions', async (t) => {
+  const proxy = await startProxy()
+  t.deepEqual(proxy.stats(), { messages: 0, bytes: 0, subscriptions: 0 })
+  const a = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'a' })
+  const b = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'a' }).subscribe(Telemetry, { topic: 'b' })
+  await subscribed(proxy, 2)
+  t.is(proxy.stats().subscriptions, 2, 'distinct prefixes: Telemetry.a. and Telemetry.b.')
+  const pub = new j.PublisherAsync(proxy.frontend)
+  const ev = new Telemetry({ path: 'a', v: 1 })
+  await pub.publish(ev)
+  await pub.publish(new Telemetry({ path: 'zzz' }))
+  await pub.close()
+  t.is((await drain(a)).length, 1)
+  t.is((await drain(b)).length, 1)
+  const s = proxy.stats()
+  t.is(s.messages, 1, 'the unsubscribed topic is filtered at the publisher')
+  t.is(s.bytes, Buffer.byteLength('Telemetry.a.') + Buffer.byteLength(JSON.stringify(ev)))
+  await a.close()
+  await b.close()
+  t.true(await until(() => proxy.stats().subscriptions === 0), 'subscriptions drop when subscribers leave')
+  await proxy.close()
+})
+
+test('close() unbinds the ports and is idempotent', async (t) => {
+  const proxy = await startProxy()
+  const port = Number(proxy.frontend.split(':').pop())
+  await proxy.close()
+  await proxy.close()
+  await new Promise((resolve, reject) => {
+    const srv = net.createServer().once('error', reject)
+    srv.listen(port, '127.0.0.1', () => srv.close(resolve))
+  })
+  t.pass()
+})
+
+test('a busy endpoint or bad URI fails start() with InvalidUriError naming the URI', async (t) => {
+  const proxy = await startProxy()
+  const err = await t.throwsAsync(j.Proxy.start({ frontend: proxy.frontend, backend: 'tcp://127.0.0.1:0' }), {
+    instanceOf: j.InvalidUriError,
+  })
+  t.true(err.message.includes(proxy.frontend), err.message)
+  await t.throwsAsync(j.Proxy.start({ frontend: 'nonsense', backend: 'tcp://127.0.0.1:0' }), {
+    instanceOf: j.InvalidUriError,
+    message: /"nonsense"/,
+  })
+  await proxy.close()
+})
+
+test('defaults are upstream Juice ports 5122 (publishers) and 5123 (subscribers)', (t) => {
+  t.is(j.DEFAULT_FRONTEND, 'tcp://*:5122')
+  t.is(j.DEFAULT_BACKEND, 'tcp://*:5123')
+})
+
+test('ipc endpoints work as well as tcp', async (t) => {
+  const dir = require('node:os').tmpdir()
+  const tag = `${process.pid}-${Date.now()}`
+  const proxy = await j.Proxy.start({ frontend: `ipc://${dir}/juice-f-${tag}`, backend: `ipc://${dir}/juice-b-${tag}` })
+  const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  await pub.publish(new Telemetry({ path: 'x', ok: true }))
+  t.true((await sub.get(5)).ok)
+  await pub.close()
+  await sub.close()
+  await proxy.close()
+})
