@@ -114,3 +114,23 @@ test('static eventName overrides the class name on the wire', async (t) => {
   await sub.close()
   await proxy.close()
 })
+
+test('subscribeAll() receives every type; types without a class are counted and skipped', async (t) => {
+  const proxy = await startProxy()
+  class Unknown extends j.Event {}
+  const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'only' }).subscribeAll()
+  await subscribed(proxy, 2)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  await pub.publish(new Unknown({ i: 0 }))
+  await pub.publish(new Telemetry({ path: 'other', i: 1 }))
+  await pub.publish(new Unknown({ i: 2 }))
+  await pub.publish(new Telemetry({ path: 'only.x', i: 3 }))
+  const got = await drain(sub)
+  t.deepEqual(got.map((e) => e.i), [1, 3], 'subscribeAll widens Telemetry past its topic filter')
+  t.is(sub.stats().unknownType, 2)
+  t.true(sub.unsubscribeAll())
+  t.false(sub.unsubscribeAll())
+  await pub.close()
+  await sub.close()
+  await proxy.close()
+})

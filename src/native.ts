@@ -81,6 +81,8 @@ export interface NativeSubscriberStats {
 export interface NativeSubscriber {
   subscribe(typeName: string, topic: string | null): number
   unsubscribe(typeName: string, topic: string | null): boolean
+  subscribeAll(): void
+  unsubscribeAll(): boolean
   setWaker(waker: () => void): void
   /** A batch of records, or null after arming the waker. */
   takeOrArm(): Buffer | null

@@ -34,6 +34,8 @@ export interface SubscribeOptions {
 export interface SubscriberStats extends NativeSubscriberStats {
   /** Payloads that were not a JSON object, or had an unreadable `time`. */
   malformedJson: number
+  /** Events received through `subscribeAll()` whose type has no subscribed class. */
+  unknownType: number
 }
 
 export interface GetOptions {
@@ -54,6 +56,7 @@ abstract class SubscriberBase<E extends Event> {
   private readonly classes: Array<EventClass | undefined> = []
   private readonly byName = new Map<string, EventClass>()
   private malformedJson = 0
+  private unknownType = 0
   protected isClosed = false
   /** The URI this subscriber connects to. */
   readonly uri: string
@@ -91,6 +94,21 @@ abstract class SubscriberBase<E extends Event> {
     return this
   }
 
+  /**
+   * Receives every event on the bus. Events whose type has a class subscribed here decode to
+   * that class; the rest are skipped and counted in `stats().unknownType`.
+   */
+  subscribeAll(): this {
+    if (this.isClosed) throw new ClosedError(`subscribeAll() called on a closed subscriber (${this.uri})`)
+    call(() => this.native.subscribeAll())
+    return this
+  }
+
+  /** Removes one earlier `subscribeAll()`. Returns false if there was none. */
+  unsubscribeAll(): boolean {
+    return call(() => this.native.unsubscribeAll())
+  }
+
   /** Removes one earlier `subscribe` with the same type and topic. Returns false if there was none. */
   unsubscribe(type: EventClass, opts: SubscribeOptions = {}): boolean {
     const [name, topic] = this.resolve(type, opts)
@@ -114,7 +132,7 @@ abstract class SubscriberBase<E extends Event> {
    * malformed message, unmatched, subscriptions) plus payloads this layer could not decode.
    */
   stats(): SubscriberStats {
-    return { ...this.native.stats(), malformedJson: this.malformedJson }
+    return { ...this.native.stats(), malformedJson: this.malformedJson, unknownType: this.unknownType }
   }
 
   get closed(): boolean {
@@ -126,7 +144,10 @@ abstract class SubscriberBase<E extends Event> {
     const r = this.reader
     while (r.next()) {
       const cls = this.classes[r.typeId]
-      if (cls === undefined) continue
+      if (cls === undefined) {
+        this.unknownType++
+        continue
+      }
       try {
         return decodeEvent(cls, r.payload()) as E
       } catch {

@@ -27,3 +27,4 @@ pub use inbox::{Batch, Inbox};
 pub use proxy::{Proxy, ProxyOptions, ProxyStats};
 pub use publisher::{Publisher, PublisherOptions, PublisherStats};
 pub use subscriber::{Subscriber, SubscriberOptions, SubscriberStats};
+pub use topic_tree::UNKNOWN_TYPE;

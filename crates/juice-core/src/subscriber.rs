@@ -166,6 +166,22 @@ impl Subscriber {
         Ok(id)
     }
 
+    /// Subscribes to every message on the bus, whatever its type. Types never subscribed by name
+    /// arrive with type id [`crate::topic_tree::UNKNOWN_TYPE`].
+    pub fn subscribe_all(&self) -> Result<()> {
+        self.tree.write().unwrap_or_else(|e| e.into_inner()).add_all();
+        self.control.send("subscriber", &[CMD_SUBSCRIBE])
+    }
+
+    /// Removes one `subscribe_all`. Returns false when there was none.
+    pub fn unsubscribe_all(&self) -> Result<bool> {
+        if !self.tree.write().unwrap_or_else(|e| e.into_inner()).remove_all() {
+            return Ok(false);
+        }
+        self.control.send("subscriber", &[CMD_UNSUBSCRIBE])?;
+        Ok(true)
+    }
+
     /// Removes one matching `subscribe`. Returns false when there was none.
     pub fn unsubscribe(&self, type_name: &str, topic: Option<&str>) -> Result<bool> {
         wire::validate_type_name(type_name)?;

@@ -20,6 +20,10 @@ struct Node {
     type_id: Option<u32>,
 }
 
+/// Type id reported for a message that only a subscribe-all matched and whose type name was
+/// never subscribed by name: the consumer has no class for it.
+pub const UNKNOWN_TYPE: u32 = u32::MAX;
+
 /// Result of a successful match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Match {
@@ -35,6 +39,8 @@ pub struct TopicTree {
     type_ids: HashMap<String, u32>,
     /// Number of live subscriptions, counting duplicates.
     len: usize,
+    /// Live subscribe-all subscriptions (the empty ZMQ prefix): every well-formed message matches.
+    wildcard: u32,
 }
 
 impl TopicTree {
@@ -105,10 +111,40 @@ impl TopicTree {
         removed
     }
 
+    /// Adds a subscription to every message, whatever its type.
+    pub fn add_all(&mut self) {
+        self.wildcard += 1;
+        self.len += 1;
+    }
+
+    /// Removes one subscribe-all. Returns false if there was none.
+    pub fn remove_all(&mut self) -> bool {
+        if self.wildcard == 0 {
+            return false;
+        }
+        self.wildcard -= 1;
+        self.len -= 1;
+        true
+    }
+
     /// Matches a received topic frame. `None` if no subscription covers it or it is malformed.
     pub fn matches(&self, topic_frame: &[u8]) -> Option<Match> {
         let mut segs = segments(topic_frame)?;
-        let type_node = self.root.children.get(segs.next()?)?;
+        let type_seg = segs.next()?;
+        if let Some(m) = self.root.children.get(type_seg).and_then(|n| Self::walk(n, segs)) {
+            return Some(m);
+        }
+        if self.wildcard == 0 {
+            return None;
+        }
+        let type_id = std::str::from_utf8(type_seg)
+            .ok()
+            .and_then(|name| self.type_ids.get(name).copied())
+            .unwrap_or(UNKNOWN_TYPE);
+        Some(Match { type_id })
+    }
+
+    fn walk<'a>(type_node: &Node, segs: impl Iterator<Item = &'a [u8]>) -> Option<Match> {
         let type_id = type_node.type_id?;
         if type_node.refs > 0 {
             return Some(Match { type_id });
@@ -200,6 +236,20 @@ mod tests {
         assert!(!t.add(b"E"));
         assert!(!t.add(b""));
         assert!(!t.remove(b"E."));
+    }
+
+    #[test]
+    fn subscribe_all_matches_every_type_and_names_unknown_ones() {
+        let mut t = tree(&["A.x."]);
+        let a = t.type_id("A");
+        assert!(t.matches(b"A.y.").is_none());
+        t.add_all();
+        assert_eq!(t.matches(b"A.y.").unwrap().type_id, a);
+        assert_eq!(t.matches(b"Zed.q.").unwrap().type_id, UNKNOWN_TYPE);
+        assert!(t.matches(b"bad").is_none());
+        assert!(t.remove_all());
+        assert!(!t.remove_all());
+        assert!(t.matches(b"Zed.q.").is_none());
     }
 
     #[test]

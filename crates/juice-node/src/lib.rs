@@ -288,6 +288,16 @@ impl NativeSubscriber {
     }
 
     #[napi]
+    pub fn subscribe_all(&self) -> Result<(), CodedError> {
+        self.inner.subscribe_all().map_err(js_err)
+    }
+
+    #[napi]
+    pub fn unsubscribe_all(&self) -> Result<bool, CodedError> {
+        self.inner.unsubscribe_all().map_err(js_err)
+    }
+
+    #[napi]
     pub fn unsubscribe(&self, type_name: String, topic: Option<String>) -> Result<bool, CodedError> {
         self.inner
             .unsubscribe(&type_name, topic.as_deref())
