@@ -1,0 +1,217 @@
+// Interop with the REAL Python Juice (orangeqs-juice-core from PyPI, pinned in
+// scripts/ensure-python.js): both directions, async and blocking, through both this project's
+// Proxy and upstream's own ZMQProxy. The Python side runs __test__/interop/peer.py.
+'use strict'
+const test = require('ava')
+const crypto = require('node:crypto')
+const path = require('node:path')
+const readline = require('node:readline')
+const { spawn } = require('node:child_process')
+const { j, startProxy, subscribed } = require('./helpers')
+
+const PYTHON = path.join(__dirname, 'interop', '.venv', 'bin', 'python')
+const PEER = path.join(__dirname, 'interop', 'peer.py')
+
+class Telemetry extends j.Event {
+  topic() {
+    return this.path
+  }
+}
+class FridgeTelemetry extends Telemetry {}
+class Rich extends j.Event {
+  topic() {
+    return 'rich'
+  }
+}
+class Probe extends j.Event {}
+
+const BLOB = 'q'.repeat(1 << 20)
+const BLOB_DIGEST = `len:${BLOB.length}:md5:${crypto.createHash('md5').update(BLOB).digest('hex')}`
+const TABLE = ['a.b', 'a.c', 'a.bb', 'a', 'a.b.c']
+const RICH = {
+  pos: { x: 1, y: 2.5 },
+  positions: [
+    { x: -1, y: 0.125 },
+    { x: 2, y: 1e-9 },
+  ],
+  ints: [1, 2, 3],
+  f: 0.1,
+  n: 2 ** 53 - 1,
+  flag: true,
+  none: null,
+  text: 'µK ✓ 量子 🧊',
+  mode: 'busy',
+}
+
+/** A Python peer process whose stdout lines are JSON objects. */
+function peer(args) {
+  const p = spawn(PYTHON, [PEER, ...args], { cwd: path.dirname(PEER), stdio: ['pipe', 'pipe', 'pipe'] })
+  const lines = []
+  let waiting = null
+  let stderr = ''
+  p.stderr.on('data', (d) => (stderr += d))
+  readline.createInterface({ input: p.stdout }).on('line', (l) => {
+    lines.push(JSON.parse(l))
+    if (waiting) waiting()
+  })
+  let exited = false
+  p.on('exit', () => {
+    exited = true
+    if (waiting) waiting()
+  })
+  return {
+    lines,
+    write: (s) => p.stdin.write(s + '\n'),
+    /** Resolves with the first line matching `pred`, or rejects after `ms`. */
+    async line(pred, ms = 20000) {
+      const end = Date.now() + ms
+      for (;;) {
+        const found = lines.find(pred)
+        if (found) return found
+        if (exited || Date.now() > end) throw new Error(`python peer ${args[0]}: no expected line; stderr:\n${stderr}`)
+        await new Promise((r) => {
+          waiting = r
+          setTimeout(r, 50)
+        })
+        waiting = null
+      }
+    },
+    kill: () => p.kill('SIGKILL'),
+  }
+}
+
+async function withProxy(kind, fn) {
+  if (kind === 'ts') {
+    const proxy = await startProxy()
+    try {
+      return await fn({ frontend: proxy.frontend, backend: proxy.backend, proxy })
+    } finally {
+      await proxy.close()
+    }
+  }
+  const py = peer(['proxy'])
+  try {
+    const eps = await py.line((l) => l.frontend)
+    return await fn({ frontend: eps.frontend, backend: eps.backend, proxy: null })
+  } finally {
+    py.kill()
+  }
+}
+
+const pause = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** One get() for either subscriber kind; blocking ones are polled briefly so the loop runs. */
+async function next(sub, seconds) {
+  const end = Date.now() + seconds * 1000
+  for (;;) {
+    try {
+      if (sub instanceof j.SubscriberBlocking) return sub.get(0.02)
+      return await sub.get(Math.max(0.01, (end - Date.now()) / 1000))
+    } catch (e) {
+      if (!(e instanceof j.TimeoutError) || Date.now() > end) throw e
+      await pause(1)
+    }
+  }
+}
+
+/** Next event that is not a Probe. */
+async function nextReal(sub, seconds = 15) {
+  for (;;) {
+    const ev = await next(sub, seconds)
+    if (!(ev instanceof Probe)) return ev
+  }
+}
+
+for (const proxyKind of ['ts', 'py']) {
+  const proxyName = proxyKind === 'ts' ? "this project's Proxy" : "upstream's ZMQProxy"
+  for (const mode of ['async', 'blocking']) {
+    test.serial(`TypeScript ${mode} publisher -> Python ${mode} subscriber, through ${proxyName}`, async (t) => {
+      await withProxy(proxyKind, async ({ frontend, backend }) => {
+        const py = peer(['sub', backend, mode, JSON.stringify([['Telemetry', 'a.b'], ['Rich', null]]), '4'])
+        await py.line((l) => l.ready)
+        const pub = mode === 'async' ? new j.PublisherAsync(frontend) : new j.PublisherBlocking(frontend)
+        const probed = py.line((l) => l.probe)
+        let up = false
+        probed.then(() => (up = true), () => {})
+        while (!up) {
+          await pub.publish(new Probe())
+          await pause(50)
+          if (py.lines.some((l) => l.done !== undefined)) break
+        }
+        await probed
+        for (const p of TABLE) await pub.publish(new Telemetry({ path: p, value: 1.5 }))
+        await pub.publish(new FridgeTelemetry({ path: 'a.b' }))
+        const when = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678))
+        await pub.publish(new Rich({ ...RICH, time: when }))
+        await pub.publish(new Rich({ ...RICH, blob: BLOB }))
+        await pub.close()
+        const done = await py.line((l) => l.done !== undefined)
+        const events = py.lines.filter((l) => l.event).map((l) => l.event)
+        t.is(done.done, 4)
+        t.deepEqual(
+          events.map((e) => `${e.type}:${e.topic}`),
+          ['Telemetry:a.b', 'Telemetry:a.b.c', 'Rich:rich', 'Rich:rich'],
+          'topic filter "a.b" and exact types hold across languages',
+        )
+        const [rich, big] = [events[2], events[3]]
+        for (const [k, v] of Object.entries(RICH)) t.deepEqual(rich.data[k], v, k)
+        t.is(rich.microsecond, 678000)
+        t.is(rich.utcoffset, 0)
+        t.is(rich.time, '2026-01-02T03:04:05.678000+00:00')
+        t.is(big.data.blob, BLOB_DIGEST, '1 MiB payload arrives intact')
+        t.is(events[0].data.value, 1.5)
+      })
+    })
+
+    test.serial(`Python ${mode} publisher -> TypeScript ${mode} subscriber, through ${proxyName}`, async (t) => {
+      await withProxy(proxyKind, async ({ frontend, backend, proxy }) => {
+        const Sub = mode === 'async' ? j.SubscriberAsync : j.SubscriberBlocking
+        const a = new Sub(backend).subscribe(Telemetry, { topic: 'a.b' }).subscribe(Rich).subscribe(Probe)
+        const b = new j.SubscriberAsync(backend).subscribe(Telemetry).subscribe(Probe).subscribeAll()
+        if (proxy) await subscribed(proxy, 4)
+        const events = [
+          ...TABLE.map((p) => ({ type: 'Telemetry', fields: { path: p, value: 0.5 } })),
+          { type: 'FridgeTelemetry', fields: { path: 'a.b' } },
+          { type: 'Rich', fields: { ...RICH, time: '2026-01-02T03:04:05.678901Z' } },
+          { type: 'Rich', fields: { ...RICH, blob: BLOB } },
+          { type: 'PyOnly', fields: { x: 1 } },
+          { type: 'PyOnly', fields: { x: 2 } },
+        ]
+        const py = peer(['pub', frontend, mode])
+        py.write(JSON.stringify(events))
+        t.true((await next(a, 20)) instanceof Probe)
+        t.true((await next(b, 20)) instanceof Probe)
+        py.write('go')
+        const got = []
+        for (let i = 0; i < 4; i++) got.push(await nextReal(a))
+        t.deepEqual(
+          got.map((e) => `${e.constructor.name}:${e.topic()}`),
+          ['Telemetry:a.b', 'Telemetry:a.b.c', 'Rich:rich', 'Rich:rich'],
+        )
+        const [rich, big] = [got[2], got[3]]
+        for (const [k, v] of Object.entries(RICH)) t.deepEqual(rich[k], v, k)
+        t.is(rich.time.toISOString(), '2026-01-02T03:04:05.678Z')
+        t.is(JSON.parse(JSON.stringify(rich)).time, '2026-01-02T03:04:05.678901Z', 'microseconds kept for re-publishing')
+        t.is(big.blob, BLOB)
+        t.is(got[0].value, 0.5)
+        t.true(Math.abs(got[0].time.getTime() - Date.now()) < 60_000, 'default time is now, in UTC')
+        await py.line((l) => l.sent)
+        const all = []
+        for (;;) {
+          try {
+            const ev = await b.get(0.5)
+            if (!(ev instanceof Probe)) all.push(ev)
+          } catch (e) {
+            if (e instanceof j.TimeoutError) break
+            throw e
+          }
+        }
+        t.is(all.length, 5, 'the subscribeAll subscriber decodes every Telemetry')
+        t.is(b.stats().unknownType, 5, 'FridgeTelemetry, 2 Rich and 2 PyOnly have no class there: counted, skipped')
+        t.is(a.stats().malformedJson + b.stats().malformedJson, 0)
+        await a.close()
+        await b.close()
+      })
+    })
+  }
+}

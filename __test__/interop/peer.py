@@ -1,0 +1,171 @@
+"""Interop peer driven by __test__/interop.test.js, built on the REAL upstream classes from
+orangeqs-juice-core (orangeqs.juice.messaging.zmq). One JSON object per stdout line.
+
+  peer.py proxy                                  run upstream's ZMQProxy on free loopback ports
+  peer.py sub URI async|blocking SUBS EXPECT     subscribe, report events
+  peer.py pub URI async|blocking EVENTS          send probes until stdin says "go", then EVENTS
+"""
+
+import asyncio
+import hashlib
+import json
+import sys
+import threading
+import time
+
+import zmq
+from orangeqs.juice.messaging.zmq import (
+    ZMQProxy,
+    ZMQPublisherAsync,
+    ZMQPublisherBlocking,
+    ZMQSubscriberAsync,
+    ZMQSubscriberBlocking,
+)
+
+from juice_events import TYPES, Probe
+
+
+def say(**obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def describe(ev):
+    data = ev.model_dump(mode="json")
+    blob = data.get("blob")
+    if blob:
+        data["blob"] = f"len:{len(blob)}:md5:{hashlib.md5(blob.encode()).hexdigest()}"
+    t = ev.time
+    return {
+        "type": type(ev).__name__,
+        "topic": ev.topic(),
+        "data": data,
+        "time": t.isoformat(),
+        "microsecond": t.microsecond,
+        "utcoffset": t.utcoffset().total_seconds() if t.utcoffset() is not None else None,
+    }
+
+
+async def run_proxy():
+    proxy = ZMQProxy("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
+    # The reference proxy binds on construction; read back the ports it got.
+    say(
+        frontend=proxy._sub.getsockopt(zmq.LAST_ENDPOINT).decode(),
+        backend=proxy._pub.getsockopt(zmq.LAST_ENDPOINT).decode(),
+    )
+    await proxy.run()
+
+
+def subscribe(sub, subs):
+    for name, topic in subs:
+        sub.subscribe(TYPES[name], topic=topic)
+    sub.subscribe(Probe)
+
+
+def report(ev, state):
+    if isinstance(ev, Probe):
+        if not state["probed"]:
+            state["probed"] = True
+            say(probe=True)
+        return
+    state["count"] += 1
+    say(event=describe(ev))
+
+
+def run_sub_blocking(uri, subs, expect, deadline):
+    sub = ZMQSubscriberBlocking(uri)
+    subscribe(sub, subs)
+    say(ready=True)
+    state = {"probed": False, "count": 0}
+    while state["count"] < expect and time.monotonic() < deadline:
+        try:
+            ev = sub.get(timeout=max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        report(ev, state)
+    say(done=state["count"])
+    sub.close()
+
+
+async def run_sub_async(uri, subs, expect, deadline):
+    sub = ZMQSubscriberAsync(uri)
+    subscribe(sub, subs)
+    say(ready=True)
+    state = {"probed": False, "count": 0}
+    while state["count"] < expect and time.monotonic() < deadline:
+        try:
+            ev = await sub.get(timeout=max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        report(ev, state)
+    say(done=state["count"])
+    sub.close()
+
+
+def build(events):
+    return [TYPES[e["type"]](**e["fields"]) for e in events]
+
+
+def wait_for_go():
+    go = threading.Event()
+
+    def reader():
+        for line in sys.stdin:
+            if line.strip() == "go":
+                go.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    return go
+
+
+def run_pub_blocking(uri, events):
+    pub = ZMQPublisherBlocking(uri)
+    go = wait_for_go()
+    while not go.is_set():
+        pub.publish(Probe())
+        time.sleep(0.05)
+    for ev in build(events):
+        pub.publish(ev)
+    # Upstream publishers close with linger 0, which drops unsent frames: give them time to leave.
+    time.sleep(1.0)
+    say(sent=len(events))
+    pub.close()
+
+
+async def run_pub_async(uri, events):
+    pub = ZMQPublisherAsync(uri)
+    go = wait_for_go()
+    while not go.is_set():
+        await pub.publish(Probe())
+        await asyncio.sleep(0.05)
+    for ev in build(events):
+        await pub.publish(ev)
+    await asyncio.sleep(1.0)
+    say(sent=len(events))
+    pub.close()
+
+
+def main(argv):
+    role = argv[1]
+    if role == "proxy":
+        asyncio.run(run_proxy())
+    elif role == "sub":
+        uri, mode, subs, expect = argv[2], argv[3], json.loads(argv[4]), int(argv[5])
+        deadline = time.monotonic() + 20
+        if mode == "async":
+            asyncio.run(run_sub_async(uri, subs, expect, deadline))
+        else:
+            run_sub_blocking(uri, subs, expect, deadline)
+    elif role == "pub":
+        uri, mode, events = argv[2], argv[3], json.loads(sys.stdin.readline())
+        if mode == "async":
+            asyncio.run(run_pub_async(uri, events))
+        else:
+            run_pub_blocking(uri, events)
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
