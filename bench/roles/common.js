@@ -1,0 +1,56 @@
+// Shared by the Node benchmark roles: the telemetry event body, clocks and reporting.
+'use strict'
+
+/** CLOCK_MONOTONIC in microseconds; the same clock in every process on the machine. */
+const nowUs = () => Number(process.hrtime.bigint() / 1000n)
+
+/** About 100 bytes of JSON with the default padding, more with `size`. */
+function body(seq, size, stamp) {
+  const e = { time: '2026-11-27T09:30:00.123456Z', path: 'qpu0.fridge.mxc', kelvin: 0.0123, seq, t: stamp }
+  const base = JSON.stringify(e).length
+  if (size > base + 9) e.pad = 'x'.repeat(size - base - 9)
+  return e
+}
+
+function say(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+function rssMb() {
+  return Math.round((process.memoryUsage.rss() / 1048576) * 10) / 10
+}
+
+/** Summarises a run for the harness. */
+function result(got, first, last, lat) {
+  const seconds = (last - first) / 1e6
+  const out = { received: got, seconds, rate: seconds > 0 ? Math.round((got - 1) / seconds) : 0, rssMb: rssMb() }
+  if (lat.length > 0) {
+    lat.sort((a, b) => a - b)
+    const p = (q) => lat[Math.min(lat.length - 1, Math.floor(lat.length * q))]
+    Object.assign(out, { p50_us: p(0.5), p99_us: p(0.99), max_us: lat[lat.length - 1] })
+  }
+  return out
+}
+
+/** Paces a send loop to `rate` events/s (0 = as fast as possible); returns the stamp to embed. */
+async function pace(i, rate, start) {
+  if (rate <= 0) return 0
+  const due = start + (i * 1e6) / rate
+  for (;;) {
+    const left = due - nowUs()
+    if (left <= 0) break
+    if (left > 1500) await new Promise((r) => setTimeout(r, Math.floor(left / 1000) - 1))
+    else await new Promise((r) => setImmediate(r))
+  }
+  return nowUs()
+}
+
+function waitStdinClose() {
+  return new Promise((resolve) => {
+    process.stdin.on('end', resolve)
+    process.stdin.on('close', resolve)
+    process.stdin.resume()
+  })
+}
+
+module.exports = { nowUs, body, say, rssMb, result, pace, waitStdinClose }

@@ -1,0 +1,89 @@
+// juice-messaging roles for the benchmark harness (bench/run.js).
+//   proxy FRONT BACK
+//   pub FRONT N SIZE RATE async|blocking
+//   sub BACK N async|blocking FILTERS [maxQueue] [pauseMs]
+'use strict'
+const j = require('../..')
+const { nowUs, body, say, result, pace, waitStdinClose, rssMb } = require('./common')
+
+class Telemetry extends j.Event {
+  topic() {
+    return this.path
+  }
+}
+
+async function proxy(front, back) {
+  const p = await j.Proxy.start({ frontend: front, backend: back, rcvHwm: 0, sndHwm: 0 })
+  say({ ready: true, frontend: p.frontend, backend: p.backend })
+  await waitStdinClose()
+  say({ ...p.stats(), rssMb: rssMb() })
+  await p.close()
+}
+
+async function pub(front, n, size, rate, mode) {
+  const P = mode === 'blocking' ? j.PublisherBlocking : j.PublisherAsync
+  const p = new P(front, { subscriptionWait: 10 })
+  const start = nowUs()
+  for (let i = 0; i < n; i++) {
+    const stamp = rate > 0 ? await pace(i, rate, start) : 0
+    const ev = new Telemetry(body(i, size, stamp))
+    if (mode === 'blocking') p.publish(ev)
+    else await p.publish(ev)
+  }
+  for (let k = 0; k < 20; k++) {
+    const end = new Telemetry({ path: 'qpu0.end' })
+    if (mode === 'blocking') p.publish(end)
+    else await p.publish(end)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  await p.close()
+  say({ sent: n, ...p.stats() })
+}
+
+async function sub(back, n, mode, filters, maxQueue, pauseMs) {
+  const S = mode === 'blocking' ? j.SubscriberBlocking : j.SubscriberAsync
+  const s = new S(back, { maxQueue: maxQueue || undefined, rcvHwm: 0 })
+  s.subscribe(Telemetry, { topic: 'qpu0' })
+  for (let i = 1; i < filters; i++) s.subscribe(Telemetry, { topic: `other${i}.fridge` })
+  say({ ready: true })
+  if (pauseMs > 0) {
+    // A slow consumer: read nothing for a while, then report what the bounded queue held.
+    await new Promise((r) => setTimeout(r, pauseMs))
+    say({ paused: true, rssMb: rssMb(), ...s.stats() })
+  }
+  let got = 0
+  let first = 0
+  let last = 0
+  const lat = []
+  let rss1m = 0
+  for (;;) {
+    const ev = mode === 'blocking' ? s.get(30) : await s.get(30)
+    const t = nowUs()
+    if (ev.path === 'qpu0.end') break
+    if (first === 0) first = t
+    last = t
+    got++
+    if (ev.t > 0) lat.push(t - ev.t)
+    if (got === 1_000_000) {
+      rss1m = rssMb()
+      say({ progress: got, rssMb: rss1m })
+    }
+    if (got >= n) break
+  }
+  say({ ...result(got, first, last, lat), rss1mMb: rss1m, stats: s.stats() })
+  if (mode === 'blocking') s.close()
+  else await s.close()
+}
+
+async function main(a) {
+  const num = (i) => Number(a[i] ?? 0)
+  if (a[0] === 'proxy') return proxy(a[1], a[2])
+  if (a[0] === 'pub') return pub(a[1], num(2), num(3), num(4), a[5])
+  if (a[0] === 'sub') return sub(a[1], num(2), a[3], num(4), num(5), num(6))
+  throw new Error(`unknown role ${a[0]}`)
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
