@@ -14,9 +14,9 @@ test('the seed example: data is assigned, topic() comes from a field, time defau
   t.is(new j.Event().topic(), null)
 })
 
-test('time is sent as ISO 8601 UTC with microseconds, and a received time is re-sent verbatim', async (t) => {
+test('time is sent as ISO 8601 UTC, and a received time is re-sent verbatim with its microseconds', async (t) => {
   const e = new Telemetry({ time: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)) })
-  t.is(JSON.parse(JSON.stringify(e)).time, '2026-01-02T03:04:05.678000Z')
+  t.is(JSON.parse(JSON.stringify(e)).time, '2026-01-02T03:04:05.678Z')
   const proxy = await startProxy()
   const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
   await subscribed(proxy)
@@ -32,7 +32,7 @@ test('time is sent as ISO 8601 UTC with microseconds, and a received time is re-
   t.is(JSON.parse(JSON.stringify(a)).time, '2026-11-27T10:11:12.345678Z', 'microseconds survive a relay')
   t.is(b.time.toISOString(), '2026-11-27T10:11:12.500Z', 'offsets are converted to UTC')
   a.time = new Date(a.time.getTime() + 1)
-  t.is(JSON.parse(JSON.stringify(a)).time, '2026-11-27T10:11:12.346000Z', 'a changed time is re-encoded')
+  t.is(JSON.parse(JSON.stringify(a)).time, '2026-11-27T10:11:12.346Z', 'a changed time is re-encoded')
   raw.close()
   await sub.close()
   await proxy.close()

@@ -45,3 +45,65 @@ export class BatchReader {
     return (this.buf as Buffer).toString('utf8', this.payloadStart, this.end)
   }
 }
+
+/** Marks "no topic" in a publish record. */
+const NO_TOPIC = 0xffffffff
+/** Buffers bigger than this are released once empty, so one huge event does not pin memory. */
+const KEEP_BYTES = 1 << 20
+
+/**
+ * Encodes events for the native publisher (see crates/juice-core/src/publisher.rs): per event
+ * `type_len u32, topic_len u32 (0xffffffff = none), payload_len u32, type, topic, payload`.
+ * Strings are written straight into one reusable buffer as UTF-8; one native call sends a batch.
+ */
+export class BatchWriter {
+  private buf = Buffer.allocUnsafe(64 * 1024)
+  /** Bytes of encoded events waiting to be sent. */
+  len = 0
+
+  add(type: string, topic: string | null, payload: string): void {
+    // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
+    const need = 12 + 3 * (type.length + (topic === null ? 0 : topic.length) + payload.length)
+    if (this.len + need > this.buf.length) this.grow(this.len + need)
+    const buf = this.buf
+    const at = this.len
+    let p = at + 12
+    const tl = buf.write(type, p)
+    p += tl
+    let ol = NO_TOPIC
+    if (topic !== null) {
+      ol = buf.write(topic, p)
+      p += ol
+    }
+    const pl = buf.write(payload, p)
+    p += pl
+    buf.writeUInt32LE(tl, at)
+    buf.writeUInt32LE(ol, at + 4)
+    buf.writeUInt32LE(pl, at + 8)
+    this.len = p
+  }
+
+  private grow(min: number): void {
+    const next = Buffer.allocUnsafe(Math.max(min, this.buf.length * 2))
+    this.buf.copy(next, 0, 0, this.len)
+    this.buf = next
+  }
+
+  /** The encoded events, without copying. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.len)
+  }
+
+  /** Drops the first `bytes` (already sent). */
+  consume(bytes: number): void {
+    if (bytes >= this.len) {
+      this.len = 0
+      if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(64 * 1024)
+      return
+    }
+    if (bytes > 0) {
+      this.buf.copy(this.buf, 0, bytes, this.len)
+      this.len -= bytes
+    }
+  }
+}

@@ -1,12 +1,27 @@
 // Event: the base class of every message on the bus, and its JSON form on the wire.
 //
 // The wire JSON is what pydantic's `model_dump_json()` produces for the Python `Event`: the
-// event's fields plus `time`, an ISO 8601 UTC timestamp with microseconds. A JS `Date` only holds
-// milliseconds, so a decoded event remembers the exact text it arrived with and re-sends that
-// text as long as `time` was not changed: Python -> TypeScript -> Python keeps microseconds.
+// event's fields plus `time`, an ISO 8601 timestamp (pydantic writes microseconds and `Z`). A JS
+// `Date` only holds milliseconds, so a decoded event's time remembers the exact text it arrived
+// with and re-sends that text as long as it was not changed: Python -> TypeScript -> Python keeps
+// microseconds.
 
-/** Text and value of `time` as received, for exact re-encoding. */
-const TIME_TEXT = Symbol('juice.timeText')
+/**
+ * A `time` decoded from the wire. It remembers the exact text it arrived with and serialises
+ * back to that text while its value is unchanged, so microseconds survive a relay.
+ */
+class WireTime extends Date {
+  private readonly text: string
+  private readonly ms: number
+  constructor(text: string) {
+    super(text)
+    this.text = text
+    this.ms = this.getTime()
+  }
+  override toJSON(key?: unknown): string {
+    return this.getTime() === this.ms ? this.text : super.toJSON(key)
+  }
+}
 
 /** A class of events: anything constructed with `new` that produces an Event. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -24,10 +39,7 @@ export class Event {
   static eventName?: string
 
   /** When the event happened. Defaults to now; always sent as UTC. */
-  time: Date;
-
-  /** @internal */
-  declare [TIME_TEXT]?: { ms: number; text: string }
+  time: Date
 
   /**
    * Copies `data` onto the new event. A `time` given as a string or number becomes a `Date`.
@@ -49,13 +61,6 @@ export class Event {
    */
   topic(): string | null {
     return null
-  }
-
-  /** The fields sent on the wire. */
-  toJSON(): Record<string, unknown> {
-    const out = { ...this } as Record<string, unknown>
-    out.time = formatTime(this)
-    return out
   }
 }
 
@@ -81,32 +86,21 @@ export function eventTopic(event: Event): string | null {
   return topic
 }
 
-function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0')
-}
-
-function formatTime(event: Event): string {
-  const t = event.time
-  if (!(t instanceof Date) || Number.isNaN(t.getTime())) {
-    throw new TypeError(`event time must be a valid Date, got ${String(t)}`)
-  }
-  const kept = event[TIME_TEXT]
-  if (kept !== undefined && kept.ms === t.getTime()) return kept.text
-  return (
-    `${pad(t.getUTCFullYear(), 4)}-${pad(t.getUTCMonth() + 1, 2)}-${pad(t.getUTCDate(), 2)}` +
-    `T${pad(t.getUTCHours(), 2)}:${pad(t.getUTCMinutes(), 2)}:${pad(t.getUTCSeconds(), 2)}` +
-    `.${pad(t.getUTCMilliseconds(), 3)}000Z`
-  )
-}
-
 function parseTime(value: unknown): Date {
   const d = typeof value === 'string' || typeof value === 'number' ? new Date(value) : new Date(NaN)
   if (Number.isNaN(d.getTime())) throw new TypeError(`invalid event time: ${JSON.stringify(value)}`)
   return d
 }
 
-/** Serialises an event to its wire JSON. */
+/**
+ * Serialises an event to its wire JSON: its own enumerable fields, with `time` as ISO 8601 UTC
+ * (`Date.prototype.toJSON`, or the exact received text for an unchanged decoded time).
+ */
 export function encodeEvent(event: Event): string {
+  const t = event.time
+  if (!(t instanceof Date) || Number.isNaN(t.getTime())) {
+    throw new TypeError(`event time must be a valid Date, got ${String(t)}`)
+  }
   return JSON.stringify(event)
 }
 
@@ -123,17 +117,12 @@ export function decodeEvent<E extends Event>(cls: EventClass<E>, json: string): 
   const event = Object.create(cls.prototype) as E
   Object.assign(event, data)
   const text = (data as { time?: unknown }).time
-  if (text === undefined) {
-    event.time = new Date()
+  if (typeof text === 'string') {
+    const t = new WireTime(text)
+    if (Number.isNaN(t.getTime())) throw new TypeError(`invalid event time: ${JSON.stringify(text)}`)
+    event.time = t
   } else {
-    event.time = parseTime(text)
-    if (typeof text === 'string') {
-      Object.defineProperty(event, TIME_TEXT, {
-        value: { ms: event.time.getTime(), text },
-        enumerable: false,
-        writable: true,
-      })
-    }
+    event.time = text === undefined ? new Date() : parseTime(text)
   }
   return event
 }

@@ -29,7 +29,6 @@ export interface NativeProxy {
 }
 
 export interface NativePublisherOptions {
-  maxQueue?: number
   /** `ZMQ_SNDHWM`. */
   sndHwm?: number
   /** `ZMQ_LINGER`, ms. */
@@ -38,18 +37,17 @@ export interface NativePublisherOptions {
 }
 
 export interface NativePublisherStats {
-  published: number
   sent: number
-  queued: number
   blocked: number
-  unsent: number
 }
 
 export interface NativePublisher {
-  readonly closed: boolean
-  tryPublish(typeName: string, topic: string | null, payload: string): boolean
-  publishBlocking(typeName: string, topic: string | null, payload: string): void
-  waitForRoom(timeoutMs: number): Promise<boolean>
+  /** Sends from an encoded batch without waiting; returns the bytes consumed. */
+  trySend(batch: Buffer): number
+  /** Sends the whole batch, blocking the thread while the proxy cannot take more. */
+  sendBlocking(batch: Buffer): void
+  /** Resolves once sending can progress (true) or after the timeout (false). */
+  waitReady(timeoutMs: number): Promise<boolean>
   stats(): NativePublisherStats
   closeBlocking(): void
   close(): Promise<void>
@@ -93,6 +91,7 @@ export interface NativeSubscriber {
 }
 
 export interface NativeModule {
+  validateTypeName(name: string): void
   NativeProxy: new (opts: NativeProxyOptions) => NativeProxy
   NativePublisher: new (uri: string, opts: NativePublisherOptions) => NativePublisher
   NativeSubscriber: new (uri: string, opts: NativeSubscriberOptions) => NativeSubscriber

@@ -1,17 +1,22 @@
-// Publishers: encode an event (type name, topic, JSON) in JS and hand it to the native send
-// thread, which owns the socket. `publish` only queues; the native thread does the I/O.
+// Publishers: encode each event (type name, topic, JSON) in JS into a batch buffer, and hand
+// batches to the native publisher, which builds the frames and gives them to libzmq.
+//
+//   publish(event) -> BatchWriter (UTF-8 into one buffer) -> native trySend/sendBlocking -> XPUB
+//
+// PublisherAsync sends a batch when it reaches FLUSH_BYTES or on the next turn of the event loop,
+// so a tight `await publish()` loop crosses N-API once per few hundred events. PublisherBlocking
+// sends every event at once, since a blocking script may never give the event loop a turn.
 import { call, ClosedError } from './errors'
 import { Event, EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
 import { native } from './load-addon'
-import type { NativePublisher, NativePublisherStats } from './native'
+import type { NativePublisher } from './native'
+import { BatchWriter } from './batch'
+
+/** Bytes of encoded events at which PublisherAsync sends without waiting for the next tick. */
+const FLUSH_BYTES = 32 * 1024
 
 export interface PublisherOptions {
-  /**
-   * Most events queued for the send thread. When full, `PublisherAsync.publish()` waits and
-   * `PublisherBlocking.publish()` blocks: backpressure, never a silent drop. Default 100000.
-   */
-  maxQueue?: number
-  /** `ZMQ_SNDHWM`: messages libzmq buffers towards the proxy. Default 100000. */
+  /** `ZMQ_SNDHWM`: messages libzmq buffers towards the proxy before `publish()` waits. Default 100000. */
   sndHwm?: number
   /**
    * `ZMQ_LINGER`, in seconds: how long `close()` keeps delivering queued events to an
@@ -20,92 +25,168 @@ export interface PublisherOptions {
   linger?: number
   /**
    * Seconds the first events wait for the proxy to report a subscriber, so they are not lost to
-   * ZMQ's slow-joiner effect. Upstream Juice waits 5 s; so do we by default.
+   * ZMQ's slow-joiner effect. Upstream Juice waits 5 s; so do we by default. 0 disables the wait.
    */
   subscriptionWait?: number
 }
 
-export type PublisherStats = NativePublisherStats
-
-const RESOLVED: Promise<void> = Promise.resolve()
-
-function nativeOptions(opts: PublisherOptions) {
-  const secs = (v: number | undefined, what: string) => {
-    if (v === undefined) return undefined
-    if (typeof v !== 'number' || !(v >= 0)) throw new TypeError(`${what} must be a number of seconds >= 0, got ${v}`)
-    return Math.round(v * 1000)
-  }
-  return {
-    maxQueue: opts.maxQueue,
-    sndHwm: opts.sndHwm,
-    lingerMs: secs(opts.linger, 'linger'),
-    subscriptionWaitMs: secs(opts.subscriptionWait, 'subscriptionWait'),
-  }
+export interface PublisherStats {
+  /** Events accepted by `publish()`. */
+  published: number
+  /** Events handed to libzmq. */
+  sent: number
+  /** Times libzmq's pipe was full and the publisher had to wait (backpressure). */
+  blocked: number
+  /** Events `close()` gave up on after `linger`. */
+  unsent: number
 }
 
-function frame(event: unknown): [string, string | null, string] {
-  if (!(event instanceof Event)) {
-    throw new TypeError(`publish() needs an Event instance, got ${event === null ? 'null' : typeof event}`)
+const RESOLVED: Promise<void> = Promise.resolve()
+const noop = () => {}
+
+function seconds(v: number | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'number' || !(v >= 0)) throw new TypeError(`${what} must be a number of seconds >= 0, got ${String(v)}`)
+  return Math.round(v * 1000)
+}
+
+/** Type names are checked (by the native codec) once per class. */
+const checkedNames = new WeakMap<object, string>()
+
+function typeNameOf(event: Event): string {
+  const cls = event.constructor as EventClass
+  let name = checkedNames.get(cls)
+  if (name === undefined) {
+    name = eventTypeName(cls)
+    const n = name
+    call(() => native.validateTypeName(n))
+    checkedNames.set(cls, name)
   }
-  return [eventTypeName(event.constructor as EventClass), eventTopic(event), encodeEvent(event)]
+  return name
 }
 
 abstract class PublisherBase {
   protected readonly native: NativePublisher
+  protected readonly writer = new BatchWriter()
+  protected closing = false
+  protected published = 0
+  protected unsent = 0
   /** The URI this publisher connects to. */
   readonly uri: string
+  protected readonly lingerMs: number
 
   constructor(uri: string, opts: PublisherOptions = {}) {
     if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
     this.uri = uri
-    this.native = call(() => new native.NativePublisher(uri, nativeOptions(opts)))
+    this.lingerMs = seconds(opts.linger, 'linger') ?? 5000
+    const nativeOpts = {
+      sndHwm: opts.sndHwm,
+      lingerMs: this.lingerMs,
+      subscriptionWaitMs: seconds(opts.subscriptionWait, 'subscriptionWait'),
+    }
+    this.native = call(() => new native.NativePublisher(uri, nativeOpts))
   }
 
-  /** Counters: published, sent, queued, blocked (backpressure waits), unsent. */
+  /** Encodes one event into the batch; throws TypeError/ClosedError for bad input. */
+  protected add(event: Event): void {
+    if (this.closing) throw new ClosedError(`publish() called on a closed publisher (${this.uri})`)
+    if (!(event instanceof Event)) {
+      throw new TypeError(`publish() needs an Event instance, got ${event === null ? 'null' : typeof event}`)
+    }
+    this.writer.add(typeNameOf(event), eventTopic(event), encodeEvent(event))
+    this.published++
+  }
+
   stats(): PublisherStats {
-    return this.native.stats()
+    const s = this.native.stats()
+    return { published: this.published, sent: s.sent, blocked: s.blocked, unsent: this.unsent }
   }
 
   get closed(): boolean {
-    return this.native.closed
-  }
-
-  protected checkOpen(): void {
-    if (this.native.closed) throw new ClosedError(`publish() called on a closed publisher (${this.uri})`)
+    return this.closing
   }
 }
 
 /** Asynchronous client for publishing events to other Juice services. */
 export class PublisherAsync extends PublisherBase {
+  /** Set while a batch waits for the proxy (first subscription, or a full pipe). */
+  private waiting: Promise<void> | null = null
+  private tick: NodeJS.Immediate | null = null
+  private failure: unknown = null
+  private closed_: Promise<void> | null = null
+
   /**
-   * Publishes an event. Resolves as soon as it is queued for sending; waits only when the queue
-   * is full (backpressure).
+   * Publishes an event. Resolves once it is queued for sending; while the proxy cannot take more
+   * (or, at first, until it reports a subscriber), resolves only when the backlog has been sent.
    */
   publish(event: Event): Promise<void> {
     try {
-      this.checkOpen()
-      const [type, topic, payload] = frame(event)
-      if (call(() => this.native.tryPublish(type, topic, payload))) return RESOLVED
-      return this.publishWhenRoom(type, topic, payload)
+      if (this.failure !== null) throw this.failure
+      this.add(event)
     } catch (e) {
       return Promise.reject(e)
     }
+    if (this.waiting !== null) return this.waiting
+    if (this.writer.len >= FLUSH_BYTES) return this.flush()
+    if (this.tick === null) this.tick = setImmediate(this.onTick)
+    return RESOLVED
   }
 
-  private async publishWhenRoom(type: string, topic: string | null, payload: string): Promise<void> {
-    for (;;) {
-      await this.native.waitForRoom(1000).catch((e) => {
-        throw new ClosedError(`publisher closed while waiting for room (${this.uri})`, { cause: e })
-      })
-      this.checkOpen()
-      if (call(() => this.native.tryPublish(type, topic, payload))) return
+  private readonly onTick = (): void => {
+    this.tick = null
+    if (this.waiting === null && this.writer.len > 0) this.flush().catch(noop)
+  }
+
+  /** Sends what it can now; if something is left, starts waiting for the proxy. */
+  private flush(): Promise<void> {
+    try {
+      this.writer.consume(call(() => this.native.trySend(this.writer.view())))
+    } catch (e) {
+      this.failure = e
+      return Promise.reject(e)
+    }
+    if (this.writer.len === 0) return RESOLVED
+    const waiting = this.sendRest(Infinity).finally(() => {
+      this.waiting = null
+    })
+    waiting.catch((e) => (this.failure = e))
+    this.waiting = waiting
+    return waiting
+  }
+
+  /** Waits for the proxy and sends until the batch is empty or `deadline` (ms since epoch) passes. */
+  private async sendRest(deadline: number): Promise<void> {
+    while (this.writer.len > 0 && Date.now() < deadline) {
+      await this.native.waitReady(Math.max(1, Math.min(1000, deadline - Date.now())))
+      this.writer.consume(call(() => this.native.trySend(this.writer.view())))
     }
   }
 
   /**
-   * Delivers everything published so far (up to `linger`), then closes. Idempotent.
+   * Sends everything published so far (waiting up to `linger` for an unreachable proxy; what is
+   * left then is counted as `unsent`), then closes. Idempotent.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    if (this.closed_ === null) this.closed_ = this.shutdown()
+    return this.closed_
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true
+    if (this.tick !== null) clearImmediate(this.tick)
+    if (this.waiting !== null) await this.waiting.catch(noop)
+    try {
+      if (this.writer.len > 0 && this.failure === null) {
+        this.writer.consume(call(() => this.native.trySend(this.writer.view())))
+        await this.sendRest(Date.now() + this.lingerMs)
+      }
+    } catch {
+      // Counted below as unsent.
+    }
+    if (this.writer.len > 0) {
+      this.unsent = this.published - this.native.stats().sent
+      this.writer.consume(this.writer.len)
+    }
     await this.native.close()
   }
 
@@ -116,15 +197,22 @@ export class PublisherAsync extends PublisherBase {
 
 /** Synchronous client for publishing events to other Juice services. */
 export class PublisherBlocking extends PublisherBase {
-  /** Publishes an event; blocks only while the send queue is full. */
+  /**
+   * Publishes an event: it is handed to libzmq before this returns. Blocks only while the proxy
+   * cannot take more or, at first, until it reports a subscriber (up to `subscriptionWait`).
+   */
   publish(event: Event): void {
-    this.checkOpen()
-    const [type, topic, payload] = frame(event)
-    call(() => this.native.publishBlocking(type, topic, payload))
+    this.add(event)
+    try {
+      call(() => this.native.sendBlocking(this.writer.view()))
+    } finally {
+      this.writer.consume(this.writer.len)
+    }
   }
 
-  /** Delivers everything published so far (up to `linger`), then closes. Idempotent. */
+  /** Closes, waiting up to `linger` for queued events to be written. Idempotent. */
   close(): void {
+    this.closing = true
     this.native.closeBlocking()
   }
 

@@ -10,7 +10,7 @@
 //! - [`error`]: the error type, with stable codes.
 //!
 //! # Data path
-//! `Publisher::publish` -> outbox -> send thread -> XPUB --tcp--> proxy XSUB -> proxy thread ->
+//! caller's batch -> `Publisher::try_send` -> XPUB --tcp--> proxy XSUB -> proxy thread ->
 //! proxy XPUB --tcp--> SUB -> receive thread (check, match) -> inbox -> consumer takes a batch.
 
 pub mod error;
@@ -25,6 +25,6 @@ pub mod wire;
 pub use error::{Error, ErrorCode, Result};
 pub use inbox::{Batch, Inbox};
 pub use proxy::{Proxy, ProxyOptions, ProxyStats};
-pub use publisher::{Publisher, PublisherOptions, PublisherStats};
+pub use publisher::{BatchWriter, Publisher, PublisherOptions, PublisherStats};
 pub use subscriber::{Subscriber, SubscriberOptions, SubscriberStats};
 pub use topic_tree::UNKNOWN_TYPE;

@@ -1,34 +1,38 @@
-//! Publisher: an XPUB socket owned by a native send thread.
+//! Publisher: an XPUB socket the caller sends on directly, guarded by a mutex.
 //!
-//! Per-event path:
-//!   caller: [`Publisher::publish`] encodes the topic frame and appends `(topic, payload)` to the
-//!           bounded [`Outbox`] (one lock, one copy);
-//!   thread: takes the whole outbox at once and sends each record as two frames.
+//! Per-event path: the caller encodes events into a batch ([`BatchWriter`] layout below); one
+//! call to [`Publisher::try_send`] builds each topic frame ([`wire::topic_frame_into`]) and hands
+//! both frames to libzmq, which queues them for its I/O thread. No extra thread or copy of ours
+//! sits in between, and one call covers a whole batch.
 //!
-//! Why XPUB and not PUB: like the Python reference, the socket reports subscriptions, so the
-//! thread can hold the first events until the proxy has forwarded a subscription (otherwise
-//! ZMQ's slow-joiner effect silently loses them). `ZMQ_XPUB_NODROP` turns a full pipe into
-//! backpressure instead of a silent drop: the thread waits, the outbox fills, and `publish`
-//! reports "full" so the caller can wait.
+//! Why XPUB and not PUB: like the Python reference, the socket reports subscriptions, so the first
+//! events can wait until the proxy has forwarded one (otherwise ZMQ's slow-joiner effect silently
+//! loses them). `ZMQ_XPUB_NODROP` turns a full pipe into "would block" instead of a silent drop:
+//! `try_send` stops there and reports how far it got; `wait_ready` waits for room.
 //!
 //! Each publisher has its own ZMQ context, so that `close()` can terminate it, which is the only
-//! way libzmq offers to wait until queued messages have really been written (bounded by linger).
+//! way libzmq offers to wait until queued messages are really written (bounded by linger).
+//!
+//! Batch layout (little-endian), repeated: `type_len: u32, topic_len: u32 (u32::MAX = no topic),
+//! payload_len: u32, type, topic, payload`.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::socket;
 use crate::wire;
 
+/// Marks "no topic" in a batch record.
+pub const NO_TOPIC: u32 = u32::MAX;
+
+/// Longest single wait inside [`Publisher::wait_ready`], so `close()` is never held up long.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+
 #[derive(Debug, Clone)]
 pub struct PublisherOptions {
-    /// Most events waiting for the send thread before `publish` reports "full".
-    pub max_queue: usize,
-    /// `ZMQ_SNDHWM`: messages libzmq buffers for the proxy connection.
+    /// `ZMQ_SNDHWM`: messages libzmq buffers for the proxy connection before "would block".
     pub snd_hwm: i32,
     /// How long `close()` keeps trying to deliver queued events (`ZMQ_LINGER`), in ms.
     pub linger_ms: i32,
@@ -40,7 +44,6 @@ pub struct PublisherOptions {
 impl Default for PublisherOptions {
     fn default() -> Self {
         PublisherOptions {
-            max_queue: 100_000,
             snd_hwm: 100_000,
             linger_ms: 5_000,
             subscription_wait_ms: 5_000,
@@ -51,50 +54,80 @@ impl Default for PublisherOptions {
 /// A snapshot of a publisher's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublisherStats {
-    /// Events accepted by `publish`.
-    pub published: u64,
     /// Events handed to libzmq.
     pub sent: u64,
-    /// Events waiting in the outbox.
-    pub queued: u64,
-    /// Times the send thread found libzmq's pipe full and waited (backpressure).
+    /// Times a send found libzmq's pipe full (backpressure).
     pub blocked: u64,
-    /// Events that could not be handed to libzmq before close gave up.
-    pub unsent: u64,
 }
 
-struct OutState {
-    /// Pairs of (topic frame, payload).
-    queue: VecDeque<(Vec<u8>, Vec<u8>)>,
-    closed: bool,
+/// Appends events to a batch in the layout [`Publisher::try_send`] reads.
+#[derive(Default)]
+pub struct BatchWriter {
+    pub bytes: Vec<u8>,
 }
 
-/// Bounded queue between the publishing thread and the send thread.
-struct Outbox {
-    state: Mutex<OutState>,
-    not_empty: Condvar,
-    not_full: Condvar,
-    capacity: usize,
-}
-
-impl Outbox {
-    fn lock(&self) -> MutexGuard<'_, OutState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+impl BatchWriter {
+    pub fn push(&mut self, type_name: &str, topic: Option<&str>, payload: &[u8]) {
+        let b = &mut self.bytes;
+        b.extend_from_slice(&(type_name.len() as u32).to_le_bytes());
+        b.extend_from_slice(&topic.map_or(NO_TOPIC, |t| t.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        b.extend_from_slice(type_name.as_bytes());
+        b.extend_from_slice(topic.unwrap_or("").as_bytes());
+        b.extend_from_slice(payload);
     }
 }
 
-#[derive(Default)]
-struct Counters {
-    published: AtomicU64,
-    sent: AtomicU64,
-    blocked: AtomicU64,
-    unsent: AtomicU64,
+struct Record<'a> {
+    type_name: &'a [u8],
+    topic: Option<&'a [u8]>,
+    payload: &'a [u8],
+}
+
+/// Reads the record at `at`, returning it and the offset of the next one.
+fn record(batch: &[u8], at: usize) -> Result<(Record<'_>, usize)> {
+    let bad = || Error::invalid_arg(format!("publish batch is truncated at byte {at}"));
+    let word = |i: usize| -> Result<u32> {
+        let s = at + 4 * i;
+        let b = batch.get(s..s + 4).ok_or_else(bad)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (tl, ol, pl) = (word(0)? as usize, word(1)?, word(2)? as usize);
+    let ol = if ol == NO_TOPIC { None } else { Some(ol as usize) };
+    let t0 = at + 12;
+    let o0 = t0 + tl;
+    let p0 = o0 + ol.unwrap_or(0);
+    let end = p0 + pl;
+    if end > batch.len() {
+        return Err(bad());
+    }
+    Ok((
+        Record {
+            type_name: &batch[t0..o0],
+            topic: ol.map(|_| &batch[o0..p0]),
+            payload: &batch[p0..end],
+        },
+        end,
+    ))
+}
+
+struct Inner {
+    sock: Option<zmq::Socket>,
+    ctx: Option<zmq::Context>,
+    /// A subscription has arrived (or the wait for one timed out): sends go straight out.
+    ready: bool,
+    /// Reused buffer for the topic frame.
+    frame: Vec<u8>,
+    /// Sends since subscription notices were last drained.
+    since_drain: u32,
 }
 
 pub struct Publisher {
-    outbox: Arc<Outbox>,
-    counters: Arc<Counters>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    inner: Mutex<Inner>,
+    /// When the first events stop waiting for a subscription.
+    ready_deadline: Instant,
+    sent: AtomicU64,
+    blocked: AtomicU64,
 }
 
 impl Publisher {
@@ -105,125 +138,132 @@ impl Publisher {
         socket::set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         sock.set_linger(opts.linger_ms).map_err(|e| Error::zmq("linger", e))?;
         socket::connect(&sock, uri)?;
-        let outbox = Arc::new(Outbox {
-            state: Mutex::new(OutState {
-                queue: VecDeque::new(),
-                closed: false,
-            }),
-            not_empty: Condvar::new(),
-            not_full: Condvar::new(),
-            capacity: opts.max_queue.max(1),
-        });
-        let counters = Arc::new(Counters::default());
-        let worker = Sender {
-            ctx,
-            sock,
-            outbox: outbox.clone(),
-            counters: counters.clone(),
-            subscription_wait: Duration::from_millis(opts.subscription_wait_ms),
-        };
-        let thread = std::thread::Builder::new()
-            .name("juice-pub".into())
-            .spawn(move || worker.run())
-            .map_err(|e| Error::invalid_arg(format!("cannot start send thread: {e}")))?;
         Ok(Publisher {
-            outbox,
-            counters,
-            thread: Mutex::new(Some(thread)),
+            inner: Mutex::new(Inner {
+                sock: Some(sock),
+                ctx: Some(ctx),
+                ready: opts.subscription_wait_ms == 0,
+                frame: Vec::with_capacity(128),
+                since_drain: 0,
+            }),
+            ready_deadline: Instant::now() + Duration::from_millis(opts.subscription_wait_ms),
+            sent: AtomicU64::new(0),
+            blocked: AtomicU64::new(0),
         })
     }
 
-    /// Queues one event. With `wait = false` it returns `Ok(false)` instead of waiting when the
-    /// outbox is full; with `wait = true` it blocks the caller until there is room.
-    pub fn publish(
-        &self,
-        type_name: &str,
-        topic: Option<&str>,
-        payload: Vec<u8>,
-        wait: bool,
-    ) -> Result<bool> {
-        wire::validate_type_name(type_name)?;
-        let frame = wire::topic_frame(type_name, topic);
-        let mut st = self.outbox.lock();
-        loop {
-            if st.closed {
-                return Err(Error::closed("publisher"));
-            }
-            if st.queue.len() < self.outbox.capacity {
-                break;
-            }
-            if !wait {
-                return Ok(false);
-            }
-            st = self
-                .outbox
-                .not_full
-                .wait(st)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        let was_empty = st.queue.is_empty();
-        st.queue.push_back((frame, payload));
-        drop(st);
-        self.counters.published.fetch_add(1, Ordering::Relaxed);
-        if was_empty {
-            self.outbox.not_empty.notify_one();
-        }
-        Ok(true)
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Blocks until the outbox has room, it closes, or the timeout passes. Returns true if there
-    /// is room.
-    pub fn wait_for_room(&self, timeout: Duration) -> Result<bool> {
+    /// Sends records from the start of `batch` without waiting. Returns how many bytes of the
+    /// batch were sent: all of it, or up to the first record that found the pipe full or the
+    /// publisher still waiting for its first subscription. Call [`Self::wait_ready`], then again
+    /// with the rest.
+    pub fn try_send(&self, batch: &[u8]) -> Result<usize> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let sock = inner.sock.as_ref().ok_or_else(|| Error::closed("publisher"))?;
+        if !inner.ready {
+            inner.ready = seen_subscription(sock, Duration::ZERO) || Instant::now() >= self.ready_deadline;
+            if !inner.ready {
+                return Ok(0);
+            }
+        }
+        let mut at = 0;
+        let mut sent = 0u64;
+        while at < batch.len() {
+            let (rec, next) = record(batch, at)?;
+            let type_name = std::str::from_utf8(rec.type_name)
+                .map_err(|_| Error::invalid_arg("event type name is not valid UTF-8"))?;
+            wire::validate_type_name(type_name)?;
+            wire::topic_frame_into(&mut inner.frame, rec.type_name, rec.topic);
+            match sock.send(&inner.frame[..], zmq::SNDMORE | zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) => {
+                    self.blocked.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Err(zmq::Error::EINTR) => continue,
+                Err(e) => return Err(Error::zmq("send", e)),
+            }
+            // Once the first frame is accepted, libzmq accepts the rest of the message.
+            sock.send(rec.payload, 0).map_err(|e| Error::zmq("send", e))?;
+            sent += 1;
+            at = next;
+        }
+        self.sent.fetch_add(sent, Ordering::Relaxed);
+        inner.since_drain += sent as u32;
+        if inner.since_drain >= 1024 {
+            // Subscription notices pile up in an XPUB socket unless read.
+            inner.since_drain = 0;
+            while sock.recv_bytes(zmq::DONTWAIT).is_ok() {}
+        }
+        Ok(at)
+    }
+
+    /// Waits (up to `timeout`, in slices of at most 100 ms) until sending can make progress:
+    /// the first subscription arrived or its wait expired, and libzmq's pipe has room.
+    /// Returns whether it is ready.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<bool> {
         let deadline = Instant::now() + timeout;
-        let mut st = self.outbox.lock();
         loop {
-            if st.closed {
-                return Err(Error::closed("publisher"));
+            {
+                let mut guard = self.lock();
+                let inner = &mut *guard;
+                let sock = inner.sock.as_ref().ok_or_else(|| Error::closed("publisher"))?;
+                let now = Instant::now();
+                let slice = deadline.saturating_duration_since(now).min(WAIT_SLICE);
+                if !inner.ready {
+                    let until_ready = self.ready_deadline.saturating_duration_since(now);
+                    inner.ready = until_ready.is_zero() || seen_subscription(sock, slice.min(until_ready));
+                }
+                if inner.ready && sock.poll(zmq::POLLOUT, slice.as_millis() as i64).unwrap_or(0) > 0 {
+                    return Ok(true);
+                }
             }
-            if st.queue.len() < self.outbox.capacity {
-                return Ok(true);
-            }
-            let now = Instant::now();
-            if now >= deadline {
+            if Instant::now() >= deadline {
                 return Ok(false);
             }
-            st = self
-                .outbox
-                .not_full
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
         }
+    }
+
+    /// Sends the whole batch, blocking the caller while the first subscription is awaited or the
+    /// pipe is full.
+    pub fn send_blocking(&self, batch: &[u8]) -> Result<()> {
+        let mut at = 0;
+        while at < batch.len() {
+            at += self.try_send(&batch[at..])?;
+            if at < batch.len() {
+                self.wait_ready(Duration::from_secs(3600))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn stats(&self) -> PublisherStats {
-        let c = &self.counters;
         PublisherStats {
-            published: c.published.load(Ordering::Relaxed),
-            sent: c.sent.load(Ordering::Relaxed),
-            queued: self.outbox.lock().queue.len() as u64,
-            blocked: c.blocked.load(Ordering::Relaxed),
-            unsent: c.unsent.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Sends everything queued, then closes the socket and waits (up to linger) until libzmq has
-    /// written it out. Safe to call more than once.
-    pub fn close(&self) {
-        {
-            let mut st = self.outbox.lock();
-            st.closed = true;
-        }
-        self.outbox.not_empty.notify_all();
-        self.outbox.not_full.notify_all();
-        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(h) = handle {
-            let _ = h.join();
+            sent: self.sent.load(Ordering::Relaxed),
+            blocked: self.blocked.load(Ordering::Relaxed),
         }
     }
 
     pub fn is_closed(&self) -> bool {
-        self.outbox.lock().closed
+        self.lock().sock.is_none()
+    }
+
+    /// Closes the socket and waits (up to linger) until libzmq has written out everything sent.
+    /// Safe to call more than once.
+    pub fn close(&self) {
+        let (sock, ctx) = {
+            let mut inner = self.lock();
+            (inner.sock.take(), inner.ctx.take())
+        };
+        drop(sock);
+        if let Some(mut ctx) = ctx {
+            // Blocks until queued messages are written or linger expires.
+            let _ = ctx.destroy();
+        }
     }
 }
 
@@ -233,114 +273,41 @@ impl Drop for Publisher {
     }
 }
 
-/// Everything the send thread owns.
-struct Sender {
-    ctx: zmq::Context,
-    sock: zmq::Socket,
-    outbox: Arc<Outbox>,
-    counters: Arc<Counters>,
-    subscription_wait: Duration,
-}
-
-impl Sender {
-    fn run(self) {
-        let Sender {
-            mut ctx,
-            sock,
-            outbox,
-            counters,
-            subscription_wait,
-        } = self;
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            serve(&sock, &outbox, &counters, subscription_wait)
-        }));
-        // Whatever is still queued (only after a panic or a linger timeout) is counted, not lost
-        // silently.
-        let left = {
-            let mut st = outbox.lock();
-            st.closed = true;
-            std::mem::take(&mut st.queue).len() as u64
-        };
-        counters.unsent.fetch_add(left, Ordering::Relaxed);
-        outbox.not_full.notify_all();
-        drop(sock);
-        // Blocks until queued messages are written or linger expires.
-        let _ = ctx.destroy();
-    }
-}
-
-fn serve(sock: &zmq::Socket, outbox: &Outbox, counters: &Counters, subscription_wait: Duration) {
-    let mut subscribed = false;
-    let started = Instant::now();
+/// Reads subscription notices for up to `wait`; true once one that subscribes (first byte 1) came.
+fn seen_subscription(sock: &zmq::Socket, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
     loop {
-        let batch = {
-            let mut st = outbox.lock();
-            while st.queue.is_empty() && !st.closed {
-                st = outbox.not_empty.wait(st).unwrap_or_else(|e| e.into_inner());
+        while let Ok(msg) = sock.recv_bytes(zmq::DONTWAIT) {
+            if msg.first() == Some(&1) {
+                return true;
             }
-            if st.queue.is_empty() {
-                return;
-            }
-            std::mem::take(&mut st.queue)
-        };
-        outbox.not_full.notify_all();
-        if !subscribed {
-            let left = subscription_wait.saturating_sub(started.elapsed());
-            wait_for_subscription(sock, left);
-            subscribed = true;
         }
-        drain_subscriptions(sock);
-        let mut batch = batch;
-        while let Some((topic, payload)) = batch.pop_front() {
-            if !send_one(sock, &topic, &payload, counters) {
-                counters
-                    .unsent
-                    .fetch_add(1 + batch.len() as u64, Ordering::Relaxed);
-                return;
-            }
-            counters.sent.fetch_add(1, Ordering::Relaxed);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || sock.poll(zmq::POLLIN, left.as_millis().max(1) as i64).unwrap_or(0) == 0 {
+            return false;
         }
     }
 }
 
-/// Sends one two-frame message, waiting while libzmq's pipe is full. Returns false if the socket
-/// failed for good.
-fn send_one(sock: &zmq::Socket, topic: &[u8], payload: &[u8], counters: &Counters) -> bool {
-    loop {
-        match sock.send(topic, zmq::SNDMORE | zmq::DONTWAIT) {
-            Ok(()) => break,
-            Err(zmq::Error::EAGAIN) => {
-                counters.blocked.fetch_add(1, Ordering::Relaxed);
-                // Reading subscriptions keeps the XPUB state current while we wait for room.
-                drain_subscriptions(sock);
-                let _ = sock.poll(zmq::POLLOUT, 100);
-            }
-            Err(zmq::Error::EINTR) => {}
-            Err(_) => return false,
-        }
-    }
-    // Once the first frame is accepted, the rest of the message is guaranteed to be.
-    sock.send(payload, 0).is_ok()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Waits until the proxy forwards a subscription (first byte 1), or the time is up.
-fn wait_for_subscription(sock: &zmq::Socket, mut left: Duration) {
-    while !left.is_zero() {
-        let t0 = Instant::now();
-        if let Ok(n) = sock.poll(zmq::POLLIN, left.as_millis().max(1) as i64) {
-            if n > 0 {
-                if let Ok(msg) = sock.recv_bytes(zmq::DONTWAIT) {
-                    if msg.first() == Some(&1) {
-                        return;
-                    }
-                }
-            }
+    #[test]
+    fn truncated_batches_are_errors_not_panics() {
+        let mut w = BatchWriter::default();
+        w.push("T", Some("a.b"), b"{}");
+        let full = w.bytes.clone();
+        for cut in 1..full.len() {
+            assert!(record(&full[..cut], 0).is_err(), "cut at {cut}");
         }
-        left = left.saturating_sub(t0.elapsed());
+        let (r, end) = record(&full, 0).unwrap();
+        assert_eq!(end, full.len());
+        assert_eq!(r.type_name, b"T");
+        assert_eq!(r.topic, Some(&b"a.b"[..]));
+        assert_eq!(r.payload, b"{}");
+        w.push("U", None, b"[]");
+        let (r2, _) = record(&w.bytes, end).unwrap();
+        assert_eq!(r2.topic, None);
     }
-}
-
-/// Subscription notices pile up in the XPUB socket unless read.
-fn drain_subscriptions(sock: &zmq::Socket) {
-    while sock.recv_bytes(zmq::DONTWAIT).is_ok() {}
 }

@@ -41,6 +41,18 @@ pub fn topic_frame(type_name: &str, topic: Option<&str>) -> Vec<u8> {
     out
 }
 
+/// Writes the topic frame into `out` (cleared first), from raw bytes; used on the send path to
+/// reuse one buffer.
+pub fn topic_frame_into(out: &mut Vec<u8>, type_name: &[u8], topic: Option<&[u8]>) {
+    out.clear();
+    out.extend_from_slice(type_name);
+    out.push(SEP);
+    if let Some(t) = topic.filter(|t| !t.is_empty()) {
+        out.extend_from_slice(t);
+        out.push(SEP);
+    }
+}
+
 /// Why an incoming message was skipped. Each kind is counted separately in the stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Malformed {
@@ -95,6 +107,11 @@ mod tests {
         assert_eq!(topic_frame("K", Some("q1")), b"K.q1.");
         assert_eq!(topic_frame("K", Some("a.b")), b"K.a.b.");
         assert_eq!(topic_frame("Ünï", Some("ü")), "Ünï.ü.".as_bytes());
+        let mut buf = b"junk".to_vec();
+        topic_frame_into(&mut buf, b"K", Some(b"a.b"));
+        assert_eq!(buf, b"K.a.b.");
+        topic_frame_into(&mut buf, b"K", Some(b""));
+        assert_eq!(buf, b"K.");
     }
 
     #[test]

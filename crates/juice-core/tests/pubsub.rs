@@ -14,6 +14,12 @@ fn proxy() -> Proxy {
     .unwrap()
 }
 
+fn publish(p: &Publisher, type_name: &str, topic: Option<&str>, payload: &[u8]) -> Result<()> {
+    let mut w = BatchWriter::default();
+    w.push(type_name, topic, payload);
+    p.send_blocking(&w.bytes)
+}
+
 /// Collects (type_id, topic, payload) until `n` events arrived or 5 s passed.
 fn collect(sub: &Subscriber, n: usize) -> Vec<(u32, String, String)> {
     let mut out = Vec::new();
@@ -40,9 +46,11 @@ fn events_flow_and_filter_exactly_by_segment() {
     }
     let publisher = Publisher::connect(px.frontend(), Default::default()).unwrap();
     for topic in ["a.b", "a.bb", "a.c", "a", "a.b.c"] {
-        publisher.publish("E", Some(topic), format!("{{\"t\":\"{topic}\"}}").into_bytes(), true).unwrap();
+        publish(&publisher, "E", Some(topic), format!("{{\"t\":\"{topic}\"}}").as_bytes()).unwrap();
     }
-    publisher.publish("Other", Some("a.b"), b"{}".to_vec(), true).unwrap();
+    publish(&publisher, "Other", Some("a.b"), b"{}").unwrap();
+    let err = publish(&publisher, "a.b", None, b"{}").unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
     publisher.close();
     let got = collect(&sub, 2);
     let topics: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
@@ -93,13 +101,19 @@ fn close_flushes_everything_published() {
     sub.subscribe("E", None).unwrap();
     let publisher = Publisher::connect(px.frontend(), Default::default()).unwrap();
     let n = 50_000;
+    let mut w = BatchWriter::default();
     for i in 0..n {
-        publisher.publish("E", None, format!("{{\"i\":{i}}}").into_bytes(), true).unwrap();
+        w.push("E", None, format!("{{\"i\":{i}}}").as_bytes());
+        if w.bytes.len() > 1 << 16 {
+            publisher.send_blocking(&w.bytes).unwrap();
+            w.bytes.clear();
+        }
     }
+    publisher.send_blocking(&w.bytes).unwrap();
     publisher.close();
     assert_eq!(publisher.stats().sent, n as u64);
     let got = collect(&sub, n);
     assert_eq!(got.len(), n);
     assert_eq!(got.last().unwrap().2, format!("{{\"i\":{}}}", n - 1));
-    assert!(publisher.publish("E", None, vec![], true).is_err());
+    assert_eq!(publish(&publisher, "E", None, b"{}").unwrap_err().code, ErrorCode::Closed);
 }

@@ -84,7 +84,6 @@ impl NativeProxy {
 
 #[napi(object)]
 pub struct PublisherOptions {
-    pub max_queue: Option<u32>,
     pub snd_hwm: Option<i32>,
     pub linger_ms: Option<i32>,
     pub subscription_wait_ms: Option<u32>,
@@ -92,11 +91,14 @@ pub struct PublisherOptions {
 
 #[napi(object)]
 pub struct PublisherStats {
-    pub published: f64,
     pub sent: f64,
-    pub queued: f64,
     pub blocked: f64,
-    pub unsent: f64,
+}
+
+/// Throws unless `name` can be an event type name on the wire.
+#[napi]
+pub fn validate_type_name(name: String) -> Result<(), CodedError> {
+    core::wire::validate_type_name(&name).map_err(js_err)
 }
 
 #[napi]
@@ -112,7 +114,6 @@ impl NativePublisher {
         let inner = core::Publisher::connect(
             &uri,
             core::PublisherOptions {
-                max_queue: opts.max_queue.map_or(d.max_queue, |v| v as usize),
                 snd_hwm: opts.snd_hwm.unwrap_or(d.snd_hwm),
                 linger_ms: opts.linger_ms.unwrap_or(d.linger_ms),
                 subscription_wait_ms: opts
@@ -126,37 +127,22 @@ impl NativePublisher {
         })
     }
 
-    /// Queues an event without blocking; false when the outbox is full.
+    /// Sends from an encoded batch without waiting; returns the bytes consumed.
     #[napi]
-    pub fn try_publish(
-        &self,
-        type_name: String,
-        topic: Option<String>,
-        payload: String,
-    ) -> Result<bool, CodedError> {
-        self.inner
-            .publish(&type_name, topic.as_deref(), payload.into_bytes(), false)
-            .map_err(js_err)
+    pub fn try_send(&self, batch: &[u8]) -> Result<u32, CodedError> {
+        self.inner.try_send(batch).map(|n| n as u32).map_err(js_err)
     }
 
-    /// Queues an event, blocking the calling thread while the outbox is full.
+    /// Sends a whole batch, blocking the JS thread while the publisher cannot make progress.
     #[napi]
-    pub fn publish_blocking(
-        &self,
-        type_name: String,
-        topic: Option<String>,
-        payload: String,
-    ) -> Result<(), CodedError> {
-        self.inner
-            .publish(&type_name, topic.as_deref(), payload.into_bytes(), true)
-            .map(|_| ())
-            .map_err(js_err)
+    pub fn send_blocking(&self, batch: &[u8]) -> Result<(), CodedError> {
+        self.inner.send_blocking(batch).map_err(js_err)
     }
 
-    /// Resolves once the outbox has room (true) or the timeout passed (false), off the JS thread.
+    /// Resolves (off the JS thread) once sending can make progress (true) or after the timeout.
     #[napi]
-    pub fn wait_for_room(&self, timeout_ms: u32) -> AsyncTask<WaitForRoom> {
-        AsyncTask::new(WaitForRoom {
+    pub fn wait_ready(&self, timeout_ms: u32) -> AsyncTask<WaitReady> {
+        AsyncTask::new(WaitReady {
             inner: self.inner.clone(),
             timeout: Duration::from_millis(timeout_ms.into()),
         })
@@ -166,26 +152,18 @@ impl NativePublisher {
     pub fn stats(&self) -> PublisherStats {
         let s = self.inner.stats();
         PublisherStats {
-            published: s.published as f64,
             sent: s.sent as f64,
-            queued: s.queued as f64,
             blocked: s.blocked as f64,
-            unsent: s.unsent as f64,
         }
     }
 
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.inner.is_closed()
-    }
-
-    /// Flushes and closes on the calling thread (may block up to linger).
+    /// Closes on the calling thread, waiting up to linger for queued events to be written.
     #[napi]
     pub fn close_blocking(&self) {
         self.inner.close();
     }
 
-    /// Flushes and closes off the JS thread.
+    /// As `closeBlocking`, off the JS thread.
     #[napi]
     pub fn close(&self) -> AsyncTask<ClosePublisher> {
         AsyncTask::new(ClosePublisher {
@@ -194,19 +172,18 @@ impl NativePublisher {
     }
 }
 
-pub struct WaitForRoom {
+pub struct WaitReady {
     inner: Arc<core::Publisher>,
     timeout: Duration,
 }
 
-impl Task for WaitForRoom {
+impl Task for WaitReady {
     type Output = bool;
     type JsValue = bool;
 
     fn compute(&mut self) -> Result<bool> {
-        self.inner
-            .wait_for_room(self.timeout)
-            .map_err(|e| napi::Error::new(Status::GenericFailure, format!("{}: {}", e.code.as_str(), e.message)))
+        // A closed publisher is "ready": the caller's next send reports the closure.
+        Ok(self.inner.wait_ready(self.timeout).unwrap_or(true))
     }
 
     fn resolve(&mut self, _env: Env, output: bool) -> Result<bool> {
