@@ -4,11 +4,19 @@
 /** CLOCK_MONOTONIC in microseconds; the same clock in every process on the machine. */
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 
-/** About 100 bytes of JSON with the default padding, more with `size`. */
+/** Padding per requested size, computed once: the body itself should cost what a user's does. */
+const pads = new Map()
+
+/** About 100 bytes of JSON (with `time`) for small sizes; padded up to `size` bytes beyond. */
 function body(seq, size, stamp) {
-  const e = { time: '2026-11-27T09:30:00.123456Z', path: 'qpu0.fridge.mxc', kelvin: 0.0123, seq, t: stamp }
-  const base = JSON.stringify(e).length
-  if (size > base + 9) e.pad = 'x'.repeat(size - base - 9)
+  let pad = pads.get(size)
+  if (pad === undefined) {
+    const base = JSON.stringify({ time: '2026-11-27T09:30:00.123Z', path: 'qpu0.fridge.mxc', kelvin: 0.0123, seq: 1000000, t: 1e12 }).length
+    pad = size > base + 9 ? 'x'.repeat(size - base - 9) : ''
+    pads.set(size, pad)
+  }
+  const e = { path: 'qpu0.fridge.mxc', kelvin: 0.0123, seq, t: stamp }
+  if (pad) e.pad = pad
   return e
 }
 
