@@ -46,6 +46,16 @@ export class BatchReader {
   }
 }
 
+/**
+ * `Buffer#utf8Write` skips the argument normalisation of `Buffer#write`; it is not in the typings,
+ * so fall back to `write` wherever it is missing.
+ */
+const fastWrite = (Buffer.prototype as unknown as { utf8Write?: (s: string, o: number) => number }).utf8Write
+const utf8Write: (buf: Buffer, s: string, offset: number) => number =
+  typeof fastWrite === 'function'
+    ? (buf, s, offset) => fastWrite.call(buf, s, offset)
+    : (buf, s, offset) => buf.write(s, offset)
+
 /** Marks "no topic" in a publish record. */
 const NO_TOPIC = 0xffffffff
 /** Buffers bigger than this are released once empty, so one huge event does not pin memory. */
@@ -68,14 +78,14 @@ export class BatchWriter {
     const buf = this.buf
     const at = this.len
     let p = at + 12
-    const tl = buf.write(type, p)
+    const tl = utf8Write(buf, type, p)
     p += tl
     let ol = NO_TOPIC
     if (topic !== null) {
-      ol = buf.write(topic, p)
+      ol = utf8Write(buf, topic, p)
       p += ol
     }
-    const pl = buf.write(payload, p)
+    const pl = utf8Write(buf, payload, p)
     p += pl
     buf.writeUInt32LE(tl, at)
     buf.writeUInt32LE(ol, at + 4)

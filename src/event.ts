@@ -35,6 +35,33 @@ export class EventTime extends Date {
   }
 }
 
+/** `YYYY-MM-DDTHH:MM:SS` and its epoch ms, of the last time parsed by `parseWireTime`. */
+let parsedPrefix = ''
+let parsedPrefixMs = NaN
+
+/**
+ * Epoch ms of a wire time. pydantic writes UTC as `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`; that shape is
+ * read here, reusing the date-and-seconds part while it repeats. Anything else (offsets, other
+ * precisions) goes to `Date.parse`.
+ */
+function parseWireTime(text: string): number {
+  const n = text.length
+  if (n >= 20 && text.charCodeAt(n - 1) === 90 /* Z */ && (n === 20 || text.charCodeAt(19) === 46) /* . */) {
+    const digits = n - 21
+    if (n === 20 || (digits >= 1 && digits <= 9)) {
+      const prefix = text.slice(0, 19)
+      if (prefix !== parsedPrefix) {
+        parsedPrefixMs = Date.parse(prefix + 'Z')
+        parsedPrefix = prefix
+      }
+      if (n === 20) return parsedPrefixMs
+      const frac = digits >= 3 ? +text.slice(20, 23) : +text.slice(20, 20 + digits) * (digits === 1 ? 100 : 10)
+      if (frac === frac) return parsedPrefixMs + frac
+    }
+  }
+  return Date.parse(text)
+}
+
 /**
  * A `time` decoded from the wire. It remembers the exact text it arrived with and serialises
  * back to that text while its value is unchanged, so microseconds survive a relay.
@@ -43,7 +70,7 @@ class WireTime extends EventTime {
   private readonly text: string
   private readonly ms: number
   constructor(text: string) {
-    super(text)
+    super(parseWireTime(text))
     this.text = text
     this.ms = this.getTime()
   }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::socket::{self, Control};
+use crate::socket::{self, Control, RawFrame};
 
 /// Upstream Juice's task manager binds publishers' port 5122 and subscribers' port 5123.
 pub const DEFAULT_FRONTEND: &str = "tcp://*:5122";
@@ -48,7 +48,6 @@ struct Counters {
     /// Distinct subscription prefixes live on the backend (XPUB reports only the first subscribe
     /// and the last unsubscribe of each prefix).
     subscriptions: AtomicI64,
-    subscribe_notices: AtomicU64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,8 +71,8 @@ pub struct Proxy {
 impl Proxy {
     pub fn start(opts: ProxyOptions) -> Result<Self> {
         let ctx = socket::context();
-        let xsub = ctx.socket(zmq::XSUB).map_err(|e| Error::zmq("socket", e))?;
-        let xpub = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
+        let mut xsub = ctx.socket(zmq::XSUB).map_err(|e| Error::zmq("socket", e))?;
+        let mut xpub = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
         for s in [&xsub, &xpub] {
             s.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         }
@@ -88,7 +87,7 @@ impl Proxy {
             .name("juice-proxy".into())
             .spawn(move || {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    forward(&xsub, &xpub, &ctl, &c)
+                    forward(&mut xsub, &mut xpub, &ctl, &c)
                 }));
             })
             .map_err(|e| Error::invalid_arg(format!("cannot start proxy thread: {e}")))?;
@@ -136,8 +135,8 @@ impl Drop for Proxy {
     }
 }
 
-fn forward(xsub: &zmq::Socket, xpub: &zmq::Socket, ctl: &zmq::Socket, c: &Counters) {
-    let mut msg = zmq::Message::new();
+fn forward(xsub: &mut zmq::Socket, xpub: &mut zmq::Socket, ctl: &zmq::Socket, c: &Counters) {
+    let mut frame = RawFrame::new();
     loop {
         let mut items = [
             ctl.as_poll_item(zmq::POLLIN),
@@ -149,39 +148,40 @@ fn forward(xsub: &zmq::Socket, xpub: &zmq::Socket, ctl: &zmq::Socket, c: &Counte
             Err(zmq::Error::EINTR) => continue,
             Err(_) => return,
         }
-        if items[0].is_readable() {
+        let (ctl_ready, front_ready, back_ready) =
+            (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
+        if ctl_ready {
             return;
         }
-        if items[2].is_readable() {
+        if back_ready {
             // Subscription notices from subscribers, passed up to the publishers.
-            while xpub.recv(&mut msg, zmq::DONTWAIT).is_ok() {
-                match msg.first() {
+            while frame.recv(xpub, zmq::DONTWAIT).is_ok() {
+                match frame.first() {
                     Some(1) => {
                         c.subscriptions.fetch_add(1, Ordering::Relaxed);
-                        c.subscribe_notices.fetch_add(1, Ordering::Relaxed);
                     }
                     Some(0) => {
                         c.subscriptions.fetch_sub(1, Ordering::Relaxed);
                     }
                     _ => {}
                 }
-                let _ = xsub.send(std::mem::replace(&mut msg, zmq::Message::new()), 0);
+                let _ = frame.send(xsub, 0);
             }
         }
-        if items[1].is_readable() {
+        if front_ready {
             let (mut n, mut bytes) = (0u64, 0u64);
             for _ in 0..DRAIN_LIMIT {
-                if xsub.recv(&mut msg, zmq::DONTWAIT).is_err() {
+                if frame.recv(xsub, zmq::DONTWAIT).is_err() {
                     break;
                 }
                 loop {
-                    let more = msg.get_more();
-                    bytes += msg.len() as u64;
+                    let more = frame.more();
+                    bytes += frame.len() as u64;
                     let flags = if more { zmq::SNDMORE } else { 0 };
                     // XPUB never blocks: at a full subscriber pipe libzmq drops for that
                     // subscriber only.
-                    let _ = xpub.send(std::mem::replace(&mut msg, zmq::Message::new()), flags);
-                    if !more || xsub.recv(&mut msg, 0).is_err() {
+                    let _ = frame.send(xpub, flags);
+                    if !more || frame.recv(xsub, 0).is_err() {
                         break;
                     }
                 }

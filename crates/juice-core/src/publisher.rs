@@ -178,17 +178,16 @@ impl Publisher {
                 .map_err(|_| Error::invalid_arg("event type name is not valid UTF-8"))?;
             wire::validate_type_name(type_name)?;
             wire::topic_frame_into(&mut inner.frame, rec.type_name, rec.topic);
-            match sock.send(&inner.frame[..], zmq::SNDMORE | zmq::DONTWAIT) {
+            match socket::send_frame(sock, &inner.frame[..], zmq::SNDMORE | zmq::DONTWAIT) {
                 Ok(()) => {}
                 Err(zmq::Error::EAGAIN) => {
                     self.blocked.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
-                Err(zmq::Error::EINTR) => continue,
                 Err(e) => return Err(Error::zmq("send", e)),
             }
             // Once the first frame is accepted, libzmq accepts the rest of the message.
-            sock.send(rec.payload, 0).map_err(|e| Error::zmq("send", e))?;
+            socket::send_frame(sock, rec.payload, 0).map_err(|e| Error::zmq("send", e))?;
             sent += 1;
             at = next;
         }

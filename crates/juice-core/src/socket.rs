@@ -86,6 +86,113 @@ pub fn set_int_option(sock: &mut zmq::Socket, option: u32, value: i32) -> Result
     }
 }
 
+/// Receives the next frame, retrying when a signal interrupts the call (profilers and debuggers
+/// send signals; an EINTR in the middle of a multipart message must not split it).
+pub fn recv_frame(sock: &zmq::Socket, msg: &mut zmq::Message, flags: i32) -> zmq::Result<()> {
+    loop {
+        match sock.recv(msg, flags) {
+            Err(zmq::Error::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Sends a frame, retrying when a signal interrupts the call.
+pub fn send_frame<T: zmq::Sendable + Clone>(sock: &zmq::Socket, data: T, flags: i32) -> zmq::Result<()> {
+    loop {
+        match sock.send(data.clone(), flags) {
+            Err(zmq::Error::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// A ZMQ frame handled through the C API, for the proxy's forwarding loop: unlike the `zmq`
+/// crate's `send`, which consumes the message, a send interrupted by a signal leaves the frame
+/// here to be sent again, so forwarding never loses or splits a message.
+pub struct RawFrame {
+    msg: zmq_sys::zmq_msg_t,
+}
+
+impl RawFrame {
+    pub fn new() -> Self {
+        // SAFETY: zmq_msg_init only writes the (zeroed) struct it is given; it cannot fail.
+        unsafe {
+            let mut msg: zmq_sys::zmq_msg_t = std::mem::zeroed();
+            zmq_sys::zmq_msg_init(&mut msg);
+            RawFrame { msg }
+        }
+    }
+
+    fn result(rc: std::os::raw::c_int) -> zmq::Result<()> {
+        if rc >= 0 {
+            Ok(())
+        } else {
+            // SAFETY: zmq_errno reads libzmq's thread-local errno.
+            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+        }
+    }
+
+    /// Receives the next frame into `self`, retrying on EINTR.
+    pub fn recv(&mut self, sock: &mut zmq::Socket, flags: i32) -> zmq::Result<()> {
+        loop {
+            // SAFETY: both pointers are valid: the socket for the life of `sock`, the message
+            // for the life of `self`, which libzmq closes and refills.
+            let rc = unsafe { zmq_sys::zmq_msg_recv(&mut self.msg, sock.as_mut_ptr(), flags) };
+            match Self::result(rc) {
+                Err(zmq::Error::EINTR) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Moves the frame into the socket (leaving `self` empty), retrying on EINTR.
+    pub fn send(&mut self, sock: &mut zmq::Socket, flags: i32) -> zmq::Result<()> {
+        loop {
+            // SAFETY: as in `recv`; on failure libzmq leaves the message untouched.
+            let rc = unsafe { zmq_sys::zmq_msg_send(&mut self.msg, sock.as_mut_ptr(), flags) };
+            match Self::result(rc) {
+                Err(zmq::Error::EINTR) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    pub fn more(&mut self) -> bool {
+        // SAFETY: the message is initialised for the life of `self`.
+        unsafe { zmq_sys::zmq_msg_more(&mut self.msg) != 0 }
+    }
+
+    pub fn len(&mut self) -> usize {
+        // SAFETY: as above.
+        unsafe { zmq_sys::zmq_msg_size(&mut self.msg) }
+    }
+
+    /// First byte of the frame, if any.
+    pub fn first(&mut self) -> Option<u8> {
+        if self.len() == 0 {
+            return None;
+        }
+        // SAFETY: the frame holds at least one byte at zmq_msg_data.
+        Some(unsafe { *(zmq_sys::zmq_msg_data(&mut self.msg) as *const u8) })
+    }
+}
+
+impl Default for RawFrame {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RawFrame {
+    fn drop(&mut self) {
+        // SAFETY: closing an initialised message exactly once.
+        unsafe {
+            zmq_sys::zmq_msg_close(&mut self.msg);
+        }
+    }
+}
+
 /// Caller's end of a worker's control channel. Commands are single ZMQ messages; the worker polls
 /// its end together with its data sockets, so a command wakes it at once.
 pub struct Control {

@@ -301,7 +301,7 @@ impl Worker {
     fn drain(&self, topic: &mut zmq::Message, payload: &mut zmq::Message, pending: &mut Pending) {
         let tree = self.tree.read().unwrap_or_else(|e| e.into_inner());
         for _ in 0..DRAIN_LIMIT {
-            if self.sub.recv(topic, zmq::DONTWAIT).is_err() {
+            if socket::recv_frame(&self.sub, topic, zmq::DONTWAIT).is_err() {
                 break;
             }
             self.counters.received.fetch_add(1, Ordering::Relaxed);
@@ -310,7 +310,7 @@ impl Worker {
                 continue;
             }
             // The rest of a multipart message is delivered atomically, so this cannot block.
-            if self.sub.recv(payload, 0).is_err() {
+            if socket::recv_frame(&self.sub, payload, 0).is_err() {
                 break;
             }
             if payload.get_more() {
@@ -335,7 +335,7 @@ impl Worker {
 
     fn skip_rest(&self, msg: &mut zmq::Message) {
         while msg.get_more() {
-            if self.sub.recv(msg, 0).is_err() {
+            if socket::recv_frame(&self.sub, msg, 0).is_err() {
                 return;
             }
         }
