@@ -33,6 +33,26 @@ test('time is sent as ISO 8601 UTC, and a received time is re-sent verbatim with
   t.is(b.time.toISOString(), '2026-11-27T10:11:12.500Z', 'offsets are converted to UTC')
   a.time = new Date(a.time.getTime() + 1)
   t.is(JSON.parse(JSON.stringify(a)).time, '2026-11-27T10:11:12.346Z', 'a changed time is re-encoded')
+  // Every shape of ISO 8601 pydantic or another peer may send decodes to the same instant as
+  // Date.parse, and re-encodes to its exact text.
+  const shapes = [
+    '2026-11-27T10:11:12Z',
+    '2026-11-27T10:11:12.5Z',
+    '2026-11-27T10:11:12.05Z',
+    '2026-11-27T10:11:12.123Z',
+    '2026-11-27T10:11:12.123456789Z',
+    '2026-11-27T10:11:13.999999Z',
+    '1969-12-31T23:59:59.999Z',
+    '2026-11-27T10:11:12.123+05:30',
+    '2026-11-27T10:11:12',
+  ]
+  for (const text of shapes) await raw.send(['Telemetry.', JSON.stringify({ time: text })])
+  for (const text of shapes) {
+    const ev = await sub.get(5)
+    const want = Date.parse(/Z|[+-]\d\d:\d\d$/.test(text) ? text : text + 'Z')
+    t.is(ev.time.getTime(), want, text)
+    t.is(JSON.parse(JSON.stringify(ev)).time, text)
+  }
   raw.close()
   await sub.close()
   await proxy.close()

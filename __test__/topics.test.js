@@ -134,3 +134,22 @@ test('subscribeAll() receives every type; types without a class are counted and 
   await sub.close()
   await proxy.close()
 })
+
+test('thousands of filters: none is lost when libzmq replays them to a new publisher', async (t) => {
+  const proxy = await startProxy()
+  const sub = new j.SubscriberAsync(proxy.backend)
+  // libzmq replays subscriptions in byte order; the one that matters sorts after 5,000 others,
+  // past libzmq's default high-water mark of 1,000 messages.
+  for (let i = 0; i < 5000; i++) sub.subscribe(Telemetry, { topic: `a${i}.x` })
+  sub.subscribe(Telemetry, { topic: 'zz' })
+  await subscribed(proxy, 5001)
+  t.is(sub.stats().subscriptions, 5001)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  await pub.publish(new Telemetry({ path: 'zz.last', i: 1 }))
+  await pub.publish(new Telemetry({ path: 'a4999.x', i: 2 }))
+  await pub.publish(new Telemetry({ path: 'a5000.x', i: 3 }))
+  t.deepEqual((await drain(sub)).map((e) => e.i), [1, 2])
+  await pub.close()
+  await sub.close()
+  await proxy.close()
+})

@@ -42,7 +42,7 @@ let parsedPrefixMs = NaN
 /**
  * Epoch ms of a wire time. pydantic writes UTC as `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`; that shape is
  * read here, reusing the date-and-seconds part while it repeats. Anything else (offsets, other
- * precisions) goes to `Date.parse`.
+ * precisions) goes to `Date.parse`; a timestamp without an offset is taken as UTC.
  */
 function parseWireTime(text: string): number {
   const n = text.length
@@ -59,8 +59,11 @@ function parseWireTime(text: string): number {
       if (frac === frac) return parsedPrefixMs + frac
     }
   }
-  return Date.parse(text)
+  // A naive timestamp (no offset) would be read as local time by Date.parse; Juice stores UTC.
+  return Date.parse(NAIVE_ISO.test(text) ? text + 'Z' : text)
 }
+
+const NAIVE_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$/
 
 /**
  * A `time` decoded from the wire. It remembers the exact text it arrived with and serialises
@@ -143,7 +146,8 @@ export function eventTopic(event: Event): string | null {
 }
 
 function parseTime(value: unknown): Date {
-  const d = typeof value === 'string' || typeof value === 'number' ? new EventTime(value) : new EventTime(NaN)
+  const ms = typeof value === 'string' ? parseWireTime(value) : typeof value === 'number' ? value : NaN
+  const d = new EventTime(ms)
   if (Number.isNaN(d.getTime())) throw new TypeError(`invalid event time: ${JSON.stringify(value)}`)
   return d
 }

@@ -5,7 +5,8 @@
 //
 // PublisherAsync sends a batch when it reaches FLUSH_BYTES or on the next turn of the event loop,
 // so a tight `await publish()` loop crosses N-API once per few hundred events. PublisherBlocking
-// sends every event at once, since a blocking script may never give the event loop a turn.
+// sends at the end of the current task (a microtask), since a blocking script may never give the
+// event loop a turn, and before any blocking get() in the process.
 import { call, ClosedError } from './errors'
 import { Event, EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
 import { native } from './load-addon'
@@ -195,14 +196,53 @@ export class PublisherAsync extends PublisherBase {
   }
 }
 
-/** Synchronous client for publishing events to other Juice services. */
+/** Blocking publishers holding events not yet handed to libzmq. */
+const pendingBlocking = new Set<PublisherBlocking>()
+
+/**
+ * Hands every blocking publisher's queued events to libzmq. Called before this library blocks
+ * the thread (SubscriberBlocking.get), so a blocking request/reply script never waits on an event
+ * it has not sent yet.
+ */
+export function flushBlockingPublishers(): void {
+  for (const p of pendingBlocking) p.flush()
+}
+
+process.once('exit', flushBlockingPublishers)
+
+/**
+ * Synchronous client for publishing events to other Juice services.
+ *
+ * `publish()` returns once the event is queued. Events published in one synchronous stretch of
+ * code are handed to libzmq together: when 32 KiB are queued, when the current task ends, when
+ * a `SubscriberBlocking` in this process starts waiting in `get()`, on `flush()`, and on
+ * `close()`. Call `flush()` before blocking the thread by other means (`Atomics.wait`,
+ * `execSync`) if the events must leave first.
+ */
 export class PublisherBlocking extends PublisherBase {
-  /**
-   * Publishes an event: it is handed to libzmq before this returns. Blocks only while the proxy
-   * cannot take more or, at first, until it reports a subscriber (up to `subscriptionWait`).
-   */
+  private flushQueued = false
+  private readonly flushTask = (): void => {
+    this.flushQueued = false
+    this.flush()
+  }
+
+  /** Queues an event. Blocks only while the proxy cannot take more or, at first, until it reports
+   * a subscriber (up to `subscriptionWait`). */
   publish(event: Event): void {
     this.add(event)
+    if (this.writer.len >= FLUSH_BYTES) {
+      this.flush()
+    } else if (!this.flushQueued) {
+      this.flushQueued = true
+      pendingBlocking.add(this)
+      queueMicrotask(this.flushTask)
+    }
+  }
+
+  /** Hands every queued event to libzmq now, blocking while the proxy cannot take more. */
+  flush(): void {
+    pendingBlocking.delete(this)
+    if (this.writer.len === 0) return
     try {
       call(() => this.native.sendBlocking(this.writer.view()))
     } finally {
@@ -210,10 +250,15 @@ export class PublisherBlocking extends PublisherBase {
     }
   }
 
-  /** Closes, waiting up to `linger` for queued events to be written. Idempotent. */
+  /** Sends what is queued, then closes, waiting up to `linger` for it to be written. Idempotent. */
   close(): void {
-    this.closing = true
-    this.native.closeBlocking()
+    if (this.closing) return
+    try {
+      this.flush()
+    } finally {
+      this.closing = true
+      this.native.closeBlocking()
+    }
   }
 
   [Symbol.dispose](): void {

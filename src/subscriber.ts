@@ -9,6 +9,7 @@ import { native } from './load-addon'
 import type { NativeSubscriber, NativeSubscriberStats } from './native'
 import { BatchReader } from './batch'
 import { AsyncQueue } from './queue'
+import { flushBlockingPublishers } from './publisher'
 
 export interface SubscriberOptions {
   /**
@@ -376,6 +377,7 @@ export class SubscriberBlocking<E extends Event = Event> extends SubscriberBase<
       const ev = this.nextBuffered()
       if (ev !== undefined) return ev
       const left = deadline === null ? null : Math.max(0, deadline - performance.now())
+      flushBlockingPublishers()
       const buf = call(() => this.native.waitTake(left))
       if (buf === null) throw new TimeoutError(`no event arrived within ${timeout} s`)
       this.reader.load(buf)

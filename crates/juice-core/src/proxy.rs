@@ -78,6 +78,11 @@ impl Proxy {
         }
         xsub.set_rcvhwm(opts.rcv_hwm).map_err(|e| Error::zmq("rcvhwm", e))?;
         xpub.set_sndhwm(opts.snd_hwm).map_err(|e| Error::zmq("sndhwm", e))?;
+        // Subscriptions travel XPUB -> XSUB -> publishers. libzmq drops subscription messages
+        // beyond the sending pipe's SNDHWM when it replays them to a new publisher, so with more
+        // than 1000 filters some would vanish silently: never limit that direction.
+        xsub.set_sndhwm(0).map_err(|e| Error::zmq("sndhwm", e))?;
+        xpub.set_rcvhwm(0).map_err(|e| Error::zmq("rcvhwm", e))?;
         let frontend = socket::bind(&xsub, &opts.frontend)?;
         let backend = socket::bind(&xpub, &opts.backend)?;
         let (control, ctl) = Control::pair("proxy")?;

@@ -115,6 +115,9 @@ impl Subscriber {
         let sub = ctx.socket(zmq::SUB).map_err(|e| Error::zmq("socket", e))?;
         sub.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         sub.set_rcvhwm(opts.rcv_hwm).map_err(|e| Error::zmq("rcvhwm", e))?;
+        // A SUB socket sends only subscriptions upstream, and libzmq silently drops those beyond
+        // SNDHWM (default 1000) when it replays them on (re)connect: never limit them.
+        sub.set_sndhwm(0).map_err(|e| Error::zmq("sndhwm", e))?;
         sub.set_maxmsgsize(opts.max_message_size)
             .map_err(|e| Error::zmq("maxmsgsize", e))?;
         socket::connect(&sub, uri)?;
