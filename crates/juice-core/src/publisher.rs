@@ -30,6 +30,11 @@ pub const NO_TOPIC: u32 = u32::MAX;
 /// Longest single wait inside [`Publisher::wait_ready`], so `close()` is never held up long.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
 
+/// After the first subscription notice, the publisher also waits until notices stop arriving for
+/// this long: a proxy replays its subscriptions in byte order, so with many filters the one an
+/// event needs may come thousands of notices after the first.
+const SUBSCRIPTIONS_SETTLED: Duration = Duration::from_millis(25);
+
 #[derive(Debug, Clone)]
 pub struct PublisherOptions {
     /// `ZMQ_SNDHWM`: messages libzmq buffers for the proxy connection before "would block".
@@ -114,8 +119,11 @@ fn record(batch: &[u8], at: usize) -> Result<(Record<'_>, usize)> {
 struct Inner {
     sock: Option<zmq::Socket>,
     ctx: Option<zmq::Context>,
-    /// A subscription has arrived (or the wait for one timed out): sends go straight out.
+    /// Subscriptions have arrived and settled (or the wait for them timed out): sends go
+    /// straight out.
     ready: bool,
+    /// When the latest subscription notice arrived, while not yet ready.
+    last_notice: Option<Instant>,
     /// Reused buffer for the topic frame.
     frame: Vec<u8>,
     /// Sends since subscription notices were last drained.
@@ -143,6 +151,7 @@ impl Publisher {
                 sock: Some(sock),
                 ctx: Some(ctx),
                 ready: opts.subscription_wait_ms == 0,
+                last_notice: None,
                 frame: Vec::with_capacity(128),
                 since_drain: 0,
             }),
@@ -165,7 +174,7 @@ impl Publisher {
         let inner = &mut *guard;
         let sock = inner.sock.as_ref().ok_or_else(|| Error::closed("publisher"))?;
         if !inner.ready {
-            inner.ready = seen_subscription(sock, Duration::ZERO) || Instant::now() >= self.ready_deadline;
+            inner.ready = self.settle(sock, &mut inner.last_notice, Duration::ZERO);
             if !inner.ready {
                 return Ok(0);
             }
@@ -214,8 +223,7 @@ impl Publisher {
                 let now = Instant::now();
                 let slice = deadline.saturating_duration_since(now).min(WAIT_SLICE);
                 if !inner.ready {
-                    let until_ready = self.ready_deadline.saturating_duration_since(now);
-                    inner.ready = until_ready.is_zero() || seen_subscription(sock, slice.min(until_ready));
+                    inner.ready = self.settle(sock, &mut inner.last_notice, slice);
                 }
                 if inner.ready && sock.poll(zmq::POLLOUT, slice.as_millis() as i64).unwrap_or(0) > 0 {
                     return Ok(true);
@@ -238,6 +246,38 @@ impl Publisher {
             }
         }
         Ok(())
+    }
+
+    /// Reads subscription notices, waiting up to `wait` for more, and says whether the publisher
+    /// is ready: subscriptions arrived and then settled, or the wait for them expired.
+    fn settle(&self, sock: &zmq::Socket, last_notice: &mut Option<Instant>, wait: Duration) -> bool {
+        let give_up = Instant::now() + wait;
+        loop {
+            while let Ok(msg) = sock.recv_bytes(zmq::DONTWAIT) {
+                if msg.first() == Some(&1) {
+                    *last_notice = Some(Instant::now());
+                }
+            }
+            let now = Instant::now();
+            if now >= self.ready_deadline {
+                return true;
+            }
+            // Until the next decision point: settled, the overall deadline, or the caller's limit.
+            let decide_at = match *last_notice {
+                Some(t) if now >= t + SUBSCRIPTIONS_SETTLED => return true,
+                Some(t) => (t + SUBSCRIPTIONS_SETTLED).min(self.ready_deadline),
+                None => self.ready_deadline,
+            };
+            let until = decide_at.min(give_up);
+            if until <= now {
+                return false;
+            }
+            let ms = (until - now).as_millis().max(1) as i64;
+            if sock.poll(zmq::POLLIN, ms).unwrap_or(0) == 0 && Instant::now() >= give_up {
+                // Nothing new within the caller's limit; settled-ness is decided on the next call.
+                return last_notice.is_some_and(|t| Instant::now() >= t + SUBSCRIPTIONS_SETTLED);
+            }
+        }
     }
 
     pub fn stats(&self) -> PublisherStats {
@@ -269,22 +309,6 @@ impl Publisher {
 impl Drop for Publisher {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-/// Reads subscription notices for up to `wait`; true once one that subscribes (first byte 1) came.
-fn seen_subscription(sock: &zmq::Socket, wait: Duration) -> bool {
-    let deadline = Instant::now() + wait;
-    loop {
-        while let Ok(msg) = sock.recv_bytes(zmq::DONTWAIT) {
-            if msg.first() == Some(&1) {
-                return true;
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || sock.poll(zmq::POLLIN, left.as_millis().max(1) as i64).unwrap_or(0) == 0 {
-            return false;
-        }
     }
 }
 
