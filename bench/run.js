@@ -114,7 +114,7 @@ async function pipeline(spec) {
       sub.line((l) => l.progress).then(() => (proxyRss1m = rssMbOf(proxy.pid)), () => {})
     }
     const paused = spec.watchPause ? await sub.line((l) => l.paused) : null
-    const result = await sub.line((l) => l.received !== undefined)
+    const result = await sub.line((l) => l.rate !== undefined)
     await pub.line((l) => l.sent !== undefined)
     const proxyRss = rssMbOf(proxy.pid)
     proxy.closeStdin()

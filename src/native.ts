@@ -13,6 +13,10 @@ export interface NativeProxyOptions {
   rcvHwm?: number
   /** `ZMQ_SNDHWM` of the XPUB backend, per subscriber connection. */
   sndHwm?: number
+  /** `ZMQ_MAXMSGSIZE` of the frontend; -1 for no limit. */
+  maxMessageSize?: number
+  /** `ZMQ_XPUB_NODROP` on the backend. */
+  lossless?: boolean
 }
 
 export interface NativeProxyStats {
@@ -39,6 +43,7 @@ export interface NativePublisherOptions {
 export interface NativePublisherStats {
   sent: number
   blocked: number
+  unrouted: number
 }
 
 export interface NativePublisher {
@@ -61,6 +66,7 @@ export interface NativeSubscriberOptions {
   rcvHwm?: number
   /** `ZMQ_MAXMSGSIZE`; -1 for no limit. */
   maxMessageSize?: number
+  lossless?: boolean
 }
 
 export interface NativeSubscriberStats {

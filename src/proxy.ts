@@ -16,9 +16,20 @@ export interface ProxyOptions {
   rcvHwm?: number
   /**
    * `ZMQ_SNDHWM` of the backend, per subscriber. A subscriber that falls this far behind loses
-   * messages at the proxy rather than stalling the others. Default 100000.
+   * messages at the proxy rather than stalling the others (unless `lossless`). Default 100000.
    */
   sndHwm?: number
+  /**
+   * `ZMQ_MAXMSGSIZE` of the frontend, in bytes: a publisher that sends a bigger message is
+   * disconnected (libzmq's protection against memory exhaustion). -1 for no limit. Default 128 MiB.
+   */
+  maxMessageSize?: number
+  /**
+   * Wait for a full subscriber instead of dropping for it (`ZMQ_XPUB_NODROP`). Together with
+   * lossless subscribers this turns every overflow into backpressure on the publishers; the price
+   * is that one stalled subscriber stalls all of them. Default false.
+   */
+  lossless?: boolean
 }
 
 export type ProxyStats = NativeProxyStats
@@ -40,6 +51,8 @@ export class Proxy {
           backend: opts.backend ?? DEFAULT_BACKEND,
           rcvHwm: opts.rcvHwm,
           sndHwm: opts.sndHwm,
+          maxMessageSize: opts.maxMessageSize,
+          lossless: opts.lossless,
         }),
     )
     return new Proxy(n)

@@ -40,6 +40,11 @@ export interface PublisherStats {
   blocked: number
   /** Events `close()` gave up on after `linger`. */
   unsent: number
+  /**
+   * Events sent while no subscription was live on the connection: the proxy was down or not yet
+   * reached, or nobody subscribed. libzmq discards them; this counts them.
+   */
+  unrouted: number
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -100,7 +105,7 @@ abstract class PublisherBase {
 
   stats(): PublisherStats {
     const s = this.native.stats()
-    return { published: this.published, sent: s.sent, blocked: s.blocked, unsent: this.unsent }
+    return { published: this.published, sent: s.sent, blocked: s.blocked, unsent: this.unsent, unrouted: s.unrouted }
   }
 
   get closed(): boolean {

@@ -23,8 +23,16 @@ export interface SubscriberOptions {
   maxPayload?: number
   /** `ZMQ_RCVHWM`: messages libzmq buffers from the proxy. Default 100000. */
   rcvHwm?: number
-  /** `ZMQ_MAXMSGSIZE`: libzmq drops a connection that sends a bigger message. Default: none. */
+  /**
+   * `ZMQ_MAXMSGSIZE`, in bytes: libzmq drops a connection that sends a bigger message, which
+   * protects the process from memory exhaustion. -1 for no limit. Default 128 MiB.
+   */
   maxMessageSize?: number
+  /**
+   * When the queue is full, stop reading instead of dropping: the backlog builds up in libzmq
+   * and, with a lossless `Proxy`, holds the publishers back. Default false (drop and count).
+   */
+  lossless?: boolean
 }
 
 export interface SubscribeOptions {
@@ -73,6 +81,7 @@ abstract class SubscriberBase<E extends Event> {
           maxPayload: opts.maxPayload,
           rcvHwm: opts.rcvHwm,
           maxMessageSize: opts.maxMessageSize,
+          lossless: opts.lossless,
         }),
     )
   }

@@ -47,6 +47,7 @@ fn proxy(kind: &str, front: &str, back: &str) {
                 backend: back.into(),
                 rcv_hwm: 0,
                 snd_hwm: 0,
+                ..Default::default()
             })
             .expect("proxy start");
             say(format!("{{\"ready\":true,\"frontend\":\"{}\",\"backend\":\"{}\"}}", p.frontend(), p.backend()));

@@ -73,6 +73,9 @@ pub struct Inbox {
     ready: Condvar,
     max_events: usize,
     max_bytes: usize,
+    /// Lossless mode: the receive thread stops reading instead of dropping, so `append` keeps
+    /// everything it is given (the thread only reads what `room()` allows).
+    lossless: bool,
     waker: Mutex<Option<Waker>>,
     /// Events dropped because the inbox was full.
     pub dropped: AtomicU64,
@@ -81,7 +84,7 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    pub fn new(max_events: usize, max_bytes: usize) -> Self {
+    pub fn new(max_events: usize, max_bytes: usize, lossless: bool) -> Self {
         Inbox {
             state: Mutex::new(State {
                 buf: Vec::new(),
@@ -92,6 +95,7 @@ impl Inbox {
             ready: Condvar::new(),
             max_events: max_events.max(1),
             max_bytes: max_bytes.max(RECORD_HEADER + 1),
+            lossless,
             waker: Mutex::new(None),
             dropped: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -117,6 +121,16 @@ impl Inbox {
         self.len() == 0
     }
 
+    /// How many more events fit under both bounds (0 once the byte bound is reached).
+    pub fn room(&self) -> usize {
+        let st = self.lock();
+        if st.buf.len() >= self.max_bytes {
+            0
+        } else {
+            self.max_events.saturating_sub(st.count)
+        }
+    }
+
     /// Moves the pending records in, dropping (and counting) what exceeds the bounds.
     pub fn append(&self, pending: &mut Pending) {
         if pending.is_empty() {
@@ -136,9 +150,17 @@ impl Inbox {
             while k > 0 && pending.ends[k - 1] > room_bytes {
                 k -= 1;
             }
+            if self.lossless {
+                k = pending.ends.len();
+            }
             if k > 0 {
-                let end = pending.ends[k - 1];
-                st.buf.extend_from_slice(&pending.buf[..end]);
+                if st.count == 0 && k == pending.ends.len() {
+                    // The consumer has taken everything: hand over the whole buffer, no copy.
+                    std::mem::swap(&mut st.buf, &mut pending.buf);
+                } else {
+                    let end = pending.ends[k - 1];
+                    st.buf.extend_from_slice(&pending.buf[..end]);
+                }
                 st.count += k;
             }
             let lost = pending.ends.len() - k;
@@ -273,7 +295,7 @@ mod tests {
 
     #[test]
     fn overflow_is_counted_exactly_and_keeps_the_oldest() {
-        let inbox = Inbox::new(10, 1 << 20);
+        let inbox = Inbox::new(10, 1 << 20, false);
         inbox.append(&mut pending(7));
         inbox.append(&mut pending(7));
         assert_eq!(inbox.len(), 10);
@@ -286,8 +308,20 @@ mod tests {
     }
 
     #[test]
+    fn lossless_keeps_everything_and_reports_no_room() {
+        let inbox = Inbox::new(10, 1 << 20, true);
+        assert_eq!(inbox.room(), 10);
+        inbox.append(&mut pending(7));
+        assert_eq!(inbox.room(), 3);
+        inbox.append(&mut pending(7));
+        assert_eq!(inbox.len(), 14);
+        assert_eq!(inbox.room(), 0);
+        assert_eq!(inbox.dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
     fn byte_bound_applies_on_record_boundaries() {
-        let inbox = Inbox::new(1000, 3 * (RECORD_HEADER + 2 + 7));
+        let inbox = Inbox::new(1000, 3 * (RECORD_HEADER + 2 + 7), false);
         inbox.append(&mut pending(5));
         assert_eq!(inbox.len(), 3);
         assert_eq!(inbox.dropped.load(Ordering::Relaxed), 2);
@@ -295,7 +329,7 @@ mod tests {
 
     #[test]
     fn arming_wakes_exactly_once() {
-        let inbox = Inbox::new(100, 1 << 20);
+        let inbox = Inbox::new(100, 1 << 20, false);
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
         inbox.set_waker(Some(Box::new(move || {
@@ -310,7 +344,7 @@ mod tests {
 
     #[test]
     fn wait_take_times_out_then_fails_after_close() {
-        let inbox = Arc::new(Inbox::new(100, 1 << 20));
+        let inbox = Arc::new(Inbox::new(100, 1 << 20, false));
         let t0 = Instant::now();
         assert!(inbox.wait_take(Some(Duration::from_millis(50))).unwrap().is_none());
         assert!(t0.elapsed() >= Duration::from_millis(50));

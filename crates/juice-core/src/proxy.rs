@@ -28,6 +28,12 @@ pub struct ProxyOptions {
     /// `ZMQ_SNDHWM` on the backend, per subscriber connection. A subscriber that falls this far
     /// behind loses messages at the proxy instead of stalling everyone else.
     pub snd_hwm: i32,
+    /// `ZMQ_MAXMSGSIZE` on the frontend: a publisher sending a bigger message is disconnected
+    /// (-1 = no limit).
+    pub max_message_size: i64,
+    /// Wait for a full subscriber instead of dropping for it (`ZMQ_XPUB_NODROP`). Nothing is lost
+    /// between proxy and subscribers, but one stalled subscriber stalls every other one.
+    pub lossless: bool,
 }
 
 impl Default for ProxyOptions {
@@ -37,6 +43,8 @@ impl Default for ProxyOptions {
             backend: DEFAULT_BACKEND.into(),
             rcv_hwm: 100_000,
             snd_hwm: 100_000,
+            max_message_size: 128 << 20,
+            lossless: false,
         }
     }
 }
@@ -83,6 +91,11 @@ impl Proxy {
         // than 1000 filters some would vanish silently: never limit that direction.
         xsub.set_sndhwm(0).map_err(|e| Error::zmq("sndhwm", e))?;
         xpub.set_rcvhwm(0).map_err(|e| Error::zmq("rcvhwm", e))?;
+        xsub.set_maxmsgsize(opts.max_message_size)
+            .map_err(|e| Error::zmq("maxmsgsize", e))?;
+        if opts.lossless {
+            socket::set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
+        }
         let frontend = socket::bind(&xsub, &opts.frontend)?;
         let backend = socket::bind(&xpub, &opts.backend)?;
         let (control, ctl) = Control::pair("proxy")?;
@@ -183,9 +196,11 @@ fn forward(xsub: &mut zmq::Socket, xpub: &mut zmq::Socket, ctl: &zmq::Socket, c:
                     let more = frame.more();
                     bytes += frame.len() as u64;
                     let flags = if more { zmq::SNDMORE } else { 0 };
-                    // XPUB never blocks: at a full subscriber pipe libzmq drops for that
-                    // subscriber only.
-                    let _ = frame.send(xpub, flags);
+                    // Without NODROP, XPUB never blocks: at a full subscriber pipe libzmq drops
+                    // for that subscriber only. With it (lossless), wait for room.
+                    if !send_waiting(&mut frame, xpub, ctl, flags) {
+                        return;
+                    }
                     if !more || frame.recv(xsub, 0).is_err() {
                         break;
                     }
@@ -194,6 +209,22 @@ fn forward(xsub: &mut zmq::Socket, xpub: &mut zmq::Socket, ctl: &zmq::Socket, c:
             }
             c.messages.fetch_add(n, Ordering::Relaxed);
             c.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Sends `frame`, waiting while a lossless backend is full. Returns false if told to quit meanwhile.
+fn send_waiting(frame: &mut RawFrame, xpub: &mut zmq::Socket, ctl: &zmq::Socket, flags: i32) -> bool {
+    loop {
+        match frame.send(xpub, flags | zmq::DONTWAIT) {
+            Err(zmq::Error::EAGAIN) => {
+                let mut items = [ctl.as_poll_item(zmq::POLLIN), xpub.as_poll_item(zmq::POLLOUT)];
+                if zmq::poll(&mut items, 100).is_ok() && items[0].is_readable() {
+                    return false;
+                }
+            }
+            // Other errors (no subscribers at all) drop the frame, as XPUB always does.
+            _ => return true,
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct PublisherStats {
     pub sent: u64,
     /// Times a send found libzmq's pipe full (backpressure).
     pub blocked: u64,
+    /// Events sent while no subscription was live on the connection (the proxy down or not yet
+    /// reached, or nobody subscribed): libzmq discards those, so they are counted here.
+    pub unrouted: u64,
 }
 
 /// Appends events to a batch in the layout [`Publisher::try_send`] reads.
@@ -124,10 +127,12 @@ struct Inner {
     ready: bool,
     /// When the latest subscription notice arrived, while not yet ready.
     last_notice: Option<Instant>,
+    /// Distinct subscription prefixes live on the connection, from the XPUB's notices (libzmq
+    /// reports each prefix's first subscribe and last unsubscribe, and unsubscribes everything
+    /// when the connection to the proxy drops).
+    live: i64,
     /// Reused buffer for the topic frame.
     frame: Vec<u8>,
-    /// Sends since subscription notices were last drained.
-    since_drain: u32,
 }
 
 pub struct Publisher {
@@ -136,6 +141,7 @@ pub struct Publisher {
     ready_deadline: Instant,
     sent: AtomicU64,
     blocked: AtomicU64,
+    unrouted: AtomicU64,
 }
 
 impl Publisher {
@@ -152,12 +158,13 @@ impl Publisher {
                 ctx: Some(ctx),
                 ready: opts.subscription_wait_ms == 0,
                 last_notice: None,
+                live: 0,
                 frame: Vec::with_capacity(128),
-                since_drain: 0,
             }),
             ready_deadline: Instant::now() + Duration::from_millis(opts.subscription_wait_ms),
             sent: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
+            unrouted: AtomicU64::new(0),
         })
     }
 
@@ -174,11 +181,14 @@ impl Publisher {
         let inner = &mut *guard;
         let sock = inner.sock.as_ref().ok_or_else(|| Error::closed("publisher"))?;
         if !inner.ready {
-            inner.ready = self.settle(sock, &mut inner.last_notice, Duration::ZERO);
+            inner.ready = self.settle(sock, &mut inner.last_notice, &mut inner.live, Duration::ZERO);
             if !inner.ready {
                 return Ok(0);
             }
+        } else {
+            read_notices(sock, &mut inner.live);
         }
+        let routed = inner.live > 0;
         let mut at = 0;
         let mut sent = 0u64;
         while at < batch.len() {
@@ -201,11 +211,8 @@ impl Publisher {
             at = next;
         }
         self.sent.fetch_add(sent, Ordering::Relaxed);
-        inner.since_drain += sent as u32;
-        if inner.since_drain >= 1024 {
-            // Subscription notices pile up in an XPUB socket unless read.
-            inner.since_drain = 0;
-            while sock.recv_bytes(zmq::DONTWAIT).is_ok() {}
+        if !routed {
+            self.unrouted.fetch_add(sent, Ordering::Relaxed);
         }
         Ok(at)
     }
@@ -223,7 +230,7 @@ impl Publisher {
                 let now = Instant::now();
                 let slice = deadline.saturating_duration_since(now).min(WAIT_SLICE);
                 if !inner.ready {
-                    inner.ready = self.settle(sock, &mut inner.last_notice, slice);
+                    inner.ready = self.settle(sock, &mut inner.last_notice, &mut inner.live, slice);
                 }
                 if inner.ready && sock.poll(zmq::POLLOUT, slice.as_millis() as i64).unwrap_or(0) > 0 {
                     return Ok(true);
@@ -250,13 +257,17 @@ impl Publisher {
 
     /// Reads subscription notices, waiting up to `wait` for more, and says whether the publisher
     /// is ready: subscriptions arrived and then settled, or the wait for them expired.
-    fn settle(&self, sock: &zmq::Socket, last_notice: &mut Option<Instant>, wait: Duration) -> bool {
+    fn settle(
+        &self,
+        sock: &zmq::Socket,
+        last_notice: &mut Option<Instant>,
+        live: &mut i64,
+        wait: Duration,
+    ) -> bool {
         let give_up = Instant::now() + wait;
         loop {
-            while let Ok(msg) = sock.recv_bytes(zmq::DONTWAIT) {
-                if msg.first() == Some(&1) {
-                    *last_notice = Some(Instant::now());
-                }
+            if read_notices(sock, live) {
+                *last_notice = Some(Instant::now());
             }
             let now = Instant::now();
             if now >= self.ready_deadline {
@@ -284,6 +295,7 @@ impl Publisher {
         PublisherStats {
             sent: self.sent.load(Ordering::Relaxed),
             blocked: self.blocked.load(Ordering::Relaxed),
+            unrouted: self.unrouted.load(Ordering::Relaxed),
         }
     }
 
@@ -310,6 +322,23 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Reads every pending subscription notice, keeping the live count. Returns true if one of them
+/// subscribed. Notices pile up in an XPUB socket unless read, so this runs before every batch.
+fn read_notices(sock: &zmq::Socket, live: &mut i64) -> bool {
+    let mut subscribed = false;
+    while let Ok(msg) = sock.recv_bytes(zmq::DONTWAIT) {
+        match msg.first() {
+            Some(1) => {
+                *live += 1;
+                subscribed = true;
+            }
+            Some(0) => *live -= 1,
+            _ => {}
+        }
+    }
+    subscribed
 }
 
 #[cfg(test)]

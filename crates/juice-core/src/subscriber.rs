@@ -36,6 +36,9 @@ pub struct SubscriberOptions {
     pub rcv_hwm: i32,
     /// `ZMQ_MAXMSGSIZE`: a hard limit above which libzmq drops the connection (-1 = none).
     pub max_message_size: i64,
+    /// Stop reading when the inbox is full instead of dropping: the backlog then builds up in
+    /// libzmq and, with a lossless proxy and publisher, holds the publisher back.
+    pub lossless: bool,
 }
 
 impl Default for SubscriberOptions {
@@ -45,7 +48,8 @@ impl Default for SubscriberOptions {
             max_queue_bytes: 256 << 20,
             max_payload: 64 << 20,
             rcv_hwm: 100_000,
-            max_message_size: -1,
+            max_message_size: 128 << 20,
+            lossless: false,
         }
     }
 }
@@ -122,7 +126,7 @@ impl Subscriber {
             .map_err(|e| Error::zmq("maxmsgsize", e))?;
         socket::connect(&sub, uri)?;
         let (control, ctl) = Control::pair("sub")?;
-        let inbox = Arc::new(Inbox::new(opts.max_queue, opts.max_queue_bytes));
+        let inbox = Arc::new(Inbox::new(opts.max_queue, opts.max_queue_bytes, opts.lossless));
         let counters = Arc::new(Counters::default());
         let tree = Arc::new(RwLock::new(TopicTree::new()));
         let worker = Worker {
@@ -132,6 +136,7 @@ impl Subscriber {
             counters: counters.clone(),
             tree: tree.clone(),
             max_payload: opts.max_payload,
+            lossless: opts.lossless,
         };
         let thread = std::thread::Builder::new()
             .name("juice-sub".into())
@@ -250,7 +255,11 @@ struct Worker {
     counters: Arc<Counters>,
     tree: Arc<RwLock<TopicTree>>,
     max_payload: usize,
+    lossless: bool,
 }
+
+/// How often a lossless receive thread with a full inbox looks for room again.
+const FULL_RECHECK_MS: i64 = 5;
 
 impl Worker {
     fn run(self) {
@@ -266,11 +275,15 @@ impl Worker {
         let mut payload = zmq::Message::new();
         let mut pending = Pending::default();
         loop {
-            let mut items = [
-                self.ctl.as_poll_item(zmq::POLLIN),
-                self.sub.as_poll_item(zmq::POLLIN),
-            ];
-            match zmq::poll(&mut items, -1) {
+            let room = if self.lossless { self.inbox.room().min(DRAIN_LIMIT) } else { DRAIN_LIMIT };
+            // A lossless thread with a full inbox leaves the socket unread (so libzmq's buffers and
+            // then TCP push back) and only looks at commands until the consumer makes room.
+            let (mut items, timeout) = if room == 0 {
+                ([self.ctl.as_poll_item(zmq::POLLIN), self.sub.as_poll_item(zmq::PollEvents::empty())], FULL_RECHECK_MS)
+            } else {
+                ([self.ctl.as_poll_item(zmq::POLLIN), self.sub.as_poll_item(zmq::POLLIN)], -1)
+            };
+            match zmq::poll(&mut items, timeout) {
                 Ok(_) => {}
                 Err(zmq::Error::EINTR) => continue,
                 Err(_) => return,
@@ -279,8 +292,8 @@ impl Worker {
             if ctl_ready && !self.handle_commands() {
                 return;
             }
-            if sub_ready {
-                self.drain(&mut topic, &mut payload, &mut pending);
+            if sub_ready && room > 0 {
+                self.drain(&mut topic, &mut payload, &mut pending, room);
             }
         }
     }
@@ -301,9 +314,10 @@ impl Worker {
         true
     }
 
-    fn drain(&self, topic: &mut zmq::Message, payload: &mut zmq::Message, pending: &mut Pending) {
+    /// Reads up to `limit` messages.
+    fn drain(&self, topic: &mut zmq::Message, payload: &mut zmq::Message, pending: &mut Pending, limit: usize) {
         let tree = self.tree.read().unwrap_or_else(|e| e.into_inner());
-        for _ in 0..DRAIN_LIMIT {
+        for _ in 0..limit {
             if socket::recv_frame(&self.sub, topic, zmq::DONTWAIT).is_err() {
                 break;
             }

@@ -27,6 +27,8 @@ pub struct ProxyOptions {
     pub backend: Option<String>,
     pub rcv_hwm: Option<i32>,
     pub snd_hwm: Option<i32>,
+    pub max_message_size: Option<f64>,
+    pub lossless: Option<bool>,
 }
 
 #[napi(object)]
@@ -51,6 +53,8 @@ impl NativeProxy {
             backend: opts.backend.unwrap_or(d.backend),
             rcv_hwm: opts.rcv_hwm.unwrap_or(d.rcv_hwm),
             snd_hwm: opts.snd_hwm.unwrap_or(d.snd_hwm),
+            max_message_size: opts.max_message_size.map_or(d.max_message_size, |v| v as i64),
+            lossless: opts.lossless.unwrap_or(d.lossless),
         })
         .map_err(js_err)?;
         Ok(NativeProxy { inner })
@@ -93,6 +97,7 @@ pub struct PublisherOptions {
 pub struct PublisherStats {
     pub sent: f64,
     pub blocked: f64,
+    pub unrouted: f64,
 }
 
 /// Throws unless `name` can be an event type name on the wire.
@@ -154,6 +159,7 @@ impl NativePublisher {
         PublisherStats {
             sent: s.sent as f64,
             blocked: s.blocked as f64,
+            unrouted: s.unrouted as f64,
         }
     }
 
@@ -216,6 +222,7 @@ pub struct SubscriberOptions {
     pub max_payload: Option<f64>,
     pub rcv_hwm: Option<i32>,
     pub max_message_size: Option<f64>,
+    pub lossless: Option<bool>,
 }
 
 #[napi(object)]
@@ -250,6 +257,7 @@ impl NativeSubscriber {
                 max_payload: opts.max_payload.map_or(d.max_payload, |v| v as usize),
                 rcv_hwm: opts.rcv_hwm.unwrap_or(d.rcv_hwm),
                 max_message_size: opts.max_message_size.map_or(d.max_message_size, |v| v as i64),
+                lossless: opts.lossless.unwrap_or(d.lossless),
             },
         )
         .map_err(js_err)?;
