@@ -40,16 +40,20 @@ function result(got, first, last, lat) {
   return out
 }
 
-/** Paces a send loop to `rate` events/s (0 = as fast as possible); returns the stamp to embed. */
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * Paces a send loop to `rate` events/s (0 = as fast as possible); returns the stamp to embed.
+ * It sleeps (Atomics.wait, no spinning, so the publisher does not steal a core from the rest of
+ * the pipeline), then yields one turn of the event loop so queued sends go out.
+ */
 async function pace(i, rate, start) {
   if (rate <= 0) return 0
   const due = start + (i * 1e6) / rate
-  for (;;) {
-    const left = due - nowUs()
-    if (left <= 0) break
-    if (left > 1500) await new Promise((r) => setTimeout(r, Math.floor(left / 1000) - 1))
-    else await new Promise((r) => setImmediate(r))
-  }
+  const left = due - nowUs()
+  if (left > 60) Atomics.wait(sleeper, 0, 0, (left - 40) / 1000)
+  while (due - nowUs() > 0) await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setImmediate(r))
   return nowUs()
 }
 

@@ -92,9 +92,10 @@ fn publisher(front: &str, n: u64, size: usize, rate: f64) {
                 if t >= due {
                     break;
                 }
+                // Sleep rather than spin, so the publisher leaves the CPU to the pipeline.
                 let left = due - t;
-                if left > 200_000 {
-                    std::thread::sleep(Duration::from_nanos(left - 100_000));
+                if left > 60_000 {
+                    std::thread::sleep(Duration::from_nanos(left - 40_000));
                 }
             }
             buf[..8].copy_from_slice(&now_ns().to_le_bytes());
@@ -142,7 +143,12 @@ fn subscriber(back: &str, n: u64, filters: u64) {
         }
         last = t;
         got += 1;
-        if payload.len() >= 8 && payload[0] != b'x' {
+        if payload.first() == Some(&b'{') {
+            // A JSON event from a Node publisher: its "t" field is the send time in us.
+            if let Some(us) = json_stamp_us(&payload) {
+                lat.push((t / 1000) as f64 - us);
+            }
+        } else if payload.len() >= 8 && payload[0] != b'x' {
             let mut b = [0u8; 8];
             b.copy_from_slice(&payload[..8]);
             lat.push((t - u64::from_le_bytes(b)) as f64 / 1e3);
@@ -164,11 +170,44 @@ fn subscriber(back: &str, n: u64, filters: u64) {
     }
 }
 
+/// The `"t":<microseconds>` field of a JSON payload, if present and non-zero.
+fn json_stamp_us(payload: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let at = text.find("\"t\":")? + 4;
+    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    digits.parse::<f64>().ok().filter(|v| *v > 0.0)
+}
+
+/// The juice-core subscriber without JavaScript: isolates the native receive path's latency.
+fn core_subscriber(back: &str, n: u64) {
+    let sub = juice_core::Subscriber::connect(back, Default::default()).unwrap();
+    sub.subscribe("Telemetry", Some("qpu0")).unwrap();
+    say("{\"ready\":true}".into());
+    let (mut got, mut lat) = (0u64, Vec::new());
+    'outer: while got < n {
+        let Some(batch) = sub.inbox().wait_take(Some(Duration::from_secs(30))).unwrap() else { break };
+        let t = now_ns();
+        for (_, topic, payload) in juice_core::inbox::records(&batch.bytes) {
+            if topic == END {
+                break 'outer;
+            }
+            got += 1;
+            if let Some(us) = json_stamp_us(payload) {
+                lat.push((t / 1000) as f64 - us);
+            }
+        }
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    say(format!("{{\"received\":{got},\"rate\":0,\"p50_us\":{:.1},\"p99_us\":{:.1}}}", p(0.5), p(0.99)));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("proxy") => proxy(&args[2], &args[3], &args[4]),
         Some("pub") => publisher(&args[2], arg(&args, 3, "N"), arg(&args, 4, "SIZE"), arg(&args, 5, "RATE")),
+        Some("coresub") => core_subscriber(&args[2], arg(&args, 3, "N")),
         Some("sub") => subscriber(&args[2], arg(&args, 3, "N"), arg(&args, 4, "FILTERS")),
         _ => {
             eprintln!("usage: juice-bench proxy bare|juice FRONT BACK | pub FRONT N SIZE RATE | sub BACK N FILTERS");
