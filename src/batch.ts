@@ -8,21 +8,24 @@ export const RECORD_HEADER = 12
 export class BatchReader {
   private buf: Buffer | null = null
   private at = 0
+  private limit = 0
   /** Type id of the current record. */
   typeId = 0
   topicStart = 0
   payloadStart = 0
   end = 0
 
-  load(buf: Buffer): void {
+  /** Reads the first `len` bytes of `buf` (default: all of it). */
+  load(buf: Buffer, len = buf.length): void {
     this.buf = buf
     this.at = 0
+    this.limit = len
   }
 
   /** Advances to the next record; false at the end of the batch. */
   next(): boolean {
     const buf = this.buf
-    if (buf === null || this.at + RECORD_HEADER > buf.length) {
+    if (buf === null || this.at + RECORD_HEADER > this.limit) {
       this.buf = null
       return false
     }

@@ -88,6 +88,13 @@ export interface NativeSubscriber {
   subscribeAll(): void
   unsubscribeAll(): boolean
   setWaker(waker: () => void): void
+  /**
+   * Copies queued records into `out`: returns the bytes copied, 0 when none were queued (the
+   * waker is then armed), or minus the size needed when the next record alone does not fit.
+   */
+  takeOrArmInto(out: Buffer): number
+  /** As takeOrArmInto, blocking the thread up to the timeout (null = forever); 0 on timeout. */
+  waitTakeInto(out: Buffer, timeoutMs: number | null): number
   /** A batch of records, or null after arming the waker. */
   takeOrArm(): Buffer | null
   /** Blocks the calling thread; null on timeout. */

@@ -61,6 +61,8 @@ function checkTimeout(timeout: number | null | undefined): void {
 abstract class SubscriberBase<E extends Event> {
   protected readonly native: NativeSubscriber
   protected readonly reader = new BatchReader()
+  /** Reused for every batch, so taking events allocates nothing. Grows for big events. */
+  private readBuf = Buffer.allocUnsafe(256 * 1024)
   /** Event class per native type id. */
   private readonly classes: Array<EventClass | undefined> = []
   private readonly byName = new Map<string, EventClass>()
@@ -167,6 +169,23 @@ abstract class SubscriberBase<E extends Event> {
     return undefined
   }
 
+  /**
+   * Fills the read buffer from the native queue with `take` (one N-API call per batch) and loads
+   * it into the reader. Returns false when `take` found nothing (returned 0).
+   */
+  protected refill(take: (out: Buffer) => number): boolean {
+    if (this.readBuf.length > 4 * 1024 * 1024) this.readBuf = Buffer.allocUnsafe(256 * 1024)
+    for (;;) {
+      const n = call(() => take(this.readBuf))
+      if (n > 0) {
+        this.reader.load(this.readBuf, n)
+        return true
+      }
+      if (n === 0) return false
+      this.readBuf = Buffer.allocUnsafe(Math.max(-n, this.readBuf.length * 2))
+    }
+  }
+
   protected closedError(): ClosedError {
     return new ClosedError(`get() called on a closed subscriber (${this.uri})`)
   }
@@ -268,11 +287,11 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
     for (;;) {
       const ev = this.nextBuffered()
       if (ev !== undefined) return ev
-      const buf = call(() => this.native.takeOrArm())
-      if (buf === null) return undefined
-      this.reader.load(buf)
+      if (!this.refill(this.takeOrArm)) return undefined
     }
   }
+
+  private readonly takeOrArm = (out: Buffer): number => this.native.takeOrArmInto(out)
 
   /** Called from the native thread (through a threadsafe function) when events arrived. */
   private onWake(): void {
@@ -387,9 +406,9 @@ export class SubscriberBlocking<E extends Event = Event> extends SubscriberBase<
       if (ev !== undefined) return ev
       const left = deadline === null ? null : Math.max(0, deadline - performance.now())
       flushBlockingPublishers()
-      const buf = call(() => this.native.waitTake(left))
-      if (buf === null) throw new TimeoutError(`no event arrived within ${timeout} s`)
-      this.reader.load(buf)
+      if (!this.refill((out) => this.native.waitTakeInto(out, left))) {
+        throw new TimeoutError(`no event arrived within ${timeout} s`)
+      }
     }
   }
 

@@ -47,9 +47,22 @@ async function sub(back, n, mode, filters, maxQueue, pauseMs) {
   for (let i = 1; i < filters; i++) s.subscribe(Telemetry, { topic: `other${i}.fridge` })
   say({ ready: true })
   if (pauseMs > 0) {
-    // A slow consumer: read nothing for a while, then report what the bounded queue held.
+    // A slow consumer: read nothing for a while, report what the bounded queue held, then read
+    // what is left (the end markers may well have been dropped, so stop on a quiet second).
     await new Promise((r) => setTimeout(r, pauseMs))
     say({ paused: true, rssMb: rssMb(), ...s.stats() })
+    let got = 0
+    for (;;) {
+      try {
+        mode === 'blocking' ? s.get(1) : await s.get(1)
+        got++
+      } catch (e) {
+        if (!(e instanceof j.TimeoutError)) throw e
+        break
+      }
+    }
+    say({ received: got, rate: 0, rssMb: rssMb(), stats: s.stats() })
+    return
   }
   let got = 0
   let first = 0

@@ -28,6 +28,29 @@ pub struct Batch {
     pub count: usize,
 }
 
+/// Result of copying waiting records into a caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    /// This many bytes of whole records were copied (and removed from the inbox).
+    Bytes(usize),
+    /// Nothing was waiting (or, for a wait, the timeout passed).
+    Empty,
+    /// The next record alone needs a buffer of at least this many bytes.
+    NeedAtLeast(usize),
+}
+
+/// Capacity above which an emptied inbox buffer is given back, so a burst does not pin memory.
+const KEEP_CAPACITY: usize = 4 << 20;
+
+/// Length of the record starting at `at` (header included).
+fn record_len(buf: &[u8], at: usize) -> usize {
+    let word = |i: usize| {
+        let s = at + 4 + 4 * i;
+        u32::from_le_bytes([buf[s], buf[s + 1], buf[s + 2], buf[s + 3]]) as usize
+    };
+    RECORD_HEADER + word(0) + word(1)
+}
+
 /// Records the receive thread collected from one drain of the socket, not yet in the inbox.
 #[derive(Default)]
 pub struct Pending {
@@ -192,6 +215,75 @@ impl Inbox {
         Some(Batch { bytes, count })
     }
 
+    /// Copies as many whole records as fit into `out` and removes them from the inbox. Copying
+    /// into a buffer the consumer reuses means no allocation per batch on either side.
+    fn copy_locked(&self, st: &mut State, out: &mut [u8]) -> Option<Copied> {
+        if st.count == 0 {
+            return None;
+        }
+        let (mut end, mut n) = (0, 0);
+        while end < st.buf.len() {
+            let len = record_len(&st.buf, end);
+            if end + len > out.len() {
+                break;
+            }
+            end += len;
+            n += 1;
+        }
+        if n == 0 {
+            return Some(Copied::NeedAtLeast(record_len(&st.buf, 0)));
+        }
+        out[..end].copy_from_slice(&st.buf[..end]);
+        st.buf.drain(..end);
+        st.count -= n;
+        if st.count == 0 && st.buf.capacity() > KEEP_CAPACITY {
+            st.buf = Vec::new();
+        }
+        self.delivered.fetch_add(n as u64, Ordering::Relaxed);
+        Some(Copied::Bytes(end))
+    }
+
+    /// Copies waiting records into `out` or, when there are none, arms the waker (as
+    /// [`Self::take_or_arm`]).
+    pub fn take_into_or_arm(&self, out: &mut [u8]) -> Result<Copied> {
+        let mut st = self.lock();
+        match self.copy_locked(&mut st, out) {
+            Some(c) => Ok(c),
+            None if st.closed => Err(Error::closed("subscriber")),
+            None => {
+                st.armed = true;
+                Ok(Copied::Empty)
+            }
+        }
+    }
+
+    /// Blocks (as [`Self::wait_take`]) until records can be copied into `out`.
+    pub fn wait_take_into(&self, out: &mut [u8], timeout: Option<Duration>) -> Result<Copied> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = self.lock();
+        loop {
+            if let Some(c) = self.copy_locked(&mut st, out) {
+                return Ok(c);
+            }
+            if st.closed {
+                return Err(Error::closed("subscriber"));
+            }
+            st = match deadline {
+                None => self.ready.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Ok(Copied::Empty);
+                    }
+                    self.ready
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
     /// Takes everything waiting, without blocking.
     pub fn try_take(&self) -> Result<Option<Batch>> {
         let mut st = self.lock();
@@ -317,6 +409,23 @@ mod tests {
         assert_eq!(inbox.len(), 14);
         assert_eq!(inbox.room(), 0);
         assert_eq!(inbox.dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn copying_out_takes_whole_records_that_fit() {
+        let inbox = Inbox::new(100, 1 << 20, false);
+        inbox.append(&mut pending(3));
+        let one = RECORD_HEADER + 2 + 7; // "T." and {"i":0}
+        let mut small = vec![0u8; one - 1];
+        assert_eq!(inbox.take_into_or_arm(&mut small).unwrap(), Copied::NeedAtLeast(one));
+        let mut two = vec![0u8; 2 * one + 3];
+        assert_eq!(inbox.take_into_or_arm(&mut two).unwrap(), Copied::Bytes(2 * one));
+        assert_eq!(records(&two[..2 * one]).map(|r| r.0).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox.wait_take_into(&mut two, None).unwrap(), Copied::Bytes(one));
+        assert_eq!(inbox.take_into_or_arm(&mut two).unwrap(), Copied::Empty);
+        assert_eq!(inbox.wait_take_into(&mut two, Some(Duration::from_millis(10))).unwrap(), Copied::Empty);
+        assert_eq!(inbox.delivered.load(Ordering::Relaxed), 3);
     }
 
     #[test]

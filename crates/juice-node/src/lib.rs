@@ -21,6 +21,14 @@ fn ms(timeout_ms: Option<f64>) -> Option<Duration> {
     timeout_ms.map(|t| Duration::from_micros((t.max(0.0) * 1000.0) as u64))
 }
 
+fn copied(c: core::inbox::Copied) -> i64 {
+    match c {
+        core::inbox::Copied::Bytes(n) => n as i64,
+        core::inbox::Copied::Empty => 0,
+        core::inbox::Copied::NeedAtLeast(n) => -(n as i64),
+    }
+}
+
 #[napi(object)]
 pub struct ProxyOptions {
     pub frontend: Option<String>,
@@ -302,6 +310,29 @@ impl NativeSubscriber {
             tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
         })));
         Ok(())
+    }
+
+    /// Copies queued events (whole records) into `out`. Returns the bytes copied; 0 when nothing
+    /// was queued (the waker is then armed); minus the size needed when the next record alone
+    /// does not fit.
+    #[napi]
+    pub fn take_or_arm_into(&self, mut out: Buffer) -> Result<i64, CodedError> {
+        self.inner
+            .inbox()
+            .take_into_or_arm(&mut out)
+            .map(copied)
+            .map_err(js_err)
+    }
+
+    /// As `takeOrArmInto`, but blocks the JS thread until events arrive or the timeout (ms;
+    /// null = forever) passes; 0 on timeout.
+    #[napi]
+    pub fn wait_take_into(&self, mut out: Buffer, timeout_ms: Option<f64>) -> Result<i64, CodedError> {
+        self.inner
+            .inbox()
+            .wait_take_into(&mut out, ms(timeout_ms))
+            .map(copied)
+            .map_err(js_err)
     }
 
     /// Takes every queued event as one buffer of records, or arms the waker and returns null.

@@ -1,0 +1,82 @@
+// A flood of malformed messages from a raw ZMQ peer (zeromq.js), interleaved with valid events,
+// through the proxy: everything valid arrives, everything else is counted by kind, nothing crashes.
+'use strict'
+const test = require('ava')
+const zmq = require('zeromq')
+const { j, startProxy, subscribed, until, Telemetry } = require('./helpers')
+
+test('100,000 malformed messages: every valid event delivered, every malformed one counted', async (t) => {
+  const proxy = await startProxy({ sndHwm: 0, rcvHwm: 0 })
+  const sub = new j.SubscriberAsync(proxy.backend, { rcvHwm: 0, maxQueue: 1_000_000 }).subscribe(Telemetry).subscribeAll()
+  await subscribed(proxy, 2)
+  const raw = new zmq.Publisher({ sendHighWaterMark: 0 })
+  raw.connect(proxy.frontend)
+  await new Promise((r) => setTimeout(r, 300))
+
+  const deep = '{"a":' + '['.repeat(100_000) // unterminated and deeply nested
+  const badUtf8Topic = Buffer.from([...Buffer.from('Telemetry.'), 0xc3, 0x28, 0x2e])
+  const kinds = [
+    { expect: 'malformedFrames', msg: ['Telemetry.'] },
+    { expect: 'malformedFrames', msg: ['Telemetry.', '{}', '{}'] },
+    { expect: 'malformedFrames', msg: [''] },
+    { expect: 'malformedTopic', msg: ['', ''] },
+    { expect: 'malformedTopic', msg: ['Telemetry', '{}'] },
+    { expect: 'malformedUtf8', msg: [badUtf8Topic, '{}'] },
+    { expect: 'malformedUtf8', msg: ['Telemetry.', Buffer.from([0xff, 0xfe])] },
+    { expect: 'malformedJson', msg: ['Telemetry.', ''] },
+    { expect: 'malformedJson', msg: ['Telemetry.', 'not json'] },
+    { expect: 'malformedJson', msg: ['Telemetry.', '[1,2]'] },
+    { expect: 'malformedJson', msg: ['Telemetry.', 'null'] },
+    { expect: 'malformedJson', msg: ['Telemetry.', '{"time":"never"}'] },
+    { expect: 'malformedJson', msg: ['Telemetry.', deep] },
+    { expect: 'unknownType', msg: ['NoSuchType.x.', '{}'] },
+  ]
+  const expected = {}
+  const total = 100_000
+  let valid = 0
+  for (let i = 0; i < total; i++) {
+    const k = kinds[i % kinds.length]
+    expected[k.expect] = (expected[k.expect] ?? 0) + 1
+    await raw.send(k.msg)
+    if (i % 10 === 0) await raw.send(['Telemetry.ok.', JSON.stringify({ v: valid++ })])
+  }
+  // One 64 MiB payload (not JSON), which the proxy forwards and the subscriber counts.
+  await raw.send(['Telemetry.', Buffer.alloc(64 << 20, 0x78)])
+  expected.malformedJson++
+  await raw.send(['Telemetry.ok.', JSON.stringify({ v: valid++ })])
+
+  const got = []
+  while (got.length < valid) got.push((await sub.get(30)).v)
+  const counted = () => {
+    const s = sub.stats()
+    return Object.keys(expected).every((k) => s[k] === expected[k])
+  }
+  await until(counted, 30_000)
+  const s = sub.stats()
+  t.log({ sent: { malformed: total + 1, valid }, stats: s })
+  t.deepEqual(got, [...Array(valid).keys()], 'every valid event, in order')
+  for (const [k, v] of Object.entries(expected)) t.is(s[k], v, k)
+  t.is(s.dropped, 0)
+  t.is(proxy.stats().messages, total + valid + 1)
+  raw.close()
+  await sub.close()
+  await proxy.close()
+})
+
+test('a message above the proxy maximum disconnects only its sender; the proxy and others go on', async (t) => {
+  const proxy = await startProxy({ maxMessageSize: 1 << 20 })
+  const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
+  await subscribed(proxy)
+  const raw = new zmq.Publisher()
+  raw.connect(proxy.frontend)
+  await new Promise((r) => setTimeout(r, 300))
+  await raw.send(['Telemetry.', Buffer.alloc(2 << 20, 0x78)])
+  const pub = new j.PublisherAsync(proxy.frontend)
+  await pub.publish(new Telemetry({ ok: true }))
+  t.true((await sub.get(5)).ok)
+  t.is(proxy.stats().messages, 1, 'the oversized message was refused')
+  raw.close()
+  await pub.close()
+  await sub.close()
+  await proxy.close()
+})
