@@ -155,21 +155,33 @@ test.serial('a subscriber process killed mid-stream leaves the proxy and other s
 })
 
 test.serial('a frozen subscriber process (SIGSTOP) never stalls the proxy or the other subscribers', async (t) => {
-  const proxy = await startProxy({ sndHwm: 1000 })
+  const proxy = await startProxy()
   const frozen = child('sub-child.js', [proxy.backend])
   await frozen.ready()
   const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
-  await until(() => frozen.last('got') !== undefined)
-  frozen.kill('SIGSTOP')
   const pub = new j.PublisherAsync(proxy.frontend)
-  const n = 100_000
+  // Warm up until both subscribers are receiving, then freeze one.
+  for (let warm = false; !warm; ) {
+    await pub.publish(new Telemetry({ i: -1 }))
+    await pause(20)
+    warm = (await sub.get(0.05).then(() => true, () => false)) && frozen.last('got') > 0
+  }
+  while (await sub.get(0.1).then(() => true, () => false));
+  frozen.kill('SIGSTOP')
+  // More than the frozen subscriber's pipe at the proxy holds (sndHwm 100,000), so the proxy has
+  // to drop for it, and must go on serving the other one at full speed.
+  const n = 250_000
   const t0 = Date.now()
   const consumer = (async () => {
     let got = 0
     for (; got < n; got++) await sub.get(20)
     return got
   })()
-  for (let i = 0; i < n; i++) await pub.publish(new Telemetry({ i, pad: 'x'.repeat(200) }))
+  for (let i = 0; i < n; i++) {
+    await pub.publish(new Telemetry({ i }))
+    // Publisher and consumer share this thread: give the consumer its turns.
+    if (i % 1000 === 0) await new Promise((r) => setImmediate(r))
+  }
   await pub.close()
   const got = await consumer
   const ms = Date.now() - t0

@@ -13,7 +13,7 @@ test('100,000 malformed messages: every valid event delivered, every malformed o
   raw.connect(proxy.frontend)
   await new Promise((r) => setTimeout(r, 300))
 
-  const deep = '{"a":' + '['.repeat(100_000) // unterminated and deeply nested
+  const deep = '{"a":' + '['.repeat(5000) // unterminated, 5,000 levels deep
   const badUtf8Topic = Buffer.from([...Buffer.from('Telemetry.'), 0xc3, 0x28, 0x2e])
   const kinds = [
     { expect: 'malformedFrames', msg: ['Telemetry.'] },
@@ -32,7 +32,7 @@ test('100,000 malformed messages: every valid event delivered, every malformed o
     { expect: 'unknownType', msg: ['NoSuchType.x.', '{}'] },
   ]
   const expected = {}
-  const total = 100_000
+  const total = Number(process.env.FUZZ_N ?? 100_000)
   let valid = 0
   for (let i = 0; i < total; i++) {
     const k = kinds[i % kinds.length]
@@ -46,7 +46,7 @@ test('100,000 malformed messages: every valid event delivered, every malformed o
   await raw.send(['Telemetry.ok.', JSON.stringify({ v: valid++ })])
 
   const got = []
-  while (got.length < valid) got.push((await sub.get(30)).v)
+  try { while (got.length < valid) got.push((await sub.get(30)).v) } catch (e) { t.log({ got: got.length, valid, stats: sub.stats(), proxy: proxy.stats() }); throw e }
   const counted = () => {
     const s = sub.stats()
     return Object.keys(expected).every((k) => s[k] === expected[k])

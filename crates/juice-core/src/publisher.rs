@@ -17,7 +17,8 @@
 //! payload_len: u32, type, topic, payload`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -135,13 +136,55 @@ struct Inner {
     frame: Vec<u8>,
 }
 
+/// How often the watcher thread reads subscription notices while the caller is not sending.
+const WATCH_INTERVAL: Duration = Duration::from_millis(20);
+
 pub struct Publisher {
+    shared: Arc<Shared>,
+    /// Reads subscription notices in the background, so that a lost connection is known (and
+    /// what is sent meanwhile counted as unrouted) even if the caller was idle when it happened:
+    /// libzmq only reports it after a command round trip that needs the socket to be polled.
+    watcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The state a publisher shares with its watcher thread; reached through `Deref`.
+pub struct Shared {
     inner: Mutex<Inner>,
     /// When the first events stop waiting for a subscription.
     ready_deadline: Instant,
     sent: AtomicU64,
     blocked: AtomicU64,
     unrouted: AtomicU64,
+    /// Set by `close()`; the watcher sleeps on `wake` and exits when it sees it.
+    stopping: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl std::ops::Deref for Publisher {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+fn watch(shared: Arc<Shared>) {
+    let mut stopping = shared.stopping.lock().unwrap_or_else(|e| e.into_inner());
+    while !*stopping {
+        stopping = shared
+            .wake
+            .wait_timeout(stopping, WATCH_INTERVAL)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if *stopping {
+            break;
+        }
+        let mut guard = shared.lock();
+        let inner = &mut *guard;
+        let Some(sock) = inner.sock.as_ref() else { break };
+        if read_notices(sock, &mut inner.live) {
+            inner.last_notice = Some(Instant::now());
+        }
+    }
 }
 
 impl Publisher {
@@ -150,9 +193,14 @@ impl Publisher {
         let mut sock = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
         sock.set_sndhwm(opts.snd_hwm).map_err(|e| Error::zmq("sndhwm", e))?;
         socket::set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
+        // Without IMMEDIATE a connecting socket keeps its pipe while the proxy is down and
+        // replays it into a restarted proxy before any subscriber is back: a silent loss. With
+        // it, the pipe ends with the connection, libzmq reports the lost subscriptions, and what
+        // is sent meanwhile is counted as unrouted.
+        sock.set_immediate(true).map_err(|e| Error::zmq("immediate", e))?;
         sock.set_linger(opts.linger_ms).map_err(|e| Error::zmq("linger", e))?;
         socket::connect(&sock, uri)?;
-        Ok(Publisher {
+        let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 sock: Some(sock),
                 ctx: Some(ctx),
@@ -165,9 +213,22 @@ impl Publisher {
             sent: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
             unrouted: AtomicU64::new(0),
+            stopping: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let s2 = shared.clone();
+        let watcher = std::thread::Builder::new()
+            .name("juice-pub-watch".into())
+            .spawn(move || watch(s2))
+            .map_err(|e| Error::invalid_arg(format!("cannot start publisher thread: {e}")))?;
+        Ok(Publisher {
+            shared,
+            watcher: Mutex::new(Some(watcher)),
         })
     }
+}
 
+impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -305,7 +366,7 @@ impl Publisher {
 
     /// Closes the socket and waits (up to linger) until libzmq has written out everything sent.
     /// Safe to call more than once.
-    pub fn close(&self) {
+    fn close_socket(&self) {
         let (sock, ctx) = {
             let mut inner = self.lock();
             (inner.sock.take(), inner.ctx.take())
@@ -315,6 +376,20 @@ impl Publisher {
             // Blocks until queued messages are written or linger expires.
             let _ = ctx.destroy();
         }
+    }
+}
+
+impl Publisher {
+    /// Closes the socket and waits (up to linger) until libzmq has written out everything sent.
+    /// Safe to call more than once.
+    pub fn close(&self) {
+        *self.stopping.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+        let watcher = self.watcher.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = watcher {
+            let _ = w.join();
+        }
+        self.shared.close_socket();
     }
 }
 
