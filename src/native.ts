@@ -95,10 +95,6 @@ export interface NativeSubscriber {
   takeOrArmInto(out: Buffer): number
   /** As takeOrArmInto, blocking the thread up to the timeout (null = forever); 0 on timeout. */
   waitTakeInto(out: Buffer, timeoutMs: number | null): number
-  /** A batch of records, or null after arming the waker. */
-  takeOrArm(): Buffer | null
-  /** Blocks the calling thread; null on timeout. */
-  waitTake(timeoutMs: number | null): Buffer | null
   stats(): NativeSubscriberStats
   close(): void
 }

@@ -2,7 +2,8 @@
 // record batches; this layer takes a whole batch per N-API call and turns one record at a time
 // into an event object (V8's JSON.parse, then the subscribed class's prototype).
 //
-//   native inbox --(takeOrArm / waitTake: one Buffer per batch)--> BatchReader --> decodeEvent
+//   native inbox --(takeOrArmInto / waitTakeInto: copy a batch into one reused Buffer)-->
+//   BatchReader --> decodeEvent
 import { AbortError, call, ClosedError, TimeoutError } from './errors'
 import { decodeEvent, Event, EventClass, eventTypeName } from './event'
 import { native } from './load-addon'

@@ -243,63 +243,13 @@ impl Inbox {
         Some(Copied::Bytes(end))
     }
 
-    /// Copies waiting records into `out` or, when there are none, arms the waker (as
-    /// [`Self::take_or_arm`]).
-    pub fn take_into_or_arm(&self, out: &mut [u8]) -> Result<Copied> {
+    /// Applies `take` now; when it finds nothing, fails if closed, else arms the waker so the
+    /// consumer is called back on the next append. Checking and arming under one lock means no
+    /// wake-up can be lost.
+    fn now_or_arm<T>(&self, take: impl FnOnce(&Self, &mut State) -> Option<T>) -> Result<Option<T>> {
         let mut st = self.lock();
-        match self.copy_locked(&mut st, out) {
-            Some(c) => Ok(c),
-            None if st.closed => Err(Error::closed("subscriber")),
-            None => {
-                st.armed = true;
-                Ok(Copied::Empty)
-            }
-        }
-    }
-
-    /// Blocks (as [`Self::wait_take`]) until records can be copied into `out`.
-    pub fn wait_take_into(&self, out: &mut [u8], timeout: Option<Duration>) -> Result<Copied> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut st = self.lock();
-        loop {
-            if let Some(c) = self.copy_locked(&mut st, out) {
-                return Ok(c);
-            }
-            if st.closed {
-                return Err(Error::closed("subscriber"));
-            }
-            st = match deadline {
-                None => self.ready.wait(st).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Ok(Copied::Empty);
-                    }
-                    self.ready
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
-        }
-    }
-
-    /// Takes everything waiting, without blocking.
-    pub fn try_take(&self) -> Result<Option<Batch>> {
-        let mut st = self.lock();
-        match self.take_locked(&mut st) {
-            Some(b) => Ok(Some(b)),
-            None if st.closed => Err(Error::closed("subscriber")),
-            None => Ok(None),
-        }
-    }
-
-    /// Takes everything waiting or, when empty, arms the waker so the consumer is called back
-    /// on the next append. Checking and arming under one lock means no wake-up can be lost.
-    pub fn take_or_arm(&self) -> Result<Option<Batch>> {
-        let mut st = self.lock();
-        match self.take_locked(&mut st) {
-            Some(b) => Ok(Some(b)),
+        match take(self, &mut st) {
+            Some(v) => Ok(Some(v)),
             None if st.closed => Err(Error::closed("subscriber")),
             None => {
                 st.armed = true;
@@ -308,14 +258,18 @@ impl Inbox {
         }
     }
 
-    /// Blocks the calling thread (no spinning) until events arrive, the inbox closes, or the
-    /// timeout passes (`None` waits forever). `Ok(None)` means the timeout passed.
-    pub fn wait_take(&self, timeout: Option<Duration>) -> Result<Option<Batch>> {
+    /// Blocks the calling thread (no spinning) until `take` finds something, the inbox closes,
+    /// or the timeout passes (`None` waits forever). `Ok(None)` means the timeout passed.
+    fn wait_for<T>(
+        &self,
+        timeout: Option<Duration>,
+        mut take: impl FnMut(&Self, &mut State) -> Option<T>,
+    ) -> Result<Option<T>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.lock();
         loop {
-            if let Some(b) = self.take_locked(&mut st) {
-                return Ok(Some(b));
+            if let Some(v) = take(self, &mut st) {
+                return Ok(Some(v));
             }
             if st.closed {
                 return Err(Error::closed("subscriber"));
@@ -334,6 +288,36 @@ impl Inbox {
                 }
             };
         }
+    }
+
+    /// Copies waiting records into `out` (see [`Copied`]), or arms the waker when there are none.
+    pub fn take_into_or_arm(&self, out: &mut [u8]) -> Result<Copied> {
+        Ok(self.now_or_arm(|me, st| me.copy_locked(st, out))?.unwrap_or(Copied::Empty))
+    }
+
+    /// Blocks until records can be copied into `out`; `Copied::Empty` when the timeout passed.
+    pub fn wait_take_into(&self, out: &mut [u8], timeout: Option<Duration>) -> Result<Copied> {
+        Ok(self.wait_for(timeout, |me, st| me.copy_locked(st, out))?.unwrap_or(Copied::Empty))
+    }
+
+    /// Takes everything waiting as one batch, without blocking.
+    pub fn try_take(&self) -> Result<Option<Batch>> {
+        let mut st = self.lock();
+        match self.take_locked(&mut st) {
+            Some(b) => Ok(Some(b)),
+            None if st.closed => Err(Error::closed("subscriber")),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes everything waiting as one batch, or arms the waker and returns `None`.
+    pub fn take_or_arm(&self) -> Result<Option<Batch>> {
+        self.now_or_arm(|me, st| me.take_locked(st))
+    }
+
+    /// Blocks until a batch can be taken; `Ok(None)` when the timeout passed.
+    pub fn wait_take(&self, timeout: Option<Duration>) -> Result<Option<Batch>> {
+        self.wait_for(timeout, |me, st| me.take_locked(st))
     }
 
     /// Closes the inbox: waiting and future takes fail with "closed" once it is empty, and an

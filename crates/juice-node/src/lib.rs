@@ -335,26 +335,6 @@ impl NativeSubscriber {
             .map_err(js_err)
     }
 
-    /// Takes every queued event as one buffer of records, or arms the waker and returns null.
-    #[napi]
-    pub fn take_or_arm(&self) -> Result<Option<Buffer>, CodedError> {
-        self.inner
-            .inbox()
-            .take_or_arm()
-            .map(|b| b.map(|b| b.bytes.into()))
-            .map_err(js_err)
-    }
-
-    /// Blocks the JS thread until events arrive or the timeout (ms; null = forever) passes.
-    #[napi]
-    pub fn wait_take(&self, timeout_ms: Option<f64>) -> Result<Option<Buffer>, CodedError> {
-        self.inner
-            .inbox()
-            .wait_take(ms(timeout_ms))
-            .map(|b| b.map(|b| b.bytes.into()))
-            .map_err(js_err)
-    }
-
     #[napi]
     pub fn stats(&self) -> SubscriberStats {
         let s = self.inner.stats();
