@@ -53,6 +53,10 @@ export interface GetOptions {
   signal?: AbortSignal
 }
 
+/** Sizes of the buffer batches are copied into. */
+const MIN_READ_BUF = 256 * 1024
+const MAX_READ_BUF = 4 * 1024 * 1024
+
 function checkTimeout(timeout: number | null | undefined): void {
   if (timeout !== undefined && timeout !== null && (typeof timeout !== 'number' || !(timeout >= 0))) {
     throw new TypeError(`timeout must be a number of seconds >= 0 or null, got ${String(timeout)}`)
@@ -63,7 +67,9 @@ abstract class SubscriberBase<E extends Event> {
   protected readonly native: NativeSubscriber
   protected readonly reader = new BatchReader()
   /** Reused for every batch, so taking events allocates nothing. Grows for big events. */
-  private readBuf = Buffer.allocUnsafe(256 * 1024)
+  private readBuf = Buffer.allocUnsafe(MIN_READ_BUF)
+  /** Bytes the last take copied, to grow `readBuf` while a backlog is being read. */
+  private lastFill = 0
   /** Event class per native type id. */
   private readonly classes: Array<EventClass | undefined> = []
   private readonly byName = new Map<string, EventClass>()
@@ -175,10 +181,16 @@ abstract class SubscriberBase<E extends Event> {
    * it into the reader. Returns false when `take` found nothing (returned 0).
    */
   protected refill(take: (out: Buffer) => number): boolean {
-    if (this.readBuf.length > 4 * 1024 * 1024) this.readBuf = Buffer.allocUnsafe(256 * 1024)
+    const size = this.readBuf.length
+    if (size > MAX_READ_BUF) {
+      this.readBuf = Buffer.allocUnsafe(MIN_READ_BUF) // after one outsized event
+    } else if (this.lastFill > size / 2 && size < MAX_READ_BUF) {
+      this.readBuf = Buffer.allocUnsafe(size * 2) // a backlog: take it in bigger pieces
+    }
     for (;;) {
       const n = call(() => take(this.readBuf))
       if (n > 0) {
+        this.lastFill = n
         this.reader.load(this.readBuf, n)
         return true
       }

@@ -84,7 +84,11 @@ impl Pending {
 }
 
 struct State {
+    /// Records; those before `head` have already been copied out.
     buf: Vec<u8>,
+    /// Start of the first record not yet taken. Reading advances it instead of moving the rest
+    /// of the buffer, so taking a large backlog in small pieces stays linear.
+    head: usize,
     count: usize,
     /// The async consumer found the inbox empty and wants its waker called on the next append.
     armed: bool,
@@ -111,6 +115,7 @@ impl Inbox {
         Inbox {
             state: Mutex::new(State {
                 buf: Vec::new(),
+                head: 0,
                 count: 0,
                 armed: false,
                 closed: false,
@@ -147,7 +152,7 @@ impl Inbox {
     /// How many more events fit under both bounds (0 once the byte bound is reached).
     pub fn room(&self) -> usize {
         let st = self.lock();
-        if st.buf.len() >= self.max_bytes {
+        if st.buf.len() - st.head >= self.max_bytes {
             0
         } else {
             self.max_events.saturating_sub(st.count)
@@ -167,7 +172,7 @@ impl Inbox {
                 return;
             }
             let room_events = self.max_events.saturating_sub(st.count);
-            let room_bytes = self.max_bytes.saturating_sub(st.buf.len());
+            let room_bytes = self.max_bytes.saturating_sub(st.buf.len() - st.head);
             // Largest k such that the first k records fit both bounds.
             let mut k = pending.ends.len().min(room_events);
             while k > 0 && pending.ends[k - 1] > room_bytes {
@@ -177,6 +182,11 @@ impl Inbox {
                 k = pending.ends.len();
             }
             if k > 0 {
+                if st.head > 0 && st.head >= st.buf.len() / 2 {
+                    // Reclaim the taken prefix once it is the larger part: amortised linear.
+                    let head = std::mem::take(&mut st.head);
+                    st.buf.drain(..head);
+                }
                 if st.count == 0 && k == pending.ends.len() {
                     // The consumer has taken everything: hand over the whole buffer, no copy.
                     std::mem::swap(&mut st.buf, &mut pending.buf);
@@ -210,7 +220,9 @@ impl Inbox {
             return None;
         }
         let count = std::mem::take(&mut st.count);
-        let bytes = std::mem::take(&mut st.buf);
+        let head = std::mem::take(&mut st.head);
+        let mut bytes = std::mem::take(&mut st.buf);
+        bytes.drain(..head);
         self.delivered.fetch_add(count as u64, Ordering::Relaxed);
         Some(Batch { bytes, count })
     }
@@ -221,26 +233,33 @@ impl Inbox {
         if st.count == 0 {
             return None;
         }
-        let (mut end, mut n) = (0, 0);
+        let head = st.head;
+        let (mut end, mut n) = (head, 0);
         while end < st.buf.len() {
             let len = record_len(&st.buf, end);
-            if end + len > out.len() {
+            if end + len - head > out.len() {
                 break;
             }
             end += len;
             n += 1;
         }
         if n == 0 {
-            return Some(Copied::NeedAtLeast(record_len(&st.buf, 0)));
+            return Some(Copied::NeedAtLeast(record_len(&st.buf, head)));
         }
-        out[..end].copy_from_slice(&st.buf[..end]);
-        st.buf.drain(..end);
+        let copied = end - head;
+        out[..copied].copy_from_slice(&st.buf[head..end]);
         st.count -= n;
-        if st.count == 0 && st.buf.capacity() > KEEP_CAPACITY {
-            st.buf = Vec::new();
+        if st.count == 0 {
+            st.buf.clear();
+            st.head = 0;
+            if st.buf.capacity() > KEEP_CAPACITY {
+                st.buf = Vec::new();
+            }
+        } else {
+            st.head = end;
         }
         self.delivered.fetch_add(n as u64, Ordering::Relaxed);
-        Some(Copied::Bytes(end))
+        Some(Copied::Bytes(copied))
     }
 
     /// Applies `take` now; when it finds nothing, fails if closed, else arms the waker so the
