@@ -17,18 +17,30 @@ export interface NativeProxyOptions {
   maxMessageSize?: number
   /** `ZMQ_XPUB_NODROP` on the backend. */
   lossless?: boolean
+  curve?: { secretKey: string; allowedClients: string[] }
+}
+
+export interface NativeClientCurve {
+  serverKey: string
+  publicKey: string
+  secretKey: string
 }
 
 export interface NativeProxyStats {
   messages: number
   bytes: number
   subscriptions: number
+  /** CURVE handshakes admitted by the allowlist. */
+  authAccepted: number
+  /** CURVE handshakes refused. */
+  authDenied: number
 }
 
 export interface NativeProxy {
   readonly frontend: string
   readonly backend: string
   stats(): NativeProxyStats
+  setAllowedClients(keys: string[]): void
   close(): void
 }
 
@@ -38,6 +50,7 @@ export interface NativePublisherOptions {
   /** `ZMQ_LINGER`, ms. */
   lingerMs?: number
   subscriptionWaitMs?: number
+  curve?: NativeClientCurve
 }
 
 export interface NativePublisherStats {
@@ -67,6 +80,7 @@ export interface NativeSubscriberOptions {
   /** `ZMQ_MAXMSGSIZE`; -1 for no limit. */
   maxMessageSize?: number
   lossless?: boolean
+  curve?: NativeClientCurve
 }
 
 export interface NativeSubscriberStats {
@@ -101,6 +115,9 @@ export interface NativeSubscriber {
 
 export interface NativeModule {
   validateTypeName(name: string): void
+  generateKeyPair(): { publicKey: string; secretKey: string }
+  curvePublicKey(secretKey: string): string
+  curveAvailable(): boolean
   NativeProxy: new (opts: NativeProxyOptions) => NativeProxy
   NativePublisher: new (uri: string, opts: NativePublisherOptions) => NativePublisher
   NativeSubscriber: new (uri: string, opts: NativeSubscriberOptions) => NativeSubscriber

@@ -2,6 +2,7 @@
 import { call } from './errors'
 import { native } from './load-addon'
 import type { NativeProxy, NativeProxyStats } from './native'
+import { checkCurveOptions, curvePublicKey, type ProxyCurveOptions } from './curve'
 
 /** Upstream Juice's defaults (task manager `pub_port` 5122, `sub_port` 5123, all interfaces). */
 export const DEFAULT_FRONTEND = 'tcp://*:5122'
@@ -30,12 +31,23 @@ export interface ProxyOptions {
    * is that one stalled subscriber stalls all of them. Default false.
    */
   lossless?: boolean
+  /**
+   * Turn on CURVE: both endpoints encrypt, and a ZAP handler admits only clients whose public
+   * key is in `allowedClients`. Clients then need `curve` options with `serverKey` set to
+   * `proxy.curvePublicKey`. Default: off (plain TCP).
+   */
+  curve?: ProxyCurveOptions
 }
 
 export type ProxyStats = NativeProxyStats
 
 export class Proxy {
-  private constructor(private readonly native: NativeProxy) {}
+  /** The proxy's CURVE public key (for clients' `serverKey`), or undefined without CURVE. */
+  readonly curvePublicKey: string | undefined
+
+  private constructor(private readonly native: NativeProxy, curveSecret: string | undefined) {
+    this.curvePublicKey = curveSecret === undefined ? undefined : curvePublicKey(curveSecret)
+  }
 
   /** Binds both endpoints and starts forwarding. Rejects with InvalidUriError if a bind fails. */
   static async start(opts: ProxyOptions = {}): Promise<Proxy> {
@@ -53,9 +65,10 @@ export class Proxy {
           sndHwm: opts.sndHwm,
           maxMessageSize: opts.maxMessageSize,
           lossless: opts.lossless,
+          curve: checkCurveOptions(opts.curve, ['secretKey', 'allowedClients'], 'Proxy'),
         }),
     )
-    return new Proxy(n)
+    return new Proxy(n, opts.curve?.secretKey)
   }
 
   /** The bound frontend endpoint (publishers), with the real port. */
@@ -68,9 +81,18 @@ export class Proxy {
     return this.native.backend
   }
 
-  /** Messages and bytes forwarded, and distinct live subscriptions. */
+  /** Messages and bytes forwarded, distinct live subscriptions, and CURVE handshakes admitted/refused. */
   stats(): ProxyStats {
     return this.native.stats()
+  }
+
+  /**
+   * Replaces the CURVE allowlist. New handshakes are judged by the new list; connections already
+   * admitted stay open until they drop.
+   */
+  setAllowedClients(publicKeys: string[]): void {
+    checkCurveOptions({ allowedClients: publicKeys }, ['allowedClients'], 'setAllowedClients')
+    call(() => this.native.setAllowedClients(publicKeys))
   }
 
   /** Stops forwarding and unbinds. Idempotent. */

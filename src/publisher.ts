@@ -7,6 +7,7 @@
 // so a tight `await publish()` loop crosses N-API once per few hundred events. PublisherBlocking
 // sends at the end of the current task (a microtask), since a blocking script may never give the
 // event loop a turn, and before any blocking get() in the process.
+import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from './curve'
 import { call, ClosedError } from './errors'
 import { Event, EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
 import { native } from './load-addon'
@@ -29,6 +30,8 @@ export interface PublisherOptions {
    * ZMQ's slow-joiner effect. Upstream Juice waits 5 s; so do we by default. 0 disables the wait.
    */
   subscriptionWait?: number
+  /** CURVE keys, required by a proxy started with `curve`. See `generateKeyPair()`. */
+  curve?: ClientCurveOptions
 }
 
 export interface PublisherStats {
@@ -89,6 +92,7 @@ abstract class PublisherBase {
       sndHwm: opts.sndHwm,
       lingerMs: this.lingerMs,
       subscriptionWaitMs: seconds(opts.subscriptionWait, 'subscriptionWait'),
+      curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Publisher'),
     }
     this.native = call(() => new native.NativePublisher(uri, nativeOpts))
   }

@@ -4,6 +4,7 @@
 //
 //   native inbox --(takeOrArmInto / waitTakeInto: copy a batch into one reused Buffer)-->
 //   BatchReader --> decodeEvent
+import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from './curve'
 import { AbortError, call, ClosedError, TimeoutError } from './errors'
 import { decodeEvent, Event, EventClass, eventTypeName } from './event'
 import { native } from './load-addon'
@@ -34,6 +35,8 @@ export interface SubscriberOptions {
    * and, with a lossless `Proxy`, holds the publishers back. Default false (drop and count).
    */
   lossless?: boolean
+  /** CURVE keys, required by a proxy started with `curve`. See `generateKeyPair()`. */
+  curve?: ClientCurveOptions
 }
 
 export interface SubscribeOptions {
@@ -91,6 +94,7 @@ abstract class SubscriberBase<E extends Event> {
           rcvHwm: opts.rcvHwm,
           maxMessageSize: opts.maxMessageSize,
           lossless: opts.lossless,
+          curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
         }),
     )
   }

@@ -18,7 +18,10 @@ const END: &[u8] = b"Telemetry.qpu0.end.";
 const FILTER: &[u8] = b"Telemetry.qpu0.";
 
 fn now_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -50,10 +53,17 @@ fn proxy(kind: &str, front: &str, back: &str) {
                 ..Default::default()
             })
             .expect("proxy start");
-            say(format!("{{\"ready\":true,\"frontend\":\"{}\",\"backend\":\"{}\"}}", p.frontend(), p.backend()));
+            say(format!(
+                "{{\"ready\":true,\"frontend\":\"{}\",\"backend\":\"{}\"}}",
+                p.frontend(),
+                p.backend()
+            ));
             wait_for_stdin_close();
             let s = p.stats();
-            say(format!("{{\"messages\":{},\"bytes\":{}}}", s.messages, s.bytes));
+            say(format!(
+                "{{\"messages\":{},\"bytes\":{}}}",
+                s.messages, s.bytes
+            ));
         }
         _ => {
             let ctx = zmq::Context::new();
@@ -63,7 +73,9 @@ fn proxy(kind: &str, front: &str, back: &str) {
             xpub.set_sndhwm(0).unwrap();
             xsub.bind(front).unwrap();
             xpub.bind(back).unwrap();
-            say(format!("{{\"ready\":true,\"frontend\":\"{front}\",\"backend\":\"{back}\"}}"));
+            say(format!(
+                "{{\"ready\":true,\"frontend\":\"{front}\",\"backend\":\"{back}\"}}"
+            ));
             std::thread::spawn(move || {
                 let _ = zmq::proxy(&xsub, &xpub);
             });
@@ -123,7 +135,8 @@ fn subscriber(back: &str, n: u64, filters: u64) {
     s.set_rcvhwm(0).unwrap();
     s.set_subscribe(FILTER).unwrap();
     for i in 1..filters {
-        s.set_subscribe(format!("Telemetry.other{i}.fridge.").as_bytes()).unwrap();
+        s.set_subscribe(format!("Telemetry.other{i}.fridge.").as_bytes())
+            .unwrap();
     }
     s.connect(back).unwrap();
     say("{\"ready\":true}".into());
@@ -155,9 +168,15 @@ fn subscriber(back: &str, n: u64, filters: u64) {
         }
     }
     let secs = (last - first) as f64 / 1e9;
-    let rate = if secs > 0.0 { (got - 1) as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        (got - 1) as f64 / secs
+    } else {
+        0.0
+    };
     if lat.is_empty() {
-        say(format!("{{\"received\":{got},\"seconds\":{secs:.4},\"rate\":{rate:.0}}}"));
+        say(format!(
+            "{{\"received\":{got},\"seconds\":{secs:.4},\"rate\":{rate:.0}}}"
+        ));
     } else {
         lat.sort_by(|a, b| a.total_cmp(b));
         let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
@@ -174,7 +193,10 @@ fn subscriber(back: &str, n: u64, filters: u64) {
 fn json_stamp_us(payload: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(payload).ok()?;
     let at = text.find("\"t\":")? + 4;
-    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     digits.parse::<f64>().ok().filter(|v| *v > 0.0)
 }
 
@@ -185,7 +207,13 @@ fn core_subscriber(back: &str, n: u64) {
     say("{\"ready\":true}".into());
     let (mut got, mut lat) = (0u64, Vec::new());
     'outer: while got < n {
-        let Some(batch) = sub.inbox().wait_take(Some(Duration::from_secs(30))).unwrap() else { break };
+        let Some(batch) = sub
+            .inbox()
+            .wait_take(Some(Duration::from_secs(30)))
+            .unwrap()
+        else {
+            break;
+        };
         let t = now_ns();
         for (_, topic, payload) in juice_core::inbox::records(&batch.bytes) {
             if topic == END {
@@ -199,14 +227,23 @@ fn core_subscriber(back: &str, n: u64) {
     }
     lat.sort_by(|a, b| a.total_cmp(b));
     let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
-    say(format!("{{\"received\":{got},\"rate\":0,\"p50_us\":{:.1},\"p99_us\":{:.1}}}", p(0.5), p(0.99)));
+    say(format!(
+        "{{\"received\":{got},\"rate\":0,\"p50_us\":{:.1},\"p99_us\":{:.1}}}",
+        p(0.5),
+        p(0.99)
+    ));
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("proxy") => proxy(&args[2], &args[3], &args[4]),
-        Some("pub") => publisher(&args[2], arg(&args, 3, "N"), arg(&args, 4, "SIZE"), arg(&args, 5, "RATE")),
+        Some("pub") => publisher(
+            &args[2],
+            arg(&args, 3, "N"),
+            arg(&args, 4, "SIZE"),
+            arg(&args, 5, "RATE"),
+        ),
         Some("coresub") => core_subscriber(&args[2], arg(&args, 3, "N")),
         Some("sub") => subscriber(&args[2], arg(&args, 3, "N"), arg(&args, 4, "FILTERS")),
         _ => {

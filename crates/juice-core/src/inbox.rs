@@ -62,8 +62,10 @@ pub struct Pending {
 impl Pending {
     pub fn push(&mut self, type_id: u32, topic: &[u8], payload: &[u8]) {
         self.buf.extend_from_slice(&type_id.to_le_bytes());
-        self.buf.extend_from_slice(&(topic.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(topic.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(topic);
         self.buf.extend_from_slice(payload);
         self.ends.push(self.buf.len());
@@ -210,7 +212,12 @@ impl Inbox {
     }
 
     fn wake(&self) {
-        if let Some(w) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(w) = self
+            .waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             w();
         }
     }
@@ -265,7 +272,10 @@ impl Inbox {
     /// Applies `take` now; when it finds nothing, fails if closed, else arms the waker so the
     /// consumer is called back on the next append. Checking and arming under one lock means no
     /// wake-up can be lost.
-    fn now_or_arm<T>(&self, take: impl FnOnce(&Self, &mut State) -> Option<T>) -> Result<Option<T>> {
+    fn now_or_arm<T>(
+        &self,
+        take: impl FnOnce(&Self, &mut State) -> Option<T>,
+    ) -> Result<Option<T>> {
         let mut st = self.lock();
         match take(self, &mut st) {
             Some(v) => Ok(Some(v)),
@@ -311,12 +321,16 @@ impl Inbox {
 
     /// Copies waiting records into `out` (see [`Copied`]), or arms the waker when there are none.
     pub fn take_into_or_arm(&self, out: &mut [u8]) -> Result<Copied> {
-        Ok(self.now_or_arm(|me, st| me.copy_locked(st, out))?.unwrap_or(Copied::Empty))
+        Ok(self
+            .now_or_arm(|me, st| me.copy_locked(st, out))?
+            .unwrap_or(Copied::Empty))
     }
 
     /// Blocks until records can be copied into `out`; `Copied::Empty` when the timeout passed.
     pub fn wait_take_into(&self, out: &mut [u8], timeout: Option<Duration>) -> Result<Copied> {
-        Ok(self.wait_for(timeout, |me, st| me.copy_locked(st, out))?.unwrap_or(Copied::Empty))
+        Ok(self
+            .wait_for(timeout, |me, st| me.copy_locked(st, out))?
+            .unwrap_or(Copied::Empty))
     }
 
     /// Takes everything waiting as one batch, without blocking.
@@ -420,14 +434,31 @@ mod tests {
         inbox.append(&mut pending(3));
         let one = RECORD_HEADER + 2 + 7; // "T." and {"i":0}
         let mut small = vec![0u8; one - 1];
-        assert_eq!(inbox.take_into_or_arm(&mut small).unwrap(), Copied::NeedAtLeast(one));
+        assert_eq!(
+            inbox.take_into_or_arm(&mut small).unwrap(),
+            Copied::NeedAtLeast(one)
+        );
         let mut two = vec![0u8; 2 * one + 3];
-        assert_eq!(inbox.take_into_or_arm(&mut two).unwrap(), Copied::Bytes(2 * one));
-        assert_eq!(records(&two[..2 * one]).map(|r| r.0).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            inbox.take_into_or_arm(&mut two).unwrap(),
+            Copied::Bytes(2 * one)
+        );
+        assert_eq!(
+            records(&two[..2 * one]).map(|r| r.0).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
         assert_eq!(inbox.len(), 1);
-        assert_eq!(inbox.wait_take_into(&mut two, None).unwrap(), Copied::Bytes(one));
+        assert_eq!(
+            inbox.wait_take_into(&mut two, None).unwrap(),
+            Copied::Bytes(one)
+        );
         assert_eq!(inbox.take_into_or_arm(&mut two).unwrap(), Copied::Empty);
-        assert_eq!(inbox.wait_take_into(&mut two, Some(Duration::from_millis(10))).unwrap(), Copied::Empty);
+        assert_eq!(
+            inbox
+                .wait_take_into(&mut two, Some(Duration::from_millis(10)))
+                .unwrap(),
+            Copied::Empty
+        );
         assert_eq!(inbox.delivered.load(Ordering::Relaxed), 3);
     }
 
@@ -458,7 +489,10 @@ mod tests {
     fn wait_take_times_out_then_fails_after_close() {
         let inbox = Arc::new(Inbox::new(100, 1 << 20, false));
         let t0 = Instant::now();
-        assert!(inbox.wait_take(Some(Duration::from_millis(50))).unwrap().is_none());
+        assert!(inbox
+            .wait_take(Some(Duration::from_millis(50)))
+            .unwrap()
+            .is_none());
         assert!(t0.elapsed() >= Duration::from_millis(50));
         let i2 = inbox.clone();
         let h = std::thread::spawn(move || i2.wait_take(None));

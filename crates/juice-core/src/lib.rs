@@ -6,6 +6,7 @@
 //!   of subscriptions.
 //! - [`inbox`]: the bounded, batched hand-off from a receive thread to its consumer.
 //! - [`subscriber`], [`publisher`], [`proxy`]: one socket and one native thread each.
+//! - [`curve`]: CURVE keys, socket setup and the proxy's ZAP allowlist handler.
 //! - [`socket`]: the shared context, endpoint checks and control channels.
 //! - [`error`]: the error type, with stable codes.
 //!
@@ -13,6 +14,7 @@
 //! caller's batch -> `Publisher::try_send` -> XPUB --tcp--> proxy XSUB -> proxy thread ->
 //! proxy XPUB --tcp--> SUB -> receive thread (check, match) -> inbox -> consumer takes a batch.
 
+pub mod curve;
 pub mod error;
 pub mod inbox;
 pub mod proxy;
@@ -22,6 +24,7 @@ pub mod subscriber;
 pub mod topic_tree;
 pub mod wire;
 
+pub use curve::{ClientKeys, KeyPair, ServerKeys};
 pub use error::{Error, ErrorCode, Result};
 pub use inbox::{Batch, Inbox};
 pub use proxy::{Proxy, ProxyOptions, ProxyStats};

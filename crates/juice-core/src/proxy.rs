@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crate::curve::{self, Allowlist, ServerKeys, ZapCounters, ZapHandler};
 use crate::error::{Error, Result};
 use crate::socket::{self, Control, RawFrame};
 
@@ -34,6 +35,8 @@ pub struct ProxyOptions {
     /// Wait for a full subscriber instead of dropping for it (`ZMQ_XPUB_NODROP`). Nothing is lost
     /// between proxy and subscribers, but one stalled subscriber stalls every other one.
     pub lossless: bool,
+    /// CURVE encryption on both endpoints, admitting only the listed client keys.
+    pub curve: Option<ServerKeys>,
 }
 
 impl Default for ProxyOptions {
@@ -45,6 +48,7 @@ impl Default for ProxyOptions {
             snd_hwm: 100_000,
             max_message_size: 128 << 20,
             lossless: false,
+            curve: None,
         }
     }
 }
@@ -66,6 +70,10 @@ pub struct ProxyStats {
     pub bytes: u64,
     /// Distinct live subscription prefixes.
     pub subscriptions: u64,
+    /// CURVE handshakes the allowlist admitted.
+    pub auth_accepted: u64,
+    /// CURVE handshakes refused (unlisted key, or a client without CURVE).
+    pub auth_denied: u64,
 }
 
 pub struct Proxy {
@@ -74,18 +82,39 @@ pub struct Proxy {
     counters: Arc<Counters>,
     control: Control,
     thread: Mutex<Option<JoinHandle<()>>>,
+    zap: Option<(ZapHandler, Allowlist, Arc<ZapCounters>)>,
+    /// Declared last so it is dropped (terminated) after every socket of it is closed.
+    _ctx: zmq::Context,
 }
 
 impl Proxy {
     pub fn start(opts: ProxyOptions) -> Result<Self> {
-        let ctx = socket::context();
+        // ZAP handlers are per context, so a CURVE proxy gets a context of its own; it must not
+        // judge connections to other sockets of this process.
+        let ctx = match opts.curve {
+            Some(_) => zmq::Context::new(),
+            None => socket::context().clone(),
+        };
+        let zap = match &opts.curve {
+            Some(keys) => {
+                let allow: Allowlist = Arc::new(std::sync::RwLock::new(curve::allowlist_from(
+                    &keys.allowed_clients,
+                )?));
+                let counters = Arc::new(ZapCounters::default());
+                let handler = ZapHandler::start(&ctx, allow.clone(), counters.clone())?;
+                Some((handler, allow, counters))
+            }
+            None => None,
+        };
         let mut xsub = ctx.socket(zmq::XSUB).map_err(|e| Error::zmq("socket", e))?;
         let mut xpub = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
         for s in [&xsub, &xpub] {
             s.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         }
-        xsub.set_rcvhwm(opts.rcv_hwm).map_err(|e| Error::zmq("rcvhwm", e))?;
-        xpub.set_sndhwm(opts.snd_hwm).map_err(|e| Error::zmq("sndhwm", e))?;
+        xsub.set_rcvhwm(opts.rcv_hwm)
+            .map_err(|e| Error::zmq("rcvhwm", e))?;
+        xpub.set_sndhwm(opts.snd_hwm)
+            .map_err(|e| Error::zmq("sndhwm", e))?;
         // Subscriptions travel XPUB -> XSUB -> publishers. libzmq drops subscription messages
         // beyond the sending pipe's SNDHWM when it replays them to a new publisher, so with more
         // than 1000 filters some would vanish silently: never limit that direction.
@@ -96,9 +125,13 @@ impl Proxy {
         if opts.lossless {
             socket::set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         }
+        if let Some(keys) = &opts.curve {
+            curve::apply_server(&xsub, &keys.secret_key)?;
+            curve::apply_server(&xpub, &keys.secret_key)?;
+        }
         let frontend = socket::bind(&xsub, &opts.frontend)?;
         let backend = socket::bind(&xpub, &opts.backend)?;
-        let (control, ctl) = Control::pair("proxy")?;
+        let (control, ctl) = Control::pair_in(&ctx, "proxy")?;
         let counters = Arc::new(Counters::default());
         let c = counters.clone();
         let thread = std::thread::Builder::new()
@@ -115,7 +148,22 @@ impl Proxy {
             counters,
             control,
             thread: Mutex::new(Some(thread)),
+            zap,
+            _ctx: ctx,
         })
+    }
+
+    /// Replaces the CURVE allowlist. Connections already admitted stay; new handshakes are judged
+    /// by the new list.
+    pub fn set_allowed_clients(&self, keys: &[String]) -> Result<()> {
+        let Some((_, allow, _)) = &self.zap else {
+            return Err(Error::invalid_arg(
+                "this proxy was started without curve options",
+            ));
+        };
+        let set = curve::allowlist_from(keys)?;
+        *allow.write().unwrap_or_else(|e| e.into_inner()) = set;
+        Ok(())
     }
 
     /// The endpoint publishers connect to, with the real port when bound to port 0.
@@ -134,6 +182,14 @@ impl Proxy {
             messages: c.messages.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             subscriptions: c.subscriptions.load(Ordering::Relaxed).max(0) as u64,
+            auth_accepted: self
+                .zap
+                .as_ref()
+                .map_or(0, |z| z.2.accepted.load(Ordering::Relaxed)),
+            auth_denied: self
+                .zap
+                .as_ref()
+                .map_or(0, |z| z.2.denied.load(Ordering::Relaxed)),
         }
     }
 
@@ -143,6 +199,9 @@ impl Proxy {
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
             let _ = h.join();
+        }
+        if let Some((zap, _, _)) = &self.zap {
+            zap.close();
         }
     }
 }
@@ -166,8 +225,11 @@ fn forward(xsub: &mut zmq::Socket, xpub: &mut zmq::Socket, ctl: &zmq::Socket, c:
             Err(zmq::Error::EINTR) => continue,
             Err(_) => return,
         }
-        let (ctl_ready, front_ready, back_ready) =
-            (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
+        let (ctl_ready, front_ready, back_ready) = (
+            items[0].is_readable(),
+            items[1].is_readable(),
+            items[2].is_readable(),
+        );
         if ctl_ready {
             return;
         }
@@ -214,11 +276,19 @@ fn forward(xsub: &mut zmq::Socket, xpub: &mut zmq::Socket, ctl: &zmq::Socket, c:
 }
 
 /// Sends `frame`, waiting while a lossless backend is full. Returns false if told to quit meanwhile.
-fn send_waiting(frame: &mut RawFrame, xpub: &mut zmq::Socket, ctl: &zmq::Socket, flags: i32) -> bool {
+fn send_waiting(
+    frame: &mut RawFrame,
+    xpub: &mut zmq::Socket,
+    ctl: &zmq::Socket,
+    flags: i32,
+) -> bool {
     loop {
         match frame.send(xpub, flags | zmq::DONTWAIT) {
             Err(zmq::Error::EAGAIN) => {
-                let mut items = [ctl.as_poll_item(zmq::POLLIN), xpub.as_poll_item(zmq::POLLOUT)];
+                let mut items = [
+                    ctl.as_poll_item(zmq::POLLIN),
+                    xpub.as_poll_item(zmq::POLLOUT),
+                ];
                 if zmq::poll(&mut items, 100).is_ok() && items[0].is_readable() {
                     return false;
                 }

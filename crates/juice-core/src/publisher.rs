@@ -21,6 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::socket;
 use crate::wire;
@@ -45,6 +46,8 @@ pub struct PublisherOptions {
     /// How long the first events wait for a subscription to arrive from the proxy, in ms
     /// (5000 upstream).
     pub subscription_wait_ms: u64,
+    /// CURVE keys, for a proxy that requires them.
+    pub curve: Option<ClientKeys>,
 }
 
 impl Default for PublisherOptions {
@@ -53,6 +56,7 @@ impl Default for PublisherOptions {
             snd_hwm: 100_000,
             linger_ms: 5_000,
             subscription_wait_ms: 5_000,
+            curve: None,
         }
     }
 }
@@ -102,7 +106,11 @@ fn record(batch: &[u8], at: usize) -> Result<(Record<'_>, usize)> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
     let (tl, ol, pl) = (word(0)? as usize, word(1)?, word(2)? as usize);
-    let ol = if ol == NO_TOPIC { None } else { Some(ol as usize) };
+    let ol = if ol == NO_TOPIC {
+        None
+    } else {
+        Some(ol as usize)
+    };
     let t0 = at + 12;
     let o0 = t0 + tl;
     let p0 = o0 + ol.unwrap_or(0);
@@ -180,7 +188,9 @@ fn watch(shared: Arc<Shared>) {
         }
         let mut guard = shared.lock();
         let inner = &mut *guard;
-        let Some(sock) = inner.sock.as_ref() else { break };
+        let Some(sock) = inner.sock.as_ref() else {
+            break;
+        };
         if read_notices(sock, &mut inner.live) {
             inner.last_notice = Some(Instant::now());
         }
@@ -191,14 +201,20 @@ impl Publisher {
     pub fn connect(uri: &str, opts: PublisherOptions) -> Result<Self> {
         let ctx = zmq::Context::new();
         let mut sock = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
-        sock.set_sndhwm(opts.snd_hwm).map_err(|e| Error::zmq("sndhwm", e))?;
+        sock.set_sndhwm(opts.snd_hwm)
+            .map_err(|e| Error::zmq("sndhwm", e))?;
         socket::set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         // Without IMMEDIATE a connecting socket keeps its pipe while the proxy is down and
         // replays it into a restarted proxy before any subscriber is back: a silent loss. With
         // it, the pipe ends with the connection, libzmq reports the lost subscriptions, and what
         // is sent meanwhile is counted as unrouted.
-        sock.set_immediate(true).map_err(|e| Error::zmq("immediate", e))?;
-        sock.set_linger(opts.linger_ms).map_err(|e| Error::zmq("linger", e))?;
+        sock.set_immediate(true)
+            .map_err(|e| Error::zmq("immediate", e))?;
+        sock.set_linger(opts.linger_ms)
+            .map_err(|e| Error::zmq("linger", e))?;
+        if let Some(keys) = &opts.curve {
+            keys.apply(&sock)?;
+        }
         socket::connect(&sock, uri)?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -240,9 +256,17 @@ impl Shared {
     pub fn try_send(&self, batch: &[u8]) -> Result<usize> {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let sock = inner.sock.as_ref().ok_or_else(|| Error::closed("publisher"))?;
+        let sock = inner
+            .sock
+            .as_ref()
+            .ok_or_else(|| Error::closed("publisher"))?;
         if !inner.ready {
-            inner.ready = self.settle(sock, &mut inner.last_notice, &mut inner.live, Duration::ZERO);
+            inner.ready = self.settle(
+                sock,
+                &mut inner.last_notice,
+                &mut inner.live,
+                Duration::ZERO,
+            );
             if !inner.ready {
                 return Ok(0);
             }
@@ -287,13 +311,21 @@ impl Shared {
             {
                 let mut guard = self.lock();
                 let inner = &mut *guard;
-                let sock = inner.sock.as_ref().ok_or_else(|| Error::closed("publisher"))?;
+                let sock = inner
+                    .sock
+                    .as_ref()
+                    .ok_or_else(|| Error::closed("publisher"))?;
                 let now = Instant::now();
                 let slice = deadline.saturating_duration_since(now).min(WAIT_SLICE);
                 if !inner.ready {
                     inner.ready = self.settle(sock, &mut inner.last_notice, &mut inner.live, slice);
                 }
-                if inner.ready && sock.poll(zmq::POLLOUT, slice.as_millis() as i64).unwrap_or(0) > 0 {
+                if inner.ready
+                    && sock
+                        .poll(zmq::POLLOUT, slice.as_millis() as i64)
+                        .unwrap_or(0)
+                        > 0
+                {
                     return Ok(true);
                 }
             }
@@ -385,7 +417,11 @@ impl Publisher {
     pub fn close(&self) {
         *self.stopping.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.wake.notify_all();
-        let watcher = self.watcher.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(w) = watcher {
             let _ = w.join();
         }

@@ -41,14 +41,20 @@ pub fn check_uri(uri: &str) -> Result<()> {
             Ok(())
         }
         "ipc" | "inproc" => Ok(()),
-        _ => bad(&format!("unsupported scheme {scheme:?}; use tcp, ipc or inproc")),
+        _ => bad(&format!(
+            "unsupported scheme {scheme:?}; use tcp, ipc or inproc"
+        )),
     }
 }
 
 pub fn connect(sock: &zmq::Socket, uri: &str) -> Result<()> {
     check_uri(uri)?;
-    sock.connect(uri)
-        .map_err(|e| Error::new(ErrorCode::InvalidUri, format!("cannot connect to {uri:?}: {e}")))
+    sock.connect(uri).map_err(|e| {
+        Error::new(
+            ErrorCode::InvalidUri,
+            format!("cannot connect to {uri:?}: {e}"),
+        )
+    })
 }
 
 /// Binds and returns the endpoint actually bound, so port 0 and `*` resolve to real ports.
@@ -82,7 +88,10 @@ pub fn set_int_option(sock: &mut zmq::Socket, option: u32, value: i32) -> Result
     if rc == 0 {
         Ok(())
     } else {
-        Err(Error::zmq(&format!("setsockopt {option}"), zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })))
+        Err(Error::zmq(
+            &format!("setsockopt {option}"),
+            zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }),
+        ))
     }
 }
 
@@ -98,7 +107,11 @@ pub fn recv_frame(sock: &zmq::Socket, msg: &mut zmq::Message, flags: i32) -> zmq
 }
 
 /// Sends a frame, retrying when a signal interrupts the call.
-pub fn send_frame<T: zmq::Sendable + Clone>(sock: &zmq::Socket, data: T, flags: i32) -> zmq::Result<()> {
+pub fn send_frame<T: zmq::Sendable + Clone>(
+    sock: &zmq::Socket,
+    data: T,
+    flags: i32,
+) -> zmq::Result<()> {
     loop {
         match sock.send(data.clone(), flags) {
             Err(zmq::Error::EINTR) => continue,
@@ -202,16 +215,22 @@ pub struct Control {
 impl Control {
     /// Creates a connected pair: the caller's `Control` and the worker's socket.
     pub fn pair(kind: &str) -> Result<(Control, zmq::Socket)> {
+        Self::pair_in(context(), kind)
+    }
+
+    /// The same, in a given context (inproc endpoints only join sockets of one context).
+    pub fn pair_in(ctx: &zmq::Context, kind: &str) -> Result<(Control, zmq::Socket)> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let addr = format!(
             "inproc://juice-{kind}-ctl-{}",
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let ctx = context();
         let worker = ctx
             .socket(zmq::PAIR)
             .map_err(|e| Error::zmq("control socket", e))?;
-        worker.bind(&addr).map_err(|e| Error::zmq("control bind", e))?;
+        worker
+            .bind(&addr)
+            .map_err(|e| Error::zmq("control bind", e))?;
         let caller = ctx
             .socket(zmq::PAIR)
             .map_err(|e| Error::zmq("control socket", e))?;
@@ -252,12 +271,26 @@ mod tests {
 
     #[test]
     fn uri_errors_name_the_uri() {
-        for bad in ["", "localhost:5", "tcp://", "tcp://host", "tcp://h:99999", "udp://h:1", "tcp://:5"] {
+        for bad in [
+            "",
+            "localhost:5",
+            "tcp://",
+            "tcp://host",
+            "tcp://h:99999",
+            "udp://h:1",
+            "tcp://:5",
+        ] {
             let e = check_uri(bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidUri);
             assert!(e.message.contains(&format!("{bad:?}")), "{}", e.message);
         }
-        for good in ["tcp://127.0.0.1:5123", "tcp://*:0", "tcp://[::1]:7", "ipc:///tmp/x", "inproc://a"] {
+        for good in [
+            "tcp://127.0.0.1:5123",
+            "tcp://*:0",
+            "tcp://[::1]:7",
+            "ipc:///tmp/x",
+            "inproc://a",
+        ] {
             check_uri(good).unwrap();
         }
     }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
+use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::inbox::{Inbox, Pending};
 use crate::socket::{self, Control};
@@ -39,6 +40,8 @@ pub struct SubscriberOptions {
     /// Stop reading when the inbox is full instead of dropping: the backlog then builds up in
     /// libzmq and, with a lossless proxy and publisher, holds the publisher back.
     pub lossless: bool,
+    /// CURVE keys, for a proxy that requires them.
+    pub curve: Option<ClientKeys>,
 }
 
 impl Default for SubscriberOptions {
@@ -50,6 +53,7 @@ impl Default for SubscriberOptions {
             rcv_hwm: 100_000,
             max_message_size: 128 << 20,
             lossless: false,
+            curve: None,
         }
     }
 }
@@ -118,15 +122,23 @@ impl Subscriber {
         let ctx = socket::context();
         let sub = ctx.socket(zmq::SUB).map_err(|e| Error::zmq("socket", e))?;
         sub.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
-        sub.set_rcvhwm(opts.rcv_hwm).map_err(|e| Error::zmq("rcvhwm", e))?;
+        sub.set_rcvhwm(opts.rcv_hwm)
+            .map_err(|e| Error::zmq("rcvhwm", e))?;
         // A SUB socket sends only subscriptions upstream, and libzmq silently drops those beyond
         // SNDHWM (default 1000) when it replays them on (re)connect: never limit them.
         sub.set_sndhwm(0).map_err(|e| Error::zmq("sndhwm", e))?;
         sub.set_maxmsgsize(opts.max_message_size)
             .map_err(|e| Error::zmq("maxmsgsize", e))?;
+        if let Some(keys) = &opts.curve {
+            keys.apply(&sub)?;
+        }
         socket::connect(&sub, uri)?;
         let (control, ctl) = Control::pair("sub")?;
-        let inbox = Arc::new(Inbox::new(opts.max_queue, opts.max_queue_bytes, opts.lossless));
+        let inbox = Arc::new(Inbox::new(
+            opts.max_queue,
+            opts.max_queue_bytes,
+            opts.lossless,
+        ));
         let counters = Arc::new(Counters::default());
         let tree = Arc::new(RwLock::new(TopicTree::new()));
         let worker = Worker {
@@ -177,13 +189,21 @@ impl Subscriber {
     /// Subscribes to every message on the bus, whatever its type. Types never subscribed by name
     /// arrive with type id [`crate::topic_tree::UNKNOWN_TYPE`].
     pub fn subscribe_all(&self) -> Result<()> {
-        self.tree.write().unwrap_or_else(|e| e.into_inner()).add_all();
+        self.tree
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .add_all();
         self.control.send("subscriber", &[CMD_SUBSCRIBE])
     }
 
     /// Removes one `subscribe_all`. Returns false when there was none.
     pub fn unsubscribe_all(&self) -> Result<bool> {
-        if !self.tree.write().unwrap_or_else(|e| e.into_inner()).remove_all() {
+        if !self
+            .tree
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove_all()
+        {
             return Ok(false);
         }
         self.control.send("subscriber", &[CMD_UNSUBSCRIBE])?;
@@ -275,13 +295,29 @@ impl Worker {
         let mut payload = zmq::Message::new();
         let mut pending = Pending::default();
         loop {
-            let room = if self.lossless { self.inbox.room().min(DRAIN_LIMIT) } else { DRAIN_LIMIT };
+            let room = if self.lossless {
+                self.inbox.room().min(DRAIN_LIMIT)
+            } else {
+                DRAIN_LIMIT
+            };
             // A lossless thread with a full inbox leaves the socket unread (so libzmq's buffers and
             // then TCP push back) and only looks at commands until the consumer makes room.
             let (mut items, timeout) = if room == 0 {
-                ([self.ctl.as_poll_item(zmq::POLLIN), self.sub.as_poll_item(zmq::PollEvents::empty())], FULL_RECHECK_MS)
+                (
+                    [
+                        self.ctl.as_poll_item(zmq::POLLIN),
+                        self.sub.as_poll_item(zmq::PollEvents::empty()),
+                    ],
+                    FULL_RECHECK_MS,
+                )
             } else {
-                ([self.ctl.as_poll_item(zmq::POLLIN), self.sub.as_poll_item(zmq::POLLIN)], -1)
+                (
+                    [
+                        self.ctl.as_poll_item(zmq::POLLIN),
+                        self.sub.as_poll_item(zmq::POLLIN),
+                    ],
+                    -1,
+                )
             };
             match zmq::poll(&mut items, timeout) {
                 Ok(_) => {}
@@ -315,7 +351,13 @@ impl Worker {
     }
 
     /// Reads up to `limit` messages.
-    fn drain(&self, topic: &mut zmq::Message, payload: &mut zmq::Message, pending: &mut Pending, limit: usize) {
+    fn drain(
+        &self,
+        topic: &mut zmq::Message,
+        payload: &mut zmq::Message,
+        pending: &mut Pending,
+        limit: usize,
+    ) {
         let tree = self.tree.read().unwrap_or_else(|e| e.into_inner());
         for _ in 0..limit {
             if socket::recv_frame(&self.sub, topic, zmq::DONTWAIT).is_err() {

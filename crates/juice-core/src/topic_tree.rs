@@ -131,7 +131,12 @@ impl TopicTree {
     pub fn matches(&self, topic_frame: &[u8]) -> Option<Match> {
         let mut segs = segments(topic_frame)?;
         let type_seg = segs.next()?;
-        if let Some(m) = self.root.children.get(type_seg).and_then(|n| Self::walk(n, segs)) {
+        if let Some(m) = self
+            .root
+            .children
+            .get(type_seg)
+            .and_then(|n| Self::walk(n, segs))
+        {
             return Some(m);
         }
         if self.wildcard == 0 {

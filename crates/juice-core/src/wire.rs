@@ -102,8 +102,14 @@ mod tests {
 
     #[test]
     fn topic_frames_match_the_python_reference() {
-        assert_eq!(topic_frame("KernelStatusChanged", None), b"KernelStatusChanged.");
-        assert_eq!(topic_frame("KernelStatusChanged", Some("")), b"KernelStatusChanged.");
+        assert_eq!(
+            topic_frame("KernelStatusChanged", None),
+            b"KernelStatusChanged."
+        );
+        assert_eq!(
+            topic_frame("KernelStatusChanged", Some("")),
+            b"KernelStatusChanged."
+        );
         assert_eq!(topic_frame("K", Some("q1")), b"K.q1.");
         assert_eq!(topic_frame("K", Some("a.b")), b"K.a.b.");
         assert_eq!(topic_frame("Ünï", Some("ü")), "Ünï.ü.".as_bytes());
@@ -136,8 +142,14 @@ mod tests {
     fn malformed_messages_are_classified() {
         assert_eq!(check_message(b"T.", b"{}", 10), Ok(()));
         assert_eq!(check_message(b"T", b"{}", 10), Err(Malformed::BadTopic));
-        assert_eq!(check_message(b"T.\xff.", b"{}", 10), Err(Malformed::BadUtf8));
+        assert_eq!(
+            check_message(b"T.\xff.", b"{}", 10),
+            Err(Malformed::BadUtf8)
+        );
         assert_eq!(check_message(b"T.", b"\xfe", 10), Err(Malformed::BadUtf8));
-        assert_eq!(check_message(b"T.", b"{\"a\":1234567}", 10), Err(Malformed::Oversized));
+        assert_eq!(
+            check_message(b"T.", b"{\"a\":1234567}", 10),
+            Err(Malformed::Oversized)
+        );
     }
 }

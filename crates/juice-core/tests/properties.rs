@@ -9,7 +9,12 @@ use proptest::prelude::*;
 
 /// Topic segments from a small alphabet, so generated topics and filters often overlap.
 fn segment() -> impl Strategy<Value = String> {
-    prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("ab".to_string()), "[a-c]{0,3}"]
+    prop_oneof![
+        Just("a".to_string()),
+        Just("b".to_string()),
+        Just("ab".to_string()),
+        "[a-c]{0,3}"
+    ]
 }
 
 fn frame(segs: &[String]) -> Vec<u8> {

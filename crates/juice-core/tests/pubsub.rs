@@ -25,9 +25,17 @@ fn collect(sub: &Subscriber, n: usize) -> Vec<(u32, String, String)> {
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     while out.len() < n && Instant::now() < deadline {
-        if let Some(b) = sub.inbox().wait_take(Some(Duration::from_millis(100))).unwrap() {
+        if let Some(b) = sub
+            .inbox()
+            .wait_take(Some(Duration::from_millis(100)))
+            .unwrap()
+        {
             for (id, t, p) in records(&b.bytes) {
-                out.push((id, String::from_utf8(t.to_vec()).unwrap(), String::from_utf8(p.to_vec()).unwrap()));
+                out.push((
+                    id,
+                    String::from_utf8(t.to_vec()).unwrap(),
+                    String::from_utf8(p.to_vec()).unwrap(),
+                ));
             }
         }
     }
@@ -46,7 +54,13 @@ fn events_flow_and_filter_exactly_by_segment() {
     }
     let publisher = Publisher::connect(px.frontend(), Default::default()).unwrap();
     for topic in ["a.b", "a.bb", "a.c", "a", "a.b.c"] {
-        publish(&publisher, "E", Some(topic), format!("{{\"t\":\"{topic}\"}}").as_bytes()).unwrap();
+        publish(
+            &publisher,
+            "E",
+            Some(topic),
+            format!("{{\"t\":\"{topic}\"}}").as_bytes(),
+        )
+        .unwrap();
     }
     publish(&publisher, "Other", Some("a.b"), b"{}").unwrap();
     let err = publish(&publisher, "a.b", None, b"{}").unwrap_err();
@@ -58,7 +72,10 @@ fn events_flow_and_filter_exactly_by_segment() {
     assert!(got.iter().all(|g| g.0 == id));
     assert_eq!(publisher.stats().sent, 6);
     sub.close();
-    assert!(sub.inbox().try_take().is_err(), "take after close must fail");
+    assert!(
+        sub.inbox().try_take().is_err(),
+        "take after close must fail"
+    );
     px.close();
     px.close();
 }
@@ -81,7 +98,8 @@ fn malformed_messages_are_counted_and_skipped() {
     raw.send_multipart([&b"E.\xff."[..], b"{}"], 0).unwrap(); // bad utf-8 topic
     raw.send_multipart([&b"E.x"[..], b"{}"], 0).unwrap(); // no trailing dot
     raw.send_multipart([&b"E."[..], b"\xff"], 0).unwrap(); // bad utf-8 payload
-    raw.send_multipart([&b"E.ok."[..], b"{\"ok\":1}"], 0).unwrap();
+    raw.send_multipart([&b"E.ok."[..], b"{\"ok\":1}"], 0)
+        .unwrap();
     let got = collect(&sub, 1);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].1, "E.ok.");
@@ -115,5 +133,8 @@ fn close_flushes_everything_published() {
     let got = collect(&sub, n);
     assert_eq!(got.len(), n);
     assert_eq!(got.last().unwrap().2, format!("{{\"i\":{}}}", n - 1));
-    assert_eq!(publish(&publisher, "E", None, b"{}").unwrap_err().code, ErrorCode::Closed);
+    assert_eq!(
+        publish(&publisher, "E", None, b"{}").unwrap_err().code,
+        ErrorCode::Closed
+    );
 }

@@ -29,6 +29,56 @@ fn copied(c: core::inbox::Copied) -> i64 {
     }
 }
 
+/// A client's CURVE keys (Z85).
+#[napi(object)]
+pub struct ClientCurve {
+    pub server_key: String,
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+impl From<ClientCurve> for core::ClientKeys {
+    fn from(c: ClientCurve) -> Self {
+        core::ClientKeys {
+            server_key: c.server_key,
+            public_key: c.public_key,
+            secret_key: c.secret_key,
+        }
+    }
+}
+
+/// The proxy's CURVE settings (Z85).
+#[napi(object)]
+pub struct ServerCurve {
+    pub secret_key: String,
+    pub allowed_clients: Vec<String>,
+}
+
+#[napi(object)]
+pub struct KeyPair {
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+#[napi]
+pub fn generate_key_pair() -> Result<KeyPair, CodedError> {
+    let k = core::curve::generate_key_pair().map_err(js_err)?;
+    Ok(KeyPair {
+        public_key: k.public_key,
+        secret_key: k.secret_key,
+    })
+}
+
+#[napi]
+pub fn curve_public_key(secret_key: String) -> Result<String, CodedError> {
+    core::curve::public_key_of(&secret_key).map_err(js_err)
+}
+
+#[napi]
+pub fn curve_available() -> bool {
+    core::curve::available()
+}
+
 #[napi(object)]
 pub struct ProxyOptions {
     pub frontend: Option<String>,
@@ -37,6 +87,7 @@ pub struct ProxyOptions {
     pub snd_hwm: Option<i32>,
     pub max_message_size: Option<f64>,
     pub lossless: Option<bool>,
+    pub curve: Option<ServerCurve>,
 }
 
 #[napi(object)]
@@ -44,6 +95,8 @@ pub struct ProxyStats {
     pub messages: f64,
     pub bytes: f64,
     pub subscriptions: f64,
+    pub auth_accepted: f64,
+    pub auth_denied: f64,
 }
 
 #[napi]
@@ -61,8 +114,14 @@ impl NativeProxy {
             backend: opts.backend.unwrap_or(d.backend),
             rcv_hwm: opts.rcv_hwm.unwrap_or(d.rcv_hwm),
             snd_hwm: opts.snd_hwm.unwrap_or(d.snd_hwm),
-            max_message_size: opts.max_message_size.map_or(d.max_message_size, |v| v as i64),
+            max_message_size: opts
+                .max_message_size
+                .map_or(d.max_message_size, |v| v as i64),
             lossless: opts.lossless.unwrap_or(d.lossless),
+            curve: opts.curve.map(|c| core::ServerKeys {
+                secret_key: c.secret_key,
+                allowed_clients: c.allowed_clients,
+            }),
         })
         .map_err(js_err)?;
         Ok(NativeProxy { inner })
@@ -85,7 +144,14 @@ impl NativeProxy {
             messages: s.messages as f64,
             bytes: s.bytes as f64,
             subscriptions: s.subscriptions as f64,
+            auth_accepted: s.auth_accepted as f64,
+            auth_denied: s.auth_denied as f64,
         }
+    }
+
+    #[napi]
+    pub fn set_allowed_clients(&self, keys: Vec<String>) -> Result<(), CodedError> {
+        self.inner.set_allowed_clients(&keys).map_err(js_err)
     }
 
     #[napi]
@@ -99,6 +165,7 @@ pub struct PublisherOptions {
     pub snd_hwm: Option<i32>,
     pub linger_ms: Option<i32>,
     pub subscription_wait_ms: Option<u32>,
+    pub curve: Option<ClientCurve>,
 }
 
 #[napi(object)]
@@ -132,6 +199,7 @@ impl NativePublisher {
                 subscription_wait_ms: opts
                     .subscription_wait_ms
                     .map_or(d.subscription_wait_ms, u64::from),
+                curve: opts.curve.map(Into::into),
             },
         )
         .map_err(js_err)?;
@@ -231,6 +299,7 @@ pub struct SubscriberOptions {
     pub rcv_hwm: Option<i32>,
     pub max_message_size: Option<f64>,
     pub lossless: Option<bool>,
+    pub curve: Option<ClientCurve>,
 }
 
 #[napi(object)]
@@ -261,11 +330,16 @@ impl NativeSubscriber {
             &uri,
             core::SubscriberOptions {
                 max_queue: opts.max_queue.map_or(d.max_queue, |v| v as usize),
-                max_queue_bytes: opts.max_queue_bytes.map_or(d.max_queue_bytes, |v| v as usize),
+                max_queue_bytes: opts
+                    .max_queue_bytes
+                    .map_or(d.max_queue_bytes, |v| v as usize),
                 max_payload: opts.max_payload.map_or(d.max_payload, |v| v as usize),
                 rcv_hwm: opts.rcv_hwm.unwrap_or(d.rcv_hwm),
-                max_message_size: opts.max_message_size.map_or(d.max_message_size, |v| v as i64),
+                max_message_size: opts
+                    .max_message_size
+                    .map_or(d.max_message_size, |v| v as i64),
                 lossless: opts.lossless.unwrap_or(d.lossless),
+                curve: opts.curve.map(Into::into),
             },
         )
         .map_err(js_err)?;
@@ -291,7 +365,11 @@ impl NativeSubscriber {
     }
 
     #[napi]
-    pub fn unsubscribe(&self, type_name: String, topic: Option<String>) -> Result<bool, CodedError> {
+    pub fn unsubscribe(
+        &self,
+        type_name: String,
+        topic: Option<String>,
+    ) -> Result<bool, CodedError> {
         self.inner
             .unsubscribe(&type_name, topic.as_deref())
             .map_err(js_err)
@@ -327,7 +405,11 @@ impl NativeSubscriber {
     /// As `takeOrArmInto`, but blocks the JS thread until events arrive or the timeout (ms;
     /// null = forever) passes; 0 on timeout.
     #[napi]
-    pub fn wait_take_into(&self, mut out: Buffer, timeout_ms: Option<f64>) -> Result<i64, CodedError> {
+    pub fn wait_take_into(
+        &self,
+        mut out: Buffer,
+        timeout_ms: Option<f64>,
+    ) -> Result<i64, CodedError> {
         self.inner
             .inbox()
             .wait_take_into(&mut out, ms(timeout_ms))

@@ -1,0 +1,5 @@
+include!("../juice-core/build/sodium.rs");
+
+fn main() {
+    link_libsodium();
+}

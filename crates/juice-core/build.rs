@@ -1,0 +1,5 @@
+include!("build/sodium.rs");
+
+fn main() {
+    link_libsodium();
+}

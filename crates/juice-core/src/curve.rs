@@ -1,0 +1,331 @@
+//! CURVE security: key handling, socket setup, and the proxy's ZAP handler.
+//!
+//! Keys travel as 40-character Z85 strings (the form libzmq, pyzmq and `zmq_curve_keypair` use).
+//! A CURVE proxy encrypts both of its sockets and asks a ZAP handler, run on its own thread, to
+//! admit each connecting client by its public key. Clients that are not on the allowlist, or that
+//! speak no CURVE at all, fail the handshake and never exchange a message.
+
+use std::collections::HashSet;
+use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::socket::Control;
+
+/// libzmq sends ZAP requests to this fixed inproc endpoint of the socket's context.
+const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
+
+/// Whether the linked libzmq was built with CURVE. Our build turns it on (.cargo/config.toml);
+/// this guards against a build that lost it, with an error instead of a plaintext "secure" proxy.
+pub fn available() -> bool {
+    zmq::has("curve").unwrap_or(false)
+}
+
+fn require_curve() -> Result<()> {
+    if available() {
+        Ok(())
+    } else {
+        Err(Error::invalid_arg(
+            "CURVE is not available: this build of libzmq was compiled without it (libsodium)",
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPair {
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+/// A fresh CURVE key pair from libsodium's random source.
+pub fn generate_key_pair() -> Result<KeyPair> {
+    require_curve()?;
+    let pair = zmq::CurveKeyPair::new().map_err(|e| Error::zmq("curve keypair", e))?;
+    let enc = |k: &[u8]| zmq::z85_encode(k).map_err(|e| Error::invalid_arg(format!("z85: {e}")));
+    Ok(KeyPair {
+        public_key: enc(&pair.public_key)?,
+        secret_key: enc(&pair.secret_key)?,
+    })
+}
+
+/// ZeroMQ's Z85 alphabet (RFC 32); libzmq's decoder does not reject other characters itself.
+const Z85_ALPHABET: &str =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+/// Decodes a Z85 key, naming the option that held it when it is not a 32-byte key.
+pub fn decode_key(option: &str, z85: &str) -> Result<[u8; 32]> {
+    let bad = |why: &str| {
+        Err(Error::invalid_arg(format!(
+            "{option} is not a CURVE key: {why} (expected 40 Z85 characters, as made by generateKeyPair())"
+        )))
+    };
+    if z85.len() != 40 {
+        return bad(&format!("it has {} characters", z85.chars().count()));
+    }
+    if let Some(c) = z85.chars().find(|c| !Z85_ALPHABET.contains(*c)) {
+        return bad(&format!("{c:?} is not a Z85 character"));
+    }
+    match zmq::z85_decode(z85) {
+        Ok(bytes) if bytes.len() == 32 => {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&bytes);
+            Ok(key)
+        }
+        _ => bad("it does not decode to 32 bytes"),
+    }
+}
+
+// Part of libzmq's public API (zmq.h), but not re-exported by zmq-sys.
+extern "C" {
+    fn zmq_curve_public(
+        z85_public: *mut std::os::raw::c_char,
+        z85_secret: *const std::os::raw::c_char,
+    ) -> std::os::raw::c_int;
+}
+
+/// The public key that belongs to a secret key.
+pub fn public_key_of(secret_z85: &str) -> Result<String> {
+    require_curve()?;
+    decode_key("secretKey", secret_z85)?;
+    let secret =
+        CString::new(secret_z85).map_err(|_| Error::invalid_arg("secretKey contains NUL"))?;
+    let mut public = [0 as std::os::raw::c_char; 41];
+    // SAFETY: libzmq writes 40 characters plus a NUL into the 41-byte buffer and reads the
+    // NUL-terminated 40-character secret key we checked above.
+    let rc = unsafe { zmq_curve_public(public.as_mut_ptr(), secret.as_ptr()) };
+    if rc != 0 {
+        return Err(Error::invalid_arg("secretKey was rejected by libzmq"));
+    }
+    // SAFETY: on success the buffer holds a NUL-terminated string.
+    let s = unsafe { CStr::from_ptr(public.as_ptr()) };
+    Ok(s.to_string_lossy().into_owned())
+}
+
+/// A client's CURVE settings: its own key pair and the proxy's public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKeys {
+    pub server_key: String,
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+impl ClientKeys {
+    /// Makes `sock` a CURVE client. Must run before `connect`.
+    pub fn apply(&self, sock: &zmq::Socket) -> Result<()> {
+        require_curve()?;
+        let server = decode_key("curve.serverKey", &self.server_key)?;
+        let public = decode_key("curve.publicKey", &self.public_key)?;
+        let secret = decode_key("curve.secretKey", &self.secret_key)?;
+        let derived = public_key_of(&self.secret_key)?;
+        if derived != self.public_key {
+            return Err(Error::invalid_arg(
+                "curve.publicKey does not belong to curve.secretKey (they must come from one generateKeyPair())",
+            ));
+        }
+        sock.set_curve_serverkey(&server)
+            .map_err(|e| Error::zmq("curve serverkey", e))?;
+        sock.set_curve_publickey(&public)
+            .map_err(|e| Error::zmq("curve publickey", e))?;
+        sock.set_curve_secretkey(&secret)
+            .map_err(|e| Error::zmq("curve secretkey", e))?;
+        Ok(())
+    }
+}
+
+/// The proxy's CURVE settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerKeys {
+    pub secret_key: String,
+    /// Client public keys (Z85) allowed to connect, as publisher or subscriber.
+    pub allowed_clients: Vec<String>,
+}
+
+/// The set of admitted client keys, shared between the proxy (which may replace it) and the ZAP
+/// thread (which reads it per handshake).
+pub type Allowlist = Arc<RwLock<HashSet<[u8; 32]>>>;
+
+pub fn allowlist_from(keys: &[String]) -> Result<HashSet<[u8; 32]>> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| decode_key(&format!("curve.allowedClients[{i}]"), k))
+        .collect()
+}
+
+/// Makes `sock` a CURVE server. Must run before `bind`.
+pub fn apply_server(sock: &zmq::Socket, secret_z85: &str) -> Result<()> {
+    require_curve()?;
+    let secret = decode_key("curve.secretKey", secret_z85)?;
+    sock.set_curve_server(true)
+        .map_err(|e| Error::zmq("curve server", e))?;
+    sock.set_curve_secretkey(&secret)
+        .map_err(|e| Error::zmq("curve secretkey", e))?;
+    // Any non-empty domain makes libzmq consult the ZAP handler for every handshake.
+    sock.set_zap_domain("juice")
+        .map_err(|e| Error::zmq("zap domain", e))?;
+    Ok(())
+}
+
+#[derive(Default)]
+pub struct ZapCounters {
+    pub accepted: AtomicU64,
+    pub denied: AtomicU64,
+}
+
+/// Answers libzmq's ZAP requests for one context (RFC 27): "200" for listed CURVE keys, "400"
+/// for everything else.
+pub struct ZapHandler {
+    control: Control,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ZapHandler {
+    /// Binds the ZAP endpoint of `ctx`. Must run before any CURVE socket of `ctx` accepts a
+    /// connection: with no handler bound, libzmq would let every client in.
+    pub fn start(ctx: &zmq::Context, allow: Allowlist, counters: Arc<ZapCounters>) -> Result<Self> {
+        let rep = ctx
+            .socket(zmq::REP)
+            .map_err(|e| Error::zmq("zap socket", e))?;
+        rep.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
+        rep.bind(ZAP_ENDPOINT)
+            .map_err(|e| Error::zmq("zap bind", e))?;
+        let (control, ctl) = Control::pair_in(ctx, "zap")?;
+        let thread = std::thread::Builder::new()
+            .name("juice-zap".into())
+            .spawn(move || {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    serve(&rep, &ctl, &allow, &counters)
+                }));
+            })
+            .map_err(|e| Error::invalid_arg(format!("cannot start ZAP thread: {e}")))?;
+        Ok(ZapHandler {
+            control,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub fn close(&self) {
+        self.control.shut(b"q");
+        if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for ZapHandler {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn serve(rep: &zmq::Socket, ctl: &zmq::Socket, allow: &Allowlist, counters: &ZapCounters) {
+    loop {
+        let mut items = [ctl.as_poll_item(zmq::POLLIN), rep.as_poll_item(zmq::POLLIN)];
+        match zmq::poll(&mut items, -1) {
+            Ok(_) => {}
+            Err(zmq::Error::EINTR) => continue,
+            Err(_) => return,
+        }
+        if items[0].is_readable() {
+            return;
+        }
+        if !items[1].is_readable() {
+            continue;
+        }
+        let frames = match rep.recv_multipart(zmq::DONTWAIT) {
+            Ok(f) => f,
+            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => continue,
+            Err(_) => return,
+        };
+        let reply = decide(&frames, allow);
+        if reply.1 == b"200" {
+            counters.accepted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters.denied.fetch_add(1, Ordering::Relaxed);
+        }
+        let (request_id, status, text) = reply;
+        let out: [&[u8]; 6] = [b"1.0", &request_id, status, text, b"", b""];
+        let _ = rep.send_multipart(out, 0);
+    }
+}
+
+/// Returns (request id, status code, status text) for one ZAP request:
+/// version, request id, domain, address, identity, mechanism, credentials...
+fn decide(frames: &[Vec<u8>], allow: &Allowlist) -> (Vec<u8>, &'static [u8], &'static [u8]) {
+    let id = frames.get(1).cloned().unwrap_or_default();
+    if frames.len() < 6 || frames[0] != b"1.0" {
+        return (id, b"500", b"malformed ZAP request");
+    }
+    if frames[5] != b"CURVE" {
+        return (id, b"400", b"only CURVE clients are admitted");
+    }
+    let Some(key) = frames
+        .get(6)
+        .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
+    else {
+        return (id, b"400", b"no CURVE public key");
+    };
+    let admitted = allow.read().map(|set| set.contains(&key)).unwrap_or(false);
+    if admitted {
+        (id, b"200", b"OK")
+    } else {
+        (id, b"400", b"public key not on the allowlist")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_is_compiled_in() {
+        assert!(
+            available(),
+            "libzmq was built without CURVE; see .cargo/config.toml"
+        );
+    }
+
+    #[test]
+    fn keys_round_trip_and_public_is_derived() {
+        let pair = generate_key_pair().unwrap();
+        assert_eq!(pair.public_key.len(), 40);
+        assert_ne!(pair.public_key, pair.secret_key);
+        assert_eq!(public_key_of(&pair.secret_key).unwrap(), pair.public_key);
+        decode_key("k", &pair.public_key).unwrap();
+    }
+
+    #[test]
+    fn bad_keys_name_the_option() {
+        let e = decode_key("curve.serverKey", "short").unwrap_err();
+        assert!(
+            e.message.contains("curve.serverKey") && e.message.contains("5 characters"),
+            "{e}"
+        );
+        let e = decode_key("x", &"~".repeat(40)).unwrap_err();
+        assert!(e.message.contains("'~' is not a Z85 character"), "{e}");
+    }
+
+    #[test]
+    fn zap_decisions() {
+        let listed = [7u8; 32];
+        let allow: Allowlist = Arc::new(RwLock::new([listed].into_iter().collect()));
+        let req = |mech: &[u8], key: &[u8]| -> Vec<Vec<u8>> {
+            vec![
+                b"1.0".to_vec(),
+                b"7".to_vec(),
+                b"juice".to_vec(),
+                b"127.0.0.1".to_vec(),
+                vec![],
+                mech.to_vec(),
+                key.to_vec(),
+            ]
+        };
+        assert_eq!(decide(&req(b"CURVE", &listed), &allow).1, b"200");
+        assert_eq!(decide(&req(b"CURVE", &[8u8; 32]), &allow).1, b"400");
+        assert_eq!(decide(&req(b"NULL", b""), &allow).1, b"400");
+        assert_eq!(decide(&req(b"CURVE", b"short"), &allow).1, b"400");
+        assert_eq!(decide(&[b"2.0".to_vec()], &allow).1, b"500");
+        assert_eq!(decide(&req(b"CURVE", &listed), &allow).0, b"7");
+    }
+}
