@@ -57,6 +57,8 @@ test('an unlisted publisher cannot publish; its events are counted as unrouted',
   t.is(proxy.stats().messages, 0)
   t.true(proxy.stats().authDenied >= 1)
   t.is(intruder.stats().unrouted, 100)
+  t.true(intruder.stats().handshakeFailures >= 1)
+  t.regex(intruder.handshakeError(), /refused this client.*not on the proxy's allowlist/)
   // The same subscriber still gets a listed publisher's events: the test can tell the difference.
   const pub = new j.PublisherAsync(proxy.frontend, { curve: keys(alice) })
   await publishN(pub, 10)
@@ -80,6 +82,12 @@ test('an unlisted subscriber receives nothing while a listed one receives everyt
   t.is(g.length, 100)
   t.is(b.length, 0)
   t.is(bad.stats().received, 0)
+  t.true(bad.stats().handshakeFailures >= 1)
+  // A refused subscriber is told why it hears nothing.
+  const err = await t.throwsAsync(() => bad.get(0.05), { instanceOf: j.TimeoutError })
+  t.regex(err.message, /no event arrived within 0\.05 s; the last handshake failed: the proxy at tcp:\/\/127\.0\.0\.1:\d+ refused this client/)
+  t.is(good.handshakeError(), undefined)
+  t.is(good.stats().handshakeFailures, 0)
   for (const c of [pub, good, bad, proxy]) await c.close()
 })
 
@@ -94,6 +102,8 @@ test('keyless clients get nothing from a CURVE proxy', async (t) => {
   await publishN(plainPub, 50)
   t.is((await drain(good, 0.5)).length, 0, 'a keyless publisher got through')
   t.is(plainPub.stats().unrouted, 50)
+  t.true(await until(() => plainSub.handshakeError() !== undefined))
+  t.log(`keyless subscriber: ${plainSub.handshakeError()}`)
   const pub = new j.PublisherAsync(proxy.frontend, { curve: keys(alice) })
   await publishN(pub, 50)
   const [g, p] = await Promise.all([drain(good), drain(plainSub)])
@@ -111,6 +121,7 @@ test('a client with the wrong server key is refused', async (t) => {
   await publishN(wrong, 20)
   t.is((await drain(sub, 0.5)).length, 0)
   t.is(wrong.stats().unrouted, 20)
+  t.log(`wrong server key: ${wrong.handshakeError()} (${wrong.stats().handshakeFailures} failures)`)
   for (const c of [wrong, sub, proxy]) await c.close()
 })
 

@@ -57,6 +57,7 @@ export interface NativePublisherStats {
   sent: number
   blocked: number
   unrouted: number
+  handshakeFailures: number
 }
 
 export interface NativePublisher {
@@ -67,6 +68,7 @@ export interface NativePublisher {
   /** Resolves once sending can progress (true) or after the timeout (false). */
   waitReady(timeoutMs: number): Promise<boolean>
   stats(): NativePublisherStats
+  handshakeError(): string | null
   closeBlocking(): void
   close(): Promise<void>
 }
@@ -94,6 +96,8 @@ export interface NativeSubscriberStats {
   oversized: number
   unmatched: number
   subscriptions: number
+  /** Handshakes with the proxy that failed (refused CURVE key, security mismatch). */
+  handshakeFailures: number
 }
 
 export interface NativeSubscriber {
@@ -110,6 +114,7 @@ export interface NativeSubscriber {
   /** As takeOrArmInto, blocking the thread up to the timeout (null = forever); 0 on timeout. */
   waitTakeInto(out: Buffer, timeoutMs: number | null): number
   stats(): NativeSubscriberStats
+  handshakeError(): string | null
   close(): void
 }
 

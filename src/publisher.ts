@@ -48,6 +48,8 @@ export interface PublisherStats {
    * reached, or nobody subscribed. libzmq discards them; this counts them.
    */
   unrouted: number
+  /** Handshakes with the proxy that failed: a refused CURVE key, or security on one side only. */
+  handshakeFailures: number
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -109,7 +111,22 @@ abstract class PublisherBase {
 
   stats(): PublisherStats {
     const s = this.native.stats()
-    return { published: this.published, sent: s.sent, blocked: s.blocked, unsent: this.unsent, unrouted: s.unrouted }
+    return {
+      published: this.published,
+      sent: s.sent,
+      blocked: s.blocked,
+      unsent: this.unsent,
+      unrouted: s.unrouted,
+      handshakeFailures: s.handshakeFailures,
+    }
+  }
+
+  /**
+   * Why the last handshake with the proxy failed (for example a CURVE key the proxy does not
+   * allow), or undefined. A refused publisher keeps retrying; what it sends meanwhile is unrouted.
+   */
+  handshakeError(): string | undefined {
+    return this.native.handshakeError() ?? undefined
   }
 
   get closed(): boolean {

@@ -158,6 +158,19 @@ abstract class SubscriberBase<E extends Event> {
     return { ...this.native.stats(), malformedJson: this.malformedJson, unknownType: this.unknownType }
   }
 
+  /**
+   * Why the last handshake with the proxy failed (for example a CURVE key the proxy does not
+   * allow), or undefined. A client the proxy refuses keeps retrying and receives nothing.
+   */
+  handshakeError(): string | undefined {
+    return this.native.handshakeError() ?? undefined
+  }
+
+  protected timeoutMessage(timeout: number | null | undefined): string {
+    const why = this.handshakeError()
+    return `no event arrived within ${timeout} s` + (why ? `; the last handshake failed: ${why}` : '')
+  }
+
   get closed(): boolean {
     return this.isClosed
   }
@@ -270,7 +283,7 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
       if (timeout !== null) {
         timer = setTimeout(() => {
           this.remove(waiter)
-          reject(new TimeoutError(`no event arrived within ${timeout} s`))
+          reject(new TimeoutError(this.timeoutMessage(timeout)))
         }, timeout * 1000)
       }
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -424,7 +437,7 @@ export class SubscriberBlocking<E extends Event = Event> extends SubscriberBase<
       const left = deadline === null ? null : Math.max(0, deadline - performance.now())
       flushBlockingPublishers()
       if (!this.refill((out) => this.native.waitTakeInto(out, left))) {
-        throw new TimeoutError(`no event arrived within ${timeout} s`)
+        throw new TimeoutError(this.timeoutMessage(timeout))
       }
     }
   }

@@ -16,6 +16,7 @@
 
 pub mod curve;
 pub mod error;
+pub mod handshake;
 pub mod inbox;
 pub mod proxy;
 pub mod publisher;

@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::curve::ClientKeys;
+use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::error::{Error, Result};
 use crate::socket;
 use crate::wire;
@@ -71,6 +72,8 @@ pub struct PublisherStats {
     /// Events sent while no subscription was live on the connection (the proxy down or not yet
     /// reached, or nobody subscribed): libzmq discards those, so they are counted here.
     pub unrouted: u64,
+    /// Handshakes with the proxy that failed (refused CURVE key, security mismatch).
+    pub handshake_failures: u64,
 }
 
 /// Appends events to a batch in the layout [`Publisher::try_send`] reads.
@@ -130,6 +133,8 @@ fn record(batch: &[u8], at: usize) -> Result<(Record<'_>, usize)> {
 
 struct Inner {
     sock: Option<zmq::Socket>,
+    /// Reports failed handshakes (a refused CURVE key); read by the watcher.
+    monitor: Option<HandshakeMonitor>,
     ctx: Option<zmq::Context>,
     /// Subscriptions have arrived and settled (or the wait for them timed out): sends go
     /// straight out.
@@ -163,6 +168,7 @@ pub struct Shared {
     sent: AtomicU64,
     blocked: AtomicU64,
     unrouted: AtomicU64,
+    handshakes: HandshakeLog,
     /// Set by `close()`; the watcher sleeps on `wake` and exits when it sees it.
     stopping: Mutex<bool>,
     wake: Condvar,
@@ -194,6 +200,9 @@ fn watch(shared: Arc<Shared>) {
         if read_notices(sock, &mut inner.live) {
             inner.last_notice = Some(Instant::now());
         }
+        if let Some(m) = &inner.monitor {
+            m.drain(&shared.handshakes);
+        }
     }
 }
 
@@ -215,10 +224,12 @@ impl Publisher {
         if let Some(keys) = &opts.curve {
             keys.apply(&sock)?;
         }
+        let monitor = HandshakeMonitor::attach(&ctx, &sock, "pub")?;
         socket::connect(&sock, uri)?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 sock: Some(sock),
+                monitor: Some(monitor),
                 ctx: Some(ctx),
                 ready: opts.subscription_wait_ms == 0,
                 last_notice: None,
@@ -229,6 +240,7 @@ impl Publisher {
             sent: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
             unrouted: AtomicU64::new(0),
+            handshakes: HandshakeLog::default(),
             stopping: Mutex::new(false),
             wake: Condvar::new(),
         });
@@ -389,7 +401,13 @@ impl Shared {
             sent: self.sent.load(Ordering::Relaxed),
             blocked: self.blocked.load(Ordering::Relaxed),
             unrouted: self.unrouted.load(Ordering::Relaxed),
+            handshake_failures: self.handshakes.failures(),
         }
+    }
+
+    /// Why the last handshake with the proxy failed, if one did.
+    pub fn handshake_error(&self) -> Option<String> {
+        self.handshakes.last_error()
     }
 
     pub fn is_closed(&self) -> bool {
@@ -399,11 +417,13 @@ impl Shared {
     /// Closes the socket and waits (up to linger) until libzmq has written out everything sent.
     /// Safe to call more than once.
     fn close_socket(&self) {
-        let (sock, ctx) = {
+        let (sock, monitor, ctx) = {
             let mut inner = self.lock();
-            (inner.sock.take(), inner.ctx.take())
+            (inner.sock.take(), inner.monitor.take(), inner.ctx.take())
         };
         drop(sock);
+        // Every socket of the context must be closed before `destroy` can return.
+        drop(monitor);
         if let Some(mut ctx) = ctx {
             // Blocks until queued messages are written or linger expires.
             let _ = ctx.destroy();

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use crate::curve::ClientKeys;
+use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::error::{Error, Result};
 use crate::inbox::{Inbox, Pending};
 use crate::socket::{self, Control};
@@ -105,11 +106,14 @@ pub struct SubscriberStats {
     pub unmatched: u64,
     /// Live subscriptions.
     pub subscriptions: u64,
+    /// Handshakes with the proxy that failed (refused CURVE key, security mismatch).
+    pub handshake_failures: u64,
 }
 
 pub struct Subscriber {
     inbox: Arc<Inbox>,
     counters: Arc<Counters>,
+    handshakes: Arc<HandshakeLog>,
     /// Shared with the receive thread; written only by `subscribe`/`unsubscribe`, which update it
     /// before the ZMQ filter changes, so no event can pass the filter without a tree entry.
     tree: Arc<RwLock<TopicTree>>,
@@ -132,6 +136,8 @@ impl Subscriber {
         if let Some(keys) = &opts.curve {
             keys.apply(&sub)?;
         }
+        let monitor = HandshakeMonitor::attach(ctx, &sub, "sub")?;
+        let handshakes = Arc::new(HandshakeLog::default());
         socket::connect(&sub, uri)?;
         let (control, ctl) = Control::pair("sub")?;
         let inbox = Arc::new(Inbox::new(
@@ -144,6 +150,8 @@ impl Subscriber {
         let worker = Worker {
             sub,
             ctl,
+            monitor,
+            handshakes: handshakes.clone(),
             inbox: inbox.clone(),
             counters: counters.clone(),
             tree: tree.clone(),
@@ -157,6 +165,7 @@ impl Subscriber {
         Ok(Subscriber {
             inbox,
             counters,
+            handshakes,
             tree,
             control,
             thread: Mutex::new(Some(thread)),
@@ -246,7 +255,13 @@ impl Subscriber {
             oversized: get(&c.oversized),
             unmatched: get(&c.unmatched),
             subscriptions: self.tree.read().unwrap_or_else(|e| e.into_inner()).len() as u64,
+            handshake_failures: self.handshakes.failures(),
         }
+    }
+
+    /// Why the last handshake with the proxy failed, if one did.
+    pub fn handshake_error(&self) -> Option<String> {
+        self.handshakes.last_error()
     }
 
     /// Stops the receive thread and waits for it. Events already in the inbox can still be taken;
@@ -271,6 +286,8 @@ impl Drop for Subscriber {
 struct Worker {
     sub: zmq::Socket,
     ctl: zmq::Socket,
+    monitor: HandshakeMonitor,
+    handshakes: Arc<HandshakeLog>,
     inbox: Arc<Inbox>,
     counters: Arc<Counters>,
     tree: Arc<RwLock<TopicTree>>,
@@ -307,6 +324,7 @@ impl Worker {
                     [
                         self.ctl.as_poll_item(zmq::POLLIN),
                         self.sub.as_poll_item(zmq::PollEvents::empty()),
+                        self.monitor.poll_item(),
                     ],
                     FULL_RECHECK_MS,
                 )
@@ -315,6 +333,7 @@ impl Worker {
                     [
                         self.ctl.as_poll_item(zmq::POLLIN),
                         self.sub.as_poll_item(zmq::POLLIN),
+                        self.monitor.poll_item(),
                     ],
                     -1,
                 )
@@ -325,6 +344,9 @@ impl Worker {
                 Err(_) => return,
             }
             let (ctl_ready, sub_ready) = (items[0].is_readable(), items[1].is_readable());
+            if items[2].is_readable() {
+                self.monitor.drain(&self.handshakes);
+            }
             if ctl_ready && !self.handle_commands() {
                 return;
             }

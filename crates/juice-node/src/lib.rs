@@ -173,6 +173,7 @@ pub struct PublisherStats {
     pub sent: f64,
     pub blocked: f64,
     pub unrouted: f64,
+    pub handshake_failures: f64,
 }
 
 /// Throws unless `name` can be an event type name on the wire.
@@ -236,7 +237,13 @@ impl NativePublisher {
             sent: s.sent as f64,
             blocked: s.blocked as f64,
             unrouted: s.unrouted as f64,
+            handshake_failures: s.handshake_failures as f64,
         }
+    }
+
+    #[napi]
+    pub fn handshake_error(&self) -> Option<String> {
+        self.inner.handshake_error()
     }
 
     /// Closes on the calling thread, waiting up to linger for queued events to be written.
@@ -314,6 +321,7 @@ pub struct SubscriberStats {
     pub oversized: f64,
     pub unmatched: f64,
     pub subscriptions: f64,
+    pub handshake_failures: f64,
 }
 
 #[napi]
@@ -431,7 +439,13 @@ impl NativeSubscriber {
             oversized: s.oversized as f64,
             unmatched: s.unmatched as f64,
             subscriptions: s.subscriptions as f64,
+            handshake_failures: s.handshake_failures as f64,
         }
+    }
+
+    #[napi]
+    pub fn handshake_error(&self) -> Option<String> {
+        self.inner.handshake_error()
     }
 
     #[napi]
