@@ -12,7 +12,7 @@ const { execFileSync } = require('node:child_process')
 const CYCLES = 10_000
 const child = path.join(__dirname, 'fixtures', 'leak-child.js')
 
-for (const cls of ['Proxy', 'PublisherAsync', 'PublisherBlocking', 'SubscriberAsync', 'SubscriberBlocking']) {
+for (const cls of ['Proxy', 'CurveProxy', 'PublisherAsync', 'PublisherBlocking', 'SubscriberAsync', 'SubscriberBlocking']) {
   test.serial(`${cls}: ${CYCLES.toLocaleString('en-US')} create-use-close cycles leak no fds, threads or memory`, (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-leak-'))
     try {

@@ -83,8 +83,9 @@ pub struct Proxy {
     control: Control,
     thread: Mutex<Option<JoinHandle<()>>>,
     zap: Option<(ZapHandler, Allowlist, Arc<ZapCounters>)>,
-    /// Declared last so it is dropped (terminated) after every socket of it is closed.
-    _ctx: zmq::Context,
+    /// Terminated by `close()` once every socket of it is closed: a CURVE proxy's own context
+    /// holds threads and descriptors that must not wait for the garbage collector.
+    ctx: Mutex<Option<zmq::Context>>,
 }
 
 impl Proxy {
@@ -149,7 +150,7 @@ impl Proxy {
             control,
             thread: Mutex::new(Some(thread)),
             zap,
-            _ctx: ctx,
+            ctx: Mutex::new(Some(ctx)),
         })
     }
 
@@ -203,6 +204,8 @@ impl Proxy {
         if let Some((zap, _, _)) = &self.zap {
             zap.close();
         }
+        // Dropping the last handle terminates the context (the global one is only a clone).
+        drop(self.ctx.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
 }
 
