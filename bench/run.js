@@ -313,7 +313,8 @@ async function main() {
   log('\n' + [...head, ...md].join('\n'))
 }
 
-main().catch((e) => {
+if (require.main === module) main().catch((e) => {
   console.error(e)
   process.exit(1)
 })
+module.exports = { pipeline, median }

@@ -44,16 +44,17 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
 /**
  * Paces a send loop to `rate` events/s (0 = as fast as possible); returns the stamp to embed.
- * It sleeps (Atomics.wait, no spinning, so the publisher does not steal a core from the rest of
- * the pipeline), then yields one turn of the event loop so queued sends go out.
+ * It first yields one turn of the event loop, so the previous event's send goes out as it would
+ * in an app whose events come from timers or I/O, then sleeps (Atomics.wait, no spinning, so the
+ * publisher does not steal a core from the rest of the pipeline) until the event is due.
  */
 async function pace(i, rate, start) {
   if (rate <= 0) return 0
+  await new Promise((r) => setImmediate(r))
   const due = start + (i * 1e6) / rate
   const left = due - nowUs()
   if (left > 60) Atomics.wait(sleeper, 0, 0, (left - 40) / 1000)
   while (due - nowUs() > 0) await new Promise((r) => setImmediate(r))
-  await new Promise((r) => setImmediate(r))
   return nowUs()
 }
 
