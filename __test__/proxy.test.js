@@ -17,7 +17,7 @@ test('port 0 binds real ports and frontend/backend report them', async (t) => {
 
 test('stats() counts messages, bytes and live subscriptions', async (t) => {
   const proxy = await startProxy()
-  t.deepEqual(proxy.stats(), { messages: 0, bytes: 0, subscriptions: 0, authAccepted: 0, authDenied: 0 })
+  t.deepEqual(proxy.stats(), { messages: 0, bytes: 0, subscriptions: 0, authAccepted: 0, authDenied: 0, publishers: 0, subscribers: 0 })
   const a = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'a' })
   const b = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'a' }).subscribe(Telemetry, { topic: 'b' })
   await subscribed(proxy, 2)
@@ -26,7 +26,10 @@ test('stats() counts messages, bytes and live subscriptions', async (t) => {
   const ev = new Telemetry({ path: 'a', v: 1 })
   await pub.publish(ev)
   await pub.publish(new Telemetry({ path: 'zzz' }))
+  t.true(await until(() => proxy.stats().publishers === 1 && proxy.stats().subscribers === 2), 'connections are counted')
+  t.true(await until(() => pub.stats().connected && a.stats().connected), 'clients report their connection')
   await pub.close()
+  t.true(await until(() => proxy.stats().publishers === 0), 'a closed publisher is no longer counted')
   t.is((await drain(a)).length, 1)
   t.is((await drain(b)).length, 1)
   const s = proxy.stats()
@@ -78,6 +81,49 @@ test('ipc endpoints work as well as tcp', async (t) => {
   await pub.publish(new Telemetry({ path: 'x', ok: true }))
   t.true((await sub.get(5)).ok)
   await pub.close()
+  await sub.close()
+  await proxy.close()
+})
+
+test('topics() and the query endpoint list forwarded topics with last-seen time and count', async (t) => {
+  const proxy = await startProxy({ query: 'tcp://127.0.0.1:0', maxTopics: 3 })
+  t.regex(proxy.query, /^tcp:\/\/127\.0\.0\.1:\d+$/)
+  const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  const before = Date.now()
+  for (const path of ['qpu0.fridge', 'qpu0.fridge', 'qpu1', null, 'qpu2', 'qpu3', 'qpu0.fridge']) {
+    await pub.publish(new Telemetry({ path }))
+  }
+  await pub.close()
+  t.is((await drain(sub)).length, 7)
+  const local = proxy.topics()
+  t.deepEqual(
+    local.topics.map((x) => [x.name, x.count]),
+    [['Telemetry', 1], ['Telemetry.qpu0.fridge', 3], ['Telemetry.qpu1', 1]],
+  )
+  t.is(local.overflow, 2, 'qpu2 and qpu3 did not fit in maxTopics 3')
+  for (const x of local.topics) t.true(x.lastSeen.getTime() >= before - 1000 && x.lastSeen.getTime() <= Date.now())
+  const remote = await j.queryTopics(proxy.query)
+  t.deepEqual(remote.topics.map((x) => x.name), local.topics.map((x) => x.name))
+  const stats = await j.queryStats(proxy.query)
+  t.is(stats.messages, 7)
+  t.is(stats.subscribers, 1)
+  await sub.close()
+  await proxy.close()
+  await t.throwsAsync(() => j.queryTopics(proxy.query, { timeout: 0.2 }), { instanceOf: j.TimeoutError, message: /no answer from the proxy's query endpoint/ })
+})
+
+test('maxTopics 0 turns topic tracking off', async (t) => {
+  const proxy = await startProxy({ maxTopics: 0 })
+  const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  await pub.publish(new Telemetry({ path: 'a' }))
+  await pub.close()
+  t.is((await drain(sub)).length, 1)
+  t.deepEqual(proxy.topics(), { topics: [], overflow: 0 })
+  t.is(proxy.query, undefined)
   await sub.close()
   await proxy.close()
 })

@@ -18,6 +18,13 @@ export interface NativeProxyOptions {
   /** `ZMQ_XPUB_NODROP` on the backend. */
   lossless?: boolean
   curve?: { secretKey: string; allowedClients: string[] }
+  maxTopics?: number
+  query?: string
+}
+
+export interface NativeTopicList {
+  topics: { name: string; lastSeenMs: number; count: number }[]
+  overflow: number
 }
 
 export interface NativeClientCurve {
@@ -34,11 +41,17 @@ export interface NativeProxyStats {
   authAccepted: number
   /** CURVE handshakes refused. */
   authDenied: number
+  /** Open connections from publishers (frontend). */
+  publishers: number
+  /** Open connections from subscribers (backend). */
+  subscribers: number
 }
 
 export interface NativeProxy {
   readonly frontend: string
   readonly backend: string
+  readonly query: string | null
+  topics(): NativeTopicList
   stats(): NativeProxyStats
   setAllowedClients(keys: string[]): void
   close(): void
@@ -58,6 +71,7 @@ export interface NativePublisherStats {
   blocked: number
   unrouted: number
   handshakeFailures: number
+  connected: boolean
 }
 
 export interface NativePublisher {
@@ -98,6 +112,8 @@ export interface NativeSubscriberStats {
   subscriptions: number
   /** Handshakes with the proxy that failed (refused CURVE key, security mismatch). */
   handshakeFailures: number
+  /** A connection to the proxy is up (its handshake completed). */
+  connected: boolean
 }
 
 export interface NativeSubscriber {
@@ -123,6 +139,7 @@ export interface NativeModule {
   generateKeyPair(): { publicKey: string; secretKey: string }
   curvePublicKey(secretKey: string): string
   curveAvailable(): boolean
+  proxyQuery(uri: string, request: string, timeoutMs: number, curve?: NativeClientCurve | null): string
   NativeProxy: new (opts: NativeProxyOptions) => NativeProxy
   NativePublisher: new (uri: string, opts: NativePublisherOptions) => NativePublisher
   NativeSubscriber: new (uri: string, opts: NativeSubscriberOptions) => NativeSubscriber

@@ -2,7 +2,7 @@
 import { call } from './errors'
 import { native } from './load-addon'
 import type { NativeProxy, NativeProxyStats } from './native'
-import { checkCurveOptions, curvePublicKey, type ProxyCurveOptions } from './curve'
+import { checkCurveOptions, CLIENT_CURVE_FIELDS, curvePublicKey, type ClientCurveOptions, type ProxyCurveOptions } from './curve'
 
 /** Upstream Juice's defaults (task manager `pub_port` 5122, `sub_port` 5123, all interfaces). */
 export const DEFAULT_FRONTEND = 'tcp://*:5122'
@@ -37,6 +37,24 @@ export interface ProxyOptions {
    * `proxy.curvePublicKey`. Default: off (plain TCP).
    */
   curve?: ProxyCurveOptions
+  /**
+   * Most distinct topics remembered for {@link Proxy.topics} (and `juice topics`); messages on
+   * further new topics are counted in `overflow`. 0 turns topic tracking off. Default 100000.
+   */
+  maxTopics?: number
+  /**
+   * A REP endpoint that answers `"topics"` and `"stats"` requests with JSON, for `juice topics`
+   * and other tools (e.g. `tcp://127.0.0.1:5124`). Secured like the other endpoints when `curve`
+   * is set. Default: none.
+   */
+  query?: string
+}
+
+/** A topic the proxy has forwarded: `Type.topic` (or `Type`), when it was last seen, how often. */
+export interface TopicInfo {
+  name: string
+  lastSeen: Date
+  count: number
 }
 
 export type ProxyStats = NativeProxyStats
@@ -66,6 +84,8 @@ export class Proxy {
           maxMessageSize: opts.maxMessageSize,
           lossless: opts.lossless,
           curve: checkCurveOptions(opts.curve, ['secretKey', 'allowedClients'], 'Proxy'),
+          maxTopics: opts.maxTopics,
+          query: opts.query,
         }),
     )
     return new Proxy(n, opts.curve?.secretKey)
@@ -81,7 +101,21 @@ export class Proxy {
     return this.native.backend
   }
 
-  /** Messages and bytes forwarded, distinct live subscriptions, and CURVE handshakes admitted/refused. */
+  /** The bound query endpoint, or undefined when none was asked for. */
+  get query(): string | undefined {
+    return this.native.query ?? undefined
+  }
+
+  /**
+   * The topics forwarded so far, sorted by name, with when each was last seen, as upstream's
+   * task manager lists them. `overflow` counts messages on new topics beyond `maxTopics`.
+   */
+  topics(): { topics: TopicInfo[]; overflow: number } {
+    const { topics, overflow } = this.native.topics()
+    return { topics: topics.map((t) => ({ name: t.name, lastSeen: new Date(t.lastSeenMs), count: t.count })), overflow }
+  }
+
+  /** Messages and bytes forwarded, open publisher/subscriber connections, distinct live subscriptions, and CURVE handshakes admitted/refused. */
   stats(): ProxyStats {
     return this.native.stats()
   }
@@ -103,4 +137,39 @@ export class Proxy {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+export interface QueryOptions {
+  /** Seconds to wait for the answer. Default 3. */
+  timeout?: number
+  /** CURVE keys, when the proxy runs with `curve`. */
+  curve?: ClientCurveOptions
+}
+
+/** What a proxy's query endpoint answers to `"topics"`. */
+export interface TopicsReply {
+  topics: TopicInfo[]
+  overflow: number
+}
+
+/**
+ * Asks a (possibly remote) proxy's query endpoint for its topics. Rejects with `TimeoutError` when
+ * nothing answers in time.
+ */
+export async function queryTopics(uri: string, opts: QueryOptions = {}): Promise<TopicsReply> {
+  const raw = JSON.parse(ask(uri, 'topics', opts)) as { topics: { name: string; lastSeenMs: number; count: number }[]; overflow: number }
+  return { topics: raw.topics.map((t) => ({ name: t.name, lastSeen: new Date(t.lastSeenMs), count: t.count })), overflow: raw.overflow }
+}
+
+/** Asks a proxy's query endpoint for its {@link ProxyStats}. */
+export async function queryStats(uri: string, opts: QueryOptions = {}): Promise<ProxyStats> {
+  return JSON.parse(ask(uri, 'stats', opts)) as ProxyStats
+}
+
+function ask(uri: string, request: string, opts: QueryOptions): string {
+  if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
+  const timeout = opts.timeout ?? 3
+  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new TypeError(`timeout must be a number of seconds >= 0, got ${String(timeout)}`)
+  const curve = checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'query')
+  return call(() => native.proxyQuery(uri, request, Math.round(timeout * 1000), curve ?? null))
 }

@@ -50,6 +50,8 @@ export interface PublisherStats {
   unrouted: number
   /** Handshakes with the proxy that failed: a refused CURVE key, or security on one side only. */
   handshakeFailures: number
+  /** A connection to the proxy is up (its handshake completed). */
+  connected: boolean
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -118,6 +120,7 @@ abstract class PublisherBase {
       unsent: this.unsent,
       unrouted: s.unrouted,
       handshakeFailures: s.handshakeFailures,
+      connected: s.connected,
     }
   }
 

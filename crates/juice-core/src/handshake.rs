@@ -1,5 +1,6 @@
-//! Watches a client socket's handshakes (libzmq socket monitor), so that a refused CURVE client is
-//! told why it hears nothing instead of waiting in silence.
+//! Socket monitors (libzmq's connection events), read by the thread that already serves the
+//! socket: a client learns whether it is connected and why a handshake failed, so a refused CURVE
+//! client is told why it hears nothing; the proxy counts its connected clients.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -9,10 +10,16 @@ use crate::error::{Error, Result};
 #[derive(Default)]
 pub struct HandshakeLog {
     failures: AtomicU64,
+    /// Connections that completed a handshake and have not dropped since.
+    connected: AtomicU64,
     last: Mutex<Option<String>>,
 }
 
 impl HandshakeLog {
+    pub fn connected(&self) -> u64 {
+        self.connected.load(Ordering::Relaxed)
+    }
+
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
     }
@@ -29,38 +36,106 @@ impl HandshakeLog {
 }
 
 /// The reading end of a socket monitor, polled by the thread that already serves the socket.
-pub struct HandshakeMonitor {
+pub struct SocketMonitor {
     sock: zmq::Socket,
 }
 
-impl HandshakeMonitor {
-    /// Starts monitoring `target` (a socket of `ctx`). Call before `connect`.
-    pub fn attach(ctx: &zmq::Context, target: &zmq::Socket, name: &str) -> Result<Self> {
+impl SocketMonitor {
+    /// Starts monitoring `events` (a mask of `ZMQ_EVENT_*`) of `target`, a socket of `ctx`.
+    /// Call before `connect`/`bind`, so no event is missed.
+    pub fn attach(
+        ctx: &zmq::Context,
+        target: &zmq::Socket,
+        name: &str,
+        events: u32,
+    ) -> Result<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let addr = format!("inproc://juice-{name}-mon-{}", NEXT.fetch_add(1, Ordering::Relaxed));
-        let events = zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL.to_raw()
-            | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL.to_raw()
-            | zmq::SocketEvent::HANDSHAKE_FAILED_AUTH.to_raw();
+        let addr = format!(
+            "inproc://juice-{name}-mon-{}",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         target
             .monitor(&addr, events as i32)
             .map_err(|e| Error::zmq("socket monitor", e))?;
-        let sock = ctx.socket(zmq::PAIR).map_err(|e| Error::zmq("monitor socket", e))?;
+        let sock = ctx
+            .socket(zmq::PAIR)
+            .map_err(|e| Error::zmq("monitor socket", e))?;
         sock.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
-        sock.connect(&addr).map_err(|e| Error::zmq("monitor connect", e))?;
-        Ok(HandshakeMonitor { sock })
+        // libzmq sends events with a blocking send from its I/O thread: a full pipe would stall
+        // every socket of the context, so the pipe has no limit (events are few and small).
+        sock.set_rcvhwm(0).map_err(|e| Error::zmq("rcvhwm", e))?;
+        sock.connect(&addr)
+            .map_err(|e| Error::zmq("monitor connect", e))?;
+        Ok(SocketMonitor { sock })
     }
 
     pub fn poll_item(&self) -> zmq::PollItem<'_> {
         self.sock.as_poll_item(zmq::POLLIN)
     }
 
-    /// Records every pending handshake event into `log`.
-    pub fn drain(&self, log: &HandshakeLog) {
+    /// Stops monitoring `target`. Must run before `target` is closed and before this reader is
+    /// dropped: libzmq emits events while it tears a closed socket down, and its blocking send
+    /// to a monitor pipe without a reader would hang the context's I/O thread for good.
+    pub fn detach(&self, target: &mut zmq::Socket) {
+        // SAFETY: `target` is a live socket, used from the thread that owns it; a null endpoint
+        // is libzmq's documented way to stop a monitor.
+        unsafe {
+            zmq_sys::zmq_socket_monitor(target.as_mut_ptr(), std::ptr::null(), 0);
+        }
+    }
+
+    /// Calls `on_event(event id, value, endpoint frames)` for every pending event.
+    pub fn drain(&self, mut on_event: impl FnMut(u32, u32, &[Vec<u8>])) {
         while let Ok(frames) = self.sock.recv_multipart(zmq::DONTWAIT) {
-            if let Some(why) = describe(&frames) {
-                log.record(why);
+            if let Some(head) = frames.first().filter(|h| h.len() >= 6) {
+                let event = u16::from_le_bytes([head[0], head[1]]) as u32;
+                let value = u32::from_le_bytes([head[2], head[3], head[4], head[5]]);
+                on_event(event, value, &frames);
             }
         }
+    }
+}
+
+/// A client socket's monitor: connection state and handshake failures.
+pub struct HandshakeMonitor(SocketMonitor);
+
+impl HandshakeMonitor {
+    pub fn attach(ctx: &zmq::Context, target: &zmq::Socket, name: &str) -> Result<Self> {
+        let events = zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+            | zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+            | zmq_sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+            | zmq_sys::ZMQ_EVENT_DISCONNECTED;
+        SocketMonitor::attach(ctx, target, name, events).map(HandshakeMonitor)
+    }
+
+    pub fn poll_item(&self) -> zmq::PollItem<'_> {
+        self.0.poll_item()
+    }
+
+    /// See [`SocketMonitor::detach`].
+    pub fn detach(&self, target: &mut zmq::Socket) {
+        self.0.detach(target)
+    }
+
+    /// Records every pending event into `log`.
+    pub fn drain(&self, log: &HandshakeLog) {
+        self.0.drain(|event, _, frames| match event {
+            zmq_sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED => {
+                log.connected.fetch_add(1, Ordering::Relaxed);
+            }
+            zmq_sys::ZMQ_EVENT_DISCONNECTED => {
+                // Only connections that completed a handshake were counted.
+                let _ = log
+                    .connected
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            }
+            _ => {
+                if let Some(why) = describe(frames) {
+                    log.record(why);
+                }
+            }
+        });
     }
 }
 
@@ -105,8 +180,15 @@ mod tests {
     #[test]
     fn events_become_sentences() {
         let auth = describe(&event(zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400)).unwrap();
-        assert!(auth.contains("tcp://127.0.0.1:5122") && auth.contains("allowlist"), "{auth}");
-        assert!(describe(&event(zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x11)).unwrap().contains("CURVE"));
+        assert!(
+            auth.contains("tcp://127.0.0.1:5122") && auth.contains("allowlist"),
+            "{auth}"
+        );
+        assert!(
+            describe(&event(zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x11))
+                .unwrap()
+                .contains("CURVE")
+        );
         assert_eq!(describe(&event(zmq_sys::ZMQ_EVENT_CONNECTED, 0)), None);
         assert_eq!(describe(&event(0x7fff, 0)), None);
         assert_eq!(describe(&[vec![1, 2]]), None);

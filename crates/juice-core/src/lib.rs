@@ -4,6 +4,7 @@
 //! - [`wire`]: the two-frame wire format and its validation.
 //! - [`topic_tree`]: exact, segment-wise topic matching whose cost does not grow with the number
 //!   of subscriptions.
+//! - [`topic_registry`]: the topics a proxy has forwarded, for `juice topics`.
 //! - [`inbox`]: the bounded, batched hand-off from a receive thread to its consumer.
 //! - [`subscriber`], [`publisher`], [`proxy`]: one socket and one native thread each.
 //! - [`curve`]: CURVE keys, socket setup and the proxy's ZAP allowlist handler.
@@ -22,6 +23,7 @@ pub mod proxy;
 pub mod publisher;
 pub mod socket;
 pub mod subscriber;
+pub mod topic_registry;
 pub mod topic_tree;
 pub mod wire;
 

@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::curve::{self, Allowlist, ServerKeys, ZapCounters, ZapHandler};
-use crate::error::{Error, Result};
+use crate::curve::{self, Allowlist, ClientKeys, ServerKeys, ZapCounters, ZapHandler};
+use crate::error::{Error, ErrorCode, Result};
+use crate::handshake::SocketMonitor;
 use crate::socket::{self, Control, RawFrame};
+use crate::topic_registry::{self, Batch, TopicEntry, TopicRegistry};
 
 /// Upstream Juice's task manager binds publishers' port 5122 and subscribers' port 5123.
 pub const DEFAULT_FRONTEND: &str = "tcp://*:5122";
@@ -37,6 +39,10 @@ pub struct ProxyOptions {
     pub lossless: bool,
     /// CURVE encryption on both endpoints, admitting only the listed client keys.
     pub curve: Option<ServerKeys>,
+    /// Most distinct topics remembered for `topics()` (0 = do not track topics).
+    pub max_topics: usize,
+    /// A REP endpoint answering `topics` and `stats` requests with JSON (for `juice topics`).
+    pub query: Option<String>,
 }
 
 impl Default for ProxyOptions {
@@ -49,6 +55,8 @@ impl Default for ProxyOptions {
             max_message_size: 128 << 20,
             lossless: false,
             curve: None,
+            max_topics: 100_000,
+            query: None,
         }
     }
 }
@@ -60,6 +68,9 @@ struct Counters {
     /// Distinct subscription prefixes live on the backend (XPUB reports only the first subscribe
     /// and the last unsubscribe of each prefix).
     subscriptions: AtomicI64,
+    /// Open connections on each side.
+    publishers: AtomicI64,
+    subscribers: AtomicI64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,12 +85,17 @@ pub struct ProxyStats {
     pub auth_accepted: u64,
     /// CURVE handshakes refused (unlisted key, or a client without CURVE).
     pub auth_denied: u64,
+    /// Open connections from publishers (frontend) and subscribers (backend).
+    pub publishers: u64,
+    pub subscribers: u64,
 }
 
 pub struct Proxy {
     frontend: String,
     backend: String,
     counters: Arc<Counters>,
+    topics: Arc<TopicRegistry>,
+    query: Option<String>,
     control: Control,
     thread: Mutex<Option<JoinHandle<()>>>,
     zap: Option<(ZapHandler, Allowlist, Arc<ZapCounters>)>,
@@ -107,7 +123,7 @@ impl Proxy {
             }
             None => None,
         };
-        let mut xsub = ctx.socket(zmq::XSUB).map_err(|e| Error::zmq("socket", e))?;
+        let xsub = ctx.socket(zmq::XSUB).map_err(|e| Error::zmq("socket", e))?;
         let mut xpub = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
         for s in [&xsub, &xpub] {
             s.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
@@ -126,27 +142,56 @@ impl Proxy {
         if opts.lossless {
             socket::set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         }
+        let query_sock = match &opts.query {
+            Some(_) => Some(ctx.socket(zmq::REP).map_err(|e| Error::zmq("socket", e))?),
+            None => None,
+        };
         if let Some(keys) = &opts.curve {
             curve::apply_server(&xsub, &keys.secret_key)?;
             curve::apply_server(&xpub, &keys.secret_key)?;
+            if let Some(q) = &query_sock {
+                curve::apply_server(q, &keys.secret_key)?;
+            }
         }
+        let conn_events = zmq_sys::ZMQ_EVENT_ACCEPTED | zmq_sys::ZMQ_EVENT_DISCONNECTED;
+        let front_mon = SocketMonitor::attach(&ctx, &xsub, "proxy-front", conn_events)?;
+        let back_mon = SocketMonitor::attach(&ctx, &xpub, "proxy-back", conn_events)?;
         let frontend = socket::bind(&xsub, &opts.frontend)?;
         let backend = socket::bind(&xpub, &opts.backend)?;
+        let query = match (&query_sock, &opts.query) {
+            (Some(q), Some(uri)) => {
+                q.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
+                Some(socket::bind(q, uri)?)
+            }
+            _ => None,
+        };
         let (control, ctl) = Control::pair_in(&ctx, "proxy")?;
         let counters = Arc::new(Counters::default());
-        let c = counters.clone();
+        let topics = Arc::new(TopicRegistry::new(opts.max_topics));
+        let mut worker = Forwarder {
+            xsub,
+            xpub,
+            ctl,
+            query: query_sock,
+            front_mon,
+            back_mon,
+            counters: counters.clone(),
+            topics: topics.clone(),
+            track_topics: opts.max_topics > 0,
+            zap: zap.as_ref().map(|z| z.2.clone()),
+        };
         let thread = std::thread::Builder::new()
             .name("juice-proxy".into())
             .spawn(move || {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    forward(&mut xsub, &mut xpub, &ctl, &c)
-                }));
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run()));
             })
             .map_err(|e| Error::invalid_arg(format!("cannot start proxy thread: {e}")))?;
         Ok(Proxy {
             frontend,
             backend,
             counters,
+            topics,
+            query,
             control,
             thread: Mutex::new(Some(thread)),
             zap,
@@ -177,21 +222,18 @@ impl Proxy {
         &self.backend
     }
 
+    /// The bound query endpoint, if one was asked for.
+    pub fn query_endpoint(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// Topics forwarded so far (sorted by name), and messages whose new topic did not fit.
+    pub fn topics(&self) -> (Vec<TopicEntry>, u64) {
+        self.topics.snapshot()
+    }
+
     pub fn stats(&self) -> ProxyStats {
-        let c = &self.counters;
-        ProxyStats {
-            messages: c.messages.load(Ordering::Relaxed),
-            bytes: c.bytes.load(Ordering::Relaxed),
-            subscriptions: c.subscriptions.load(Ordering::Relaxed).max(0) as u64,
-            auth_accepted: self
-                .zap
-                .as_ref()
-                .map_or(0, |z| z.2.accepted.load(Ordering::Relaxed)),
-            auth_denied: self
-                .zap
-                .as_ref()
-                .map_or(0, |z| z.2.denied.load(Ordering::Relaxed)),
-        }
+        stats_of(&self.counters, self.zap.as_ref().map(|z| &*z.2))
     }
 
     /// Stops forwarding and unbinds both endpoints. Safe to call more than once.
@@ -215,67 +257,201 @@ impl Drop for Proxy {
     }
 }
 
-fn forward(xsub: &mut zmq::Socket, xpub: &mut zmq::Socket, ctl: &zmq::Socket, c: &Counters) {
-    let mut frame = RawFrame::new();
-    loop {
-        let mut items = [
-            ctl.as_poll_item(zmq::POLLIN),
-            xsub.as_poll_item(zmq::POLLIN),
-            xpub.as_poll_item(zmq::POLLIN),
-        ];
-        match zmq::poll(&mut items, -1) {
-            Ok(_) => {}
-            Err(zmq::Error::EINTR) => continue,
-            Err(_) => return,
-        }
-        let (ctl_ready, front_ready, back_ready) = (
-            items[0].is_readable(),
-            items[1].is_readable(),
-            items[2].is_readable(),
-        );
-        if ctl_ready {
-            return;
-        }
-        if back_ready {
-            // Subscription notices from subscribers, passed up to the publishers.
-            while frame.recv(xpub, zmq::DONTWAIT).is_ok() {
-                match frame.first() {
-                    Some(1) => {
-                        c.subscriptions.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Some(0) => {
-                        c.subscriptions.fetch_sub(1, Ordering::Relaxed);
-                    }
-                    _ => {}
-                }
-                let _ = frame.send(xsub, 0);
+fn stats_of(c: &Counters, zap: Option<&ZapCounters>) -> ProxyStats {
+    let get = |a: &AtomicI64| a.load(Ordering::Relaxed).max(0) as u64;
+    ProxyStats {
+        messages: c.messages.load(Ordering::Relaxed),
+        bytes: c.bytes.load(Ordering::Relaxed),
+        subscriptions: get(&c.subscriptions),
+        auth_accepted: zap.map_or(0, |z| z.accepted.load(Ordering::Relaxed)),
+        auth_denied: zap.map_or(0, |z| z.denied.load(Ordering::Relaxed)),
+        publishers: get(&c.publishers),
+        subscribers: get(&c.subscribers),
+    }
+}
+
+/// Everything the proxy thread owns.
+struct Forwarder {
+    xsub: zmq::Socket,
+    xpub: zmq::Socket,
+    ctl: zmq::Socket,
+    query: Option<zmq::Socket>,
+    front_mon: SocketMonitor,
+    back_mon: SocketMonitor,
+    counters: Arc<Counters>,
+    topics: Arc<TopicRegistry>,
+    track_topics: bool,
+    zap: Option<Arc<ZapCounters>>,
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.front_mon.detach(&mut self.xsub);
+        self.back_mon.detach(&mut self.xpub);
+    }
+}
+
+impl Forwarder {
+    fn run(&mut self) {
+        let mut frame = RawFrame::new();
+        let mut batch = Batch::default();
+        loop {
+            // A socket may appear only once in a zmq_poll set (libzmq rejects duplicates), so
+            // the query socket is added only when there is one.
+            let mut items = Vec::with_capacity(6);
+            items.push(self.ctl.as_poll_item(zmq::POLLIN));
+            items.push(self.xsub.as_poll_item(zmq::POLLIN));
+            items.push(self.xpub.as_poll_item(zmq::POLLIN));
+            items.push(self.front_mon.poll_item());
+            items.push(self.back_mon.poll_item());
+            if let Some(q) = &self.query {
+                items.push(q.as_poll_item(zmq::POLLIN));
             }
-        }
-        if front_ready {
-            let (mut n, mut bytes) = (0u64, 0u64);
-            for _ in 0..DRAIN_LIMIT {
-                if frame.recv(xsub, zmq::DONTWAIT).is_err() {
-                    break;
-                }
-                loop {
-                    let more = frame.more();
-                    bytes += frame.len() as u64;
-                    let flags = if more { zmq::SNDMORE } else { 0 };
-                    // Without NODROP, XPUB never blocks: at a full subscriber pipe libzmq drops
-                    // for that subscriber only. With it (lossless), wait for room.
-                    if !send_waiting(&mut frame, xpub, ctl, flags) {
-                        return;
-                    }
-                    if !more || frame.recv(xsub, 0).is_err() {
-                        break;
-                    }
-                }
-                n += 1;
+            match zmq::poll(&mut items, -1) {
+                Ok(_) => {}
+                Err(zmq::Error::EINTR) => continue,
+                Err(_) => return,
             }
-            c.messages.fetch_add(n, Ordering::Relaxed);
-            c.bytes.fetch_add(bytes, Ordering::Relaxed);
+            let mut ready = [false; 6];
+            for (r, item) in ready.iter_mut().zip(items.iter()) {
+                *r = item.is_readable();
+            }
+            drop(items);
+            if ready[0] {
+                return;
+            }
+            if ready[2] {
+                self.forward_subscriptions(&mut frame);
+            }
+            if ready[1] && !self.forward_messages(&mut frame, &mut batch) {
+                return;
+            }
+            if ready[3] {
+                let n = &self.counters.publishers;
+                self.front_mon.drain(|ev, _, _| count_connection(n, ev));
+            }
+            if ready[4] {
+                let n = &self.counters.subscribers;
+                self.back_mon.drain(|ev, _, _| count_connection(n, ev));
+            }
+            if ready[5] {
+                self.answer_query();
+            }
         }
     }
+
+    /// Subscription notices from subscribers, passed up to the publishers.
+    fn forward_subscriptions(&mut self, frame: &mut RawFrame) {
+        let c = &self.counters;
+        while frame.recv(&mut self.xpub, zmq::DONTWAIT).is_ok() {
+            match frame.first() {
+                Some(1) => {
+                    c.subscriptions.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(0) => {
+                    c.subscriptions.fetch_sub(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+            let _ = frame.send(&mut self.xsub, 0);
+        }
+    }
+
+    /// Forwards up to DRAIN_LIMIT messages. Returns false if told to quit meanwhile.
+    fn forward_messages(&mut self, frame: &mut RawFrame, batch: &mut Batch) -> bool {
+        let (mut n, mut bytes) = (0u64, 0u64);
+        let mut alive = true;
+        'drain: for _ in 0..DRAIN_LIMIT {
+            if frame.recv(&mut self.xsub, zmq::DONTWAIT).is_err() {
+                break;
+            }
+            if self.track_topics {
+                batch.see(frame.bytes());
+            }
+            loop {
+                let more = frame.more();
+                bytes += frame.len() as u64;
+                let flags = if more { zmq::SNDMORE } else { 0 };
+                // Without NODROP, XPUB never blocks: at a full subscriber pipe libzmq drops
+                // for that subscriber only. With it (lossless), wait for room.
+                if !send_waiting(frame, &mut self.xpub, &self.ctl, flags) {
+                    alive = false;
+                    break 'drain;
+                }
+                if !more || frame.recv(&mut self.xsub, 0).is_err() {
+                    break;
+                }
+            }
+            n += 1;
+        }
+        self.counters.messages.fetch_add(n, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if self.track_topics {
+            batch.commit(&self.topics);
+        }
+        alive
+    }
+
+    /// Answers one request on the query endpoint: `topics` or `stats`, as JSON.
+    fn answer_query(&mut self) {
+        let Some(q) = &self.query else { return };
+        let Ok(req) = q.recv_bytes(zmq::DONTWAIT) else {
+            return;
+        };
+        let reply = match req.as_slice() {
+            b"topics" => topics_json(&self.topics),
+            b"stats" => stats_json(&stats_of(&self.counters, self.zap.as_deref())),
+            other => {
+                let mut out = String::from("{\"error\":");
+                let what = String::from_utf8_lossy(&other[..other.len().min(64)]).into_owned();
+                topic_registry::json_string(
+                    &format!("unknown request {what:?}; ask for \"topics\" or \"stats\""),
+                    &mut out,
+                );
+                out.push('}');
+                out
+            }
+        };
+        let _ = q.send(reply.as_bytes(), 0);
+    }
+}
+
+fn count_connection(n: &AtomicI64, event: u32) {
+    match event {
+        zmq_sys::ZMQ_EVENT_ACCEPTED => {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+        zmq_sys::ZMQ_EVENT_DISCONNECTED => {
+            n.fetch_sub(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+}
+
+fn topics_json(reg: &TopicRegistry) -> String {
+    let (topics, overflow) = reg.snapshot();
+    let mut out = String::with_capacity(64 + topics.len() * 64);
+    out.push_str("{\"topics\":[");
+    for (i, t) in topics.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        topic_registry::json_string(&t.name, &mut out);
+        out.push_str(&format!(
+            ",\"lastSeenMs\":{},\"count\":{}}}",
+            t.last_seen_ms, t.count
+        ));
+    }
+    out.push_str(&format!("],\"overflow\":{overflow}}}"));
+    out
+}
+
+fn stats_json(s: &ProxyStats) -> String {
+    format!(
+        "{{\"messages\":{},\"bytes\":{},\"subscriptions\":{},\"authAccepted\":{},\"authDenied\":{},\"publishers\":{},\"subscribers\":{}}}",
+        s.messages, s.bytes, s.subscriptions, s.auth_accepted, s.auth_denied, s.publishers, s.subscribers
+    )
 }
 
 /// Sends `frame`, waiting while a lossless backend is full. Returns false if told to quit meanwhile.
@@ -300,4 +476,34 @@ fn send_waiting(
             _ => return true,
         }
     }
+}
+
+/// Asks a proxy's query endpoint for `topics` or `stats` and returns its JSON answer.
+pub fn query(
+    uri: &str,
+    request: &str,
+    timeout_ms: i32,
+    curve: Option<&ClientKeys>,
+) -> Result<String> {
+    let sock = socket::context()
+        .socket(zmq::REQ)
+        .map_err(|e| Error::zmq("socket", e))?;
+    sock.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
+    if let Some(keys) = curve {
+        keys.apply(&sock)?;
+    }
+    socket::connect(&sock, uri)?;
+    sock.send(request.as_bytes(), 0)
+        .map_err(|e| Error::zmq("query send", e))?;
+    if sock.poll(zmq::POLLIN, timeout_ms as i64).unwrap_or(0) == 0 {
+        return Err(Error::new(
+            ErrorCode::Timeout,
+            format!("no answer from the proxy's query endpoint at {uri} within {timeout_ms} ms (is a proxy running there with a query endpoint?)"),
+        ));
+    }
+    let reply = sock
+        .recv_bytes(0)
+        .map_err(|e| Error::zmq("query recv", e))?;
+    String::from_utf8(reply)
+        .map_err(|_| Error::invalid_arg("the query endpoint answered with invalid UTF-8"))
 }

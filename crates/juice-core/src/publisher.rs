@@ -22,8 +22,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::curve::ClientKeys;
-use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::error::{Error, Result};
+use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::socket;
 use crate::wire;
 
@@ -74,6 +74,8 @@ pub struct PublisherStats {
     pub unrouted: u64,
     /// Handshakes with the proxy that failed (refused CURVE key, security mismatch).
     pub handshake_failures: u64,
+    /// Connected to the proxy (a handshake completed and the connection has not dropped).
+    pub connected: bool,
 }
 
 /// Appends events to a batch in the layout [`Publisher::try_send`] reads.
@@ -402,6 +404,7 @@ impl Shared {
             blocked: self.blocked.load(Ordering::Relaxed),
             unrouted: self.unrouted.load(Ordering::Relaxed),
             handshake_failures: self.handshakes.failures(),
+            connected: self.handshakes.connected() > 0,
         }
     }
 
@@ -421,9 +424,10 @@ impl Shared {
             let mut inner = self.lock();
             (inner.sock.take(), inner.monitor.take(), inner.ctx.take())
         };
-        drop(sock);
-        // Every socket of the context must be closed before `destroy` can return.
-        drop(monitor);
+        if let (Some(mut sock), Some(monitor)) = (sock, monitor) {
+            monitor.detach(&mut sock);
+        }
+        // Every socket of the context is closed now, so `destroy` can return.
         if let Some(mut ctx) = ctx {
             // Blocks until queued messages are written or linger expires.
             let _ = ctx.destroy();

@@ -181,6 +181,19 @@ impl RawFrame {
         unsafe { zmq_sys::zmq_msg_size(&mut self.msg) }
     }
 
+    /// The frame's bytes, valid until the next receive or send.
+    pub fn bytes(&mut self) -> &[u8] {
+        let len = self.len();
+        if len == 0 {
+            return &[];
+        }
+        // SAFETY: libzmq guarantees `len` readable bytes at zmq_msg_data while the message is
+        // unchanged, and the returned borrow of `self` prevents any change meanwhile.
+        unsafe {
+            std::slice::from_raw_parts(zmq_sys::zmq_msg_data(&mut self.msg) as *const u8, len)
+        }
+    }
+
     /// First byte of the frame, if any.
     pub fn first(&mut self) -> Option<u8> {
         if self.len() == 0 {

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use crate::curve::ClientKeys;
-use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::error::{Error, Result};
+use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::inbox::{Inbox, Pending};
 use crate::socket::{self, Control};
 use crate::topic_tree::TopicTree;
@@ -108,6 +108,8 @@ pub struct SubscriberStats {
     pub subscriptions: u64,
     /// Handshakes with the proxy that failed (refused CURVE key, security mismatch).
     pub handshake_failures: u64,
+    /// Connected to the proxy (a handshake completed and the connection has not dropped).
+    pub connected: bool,
 }
 
 pub struct Subscriber {
@@ -256,6 +258,7 @@ impl Subscriber {
             unmatched: get(&c.unmatched),
             subscriptions: self.tree.read().unwrap_or_else(|e| e.into_inner()).len() as u64,
             handshake_failures: self.handshakes.failures(),
+            connected: self.handshakes.connected() > 0,
         }
     }
 
@@ -297,6 +300,12 @@ struct Worker {
 
 /// How often a lossless receive thread with a full inbox looks for room again.
 const FULL_RECHECK_MS: i64 = 5;
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.monitor.detach(&mut self.sub);
+    }
+}
 
 impl Worker {
     fn run(self) {

@@ -88,6 +88,8 @@ pub struct ProxyOptions {
     pub max_message_size: Option<f64>,
     pub lossless: Option<bool>,
     pub curve: Option<ServerCurve>,
+    pub max_topics: Option<u32>,
+    pub query: Option<String>,
 }
 
 #[napi(object)]
@@ -97,6 +99,40 @@ pub struct ProxyStats {
     pub subscriptions: f64,
     pub auth_accepted: f64,
     pub auth_denied: f64,
+    pub publishers: f64,
+    pub subscribers: f64,
+}
+
+#[napi(object)]
+pub struct TopicEntry {
+    pub name: String,
+    pub last_seen_ms: f64,
+    pub count: f64,
+}
+
+#[napi(object)]
+pub struct TopicList {
+    pub topics: Vec<TopicEntry>,
+    /// Messages on new topics that did not fit in the registry.
+    pub overflow: f64,
+}
+
+/// Sends `request` ("topics" or "stats") to a proxy's query endpoint; returns its JSON answer.
+#[napi]
+pub fn proxy_query(
+    uri: String,
+    request: String,
+    timeout_ms: u32,
+    curve: Option<ClientCurve>,
+) -> Result<String, CodedError> {
+    let keys: Option<core::ClientKeys> = curve.map(Into::into);
+    core::proxy::query(
+        &uri,
+        &request,
+        timeout_ms.min(i32::MAX as u32) as i32,
+        keys.as_ref(),
+    )
+    .map_err(js_err)
 }
 
 #[napi]
@@ -122,6 +158,8 @@ impl NativeProxy {
                 secret_key: c.secret_key,
                 allowed_clients: c.allowed_clients,
             }),
+            max_topics: opts.max_topics.map_or(d.max_topics, |v| v as usize),
+            query: opts.query,
         })
         .map_err(js_err)?;
         Ok(NativeProxy { inner })
@@ -146,6 +184,29 @@ impl NativeProxy {
             subscriptions: s.subscriptions as f64,
             auth_accepted: s.auth_accepted as f64,
             auth_denied: s.auth_denied as f64,
+            publishers: s.publishers as f64,
+            subscribers: s.subscribers as f64,
+        }
+    }
+
+    #[napi(getter)]
+    pub fn query(&self) -> Option<String> {
+        self.inner.query_endpoint().map(str::to_string)
+    }
+
+    #[napi]
+    pub fn topics(&self) -> TopicList {
+        let (topics, overflow) = self.inner.topics();
+        TopicList {
+            topics: topics
+                .into_iter()
+                .map(|t| TopicEntry {
+                    name: t.name,
+                    last_seen_ms: t.last_seen_ms as f64,
+                    count: t.count as f64,
+                })
+                .collect(),
+            overflow: overflow as f64,
         }
     }
 
@@ -174,6 +235,7 @@ pub struct PublisherStats {
     pub blocked: f64,
     pub unrouted: f64,
     pub handshake_failures: f64,
+    pub connected: bool,
 }
 
 /// Throws unless `name` can be an event type name on the wire.
@@ -238,6 +300,7 @@ impl NativePublisher {
             blocked: s.blocked as f64,
             unrouted: s.unrouted as f64,
             handshake_failures: s.handshake_failures as f64,
+            connected: s.connected,
         }
     }
 
@@ -322,6 +385,7 @@ pub struct SubscriberStats {
     pub unmatched: f64,
     pub subscriptions: f64,
     pub handshake_failures: f64,
+    pub connected: bool,
 }
 
 #[napi]
@@ -440,6 +504,7 @@ impl NativeSubscriber {
             unmatched: s.unmatched as f64,
             subscriptions: s.subscriptions as f64,
             handshake_failures: s.handshake_failures as f64,
+            connected: s.connected,
         }
     }
 

@@ -1,0 +1,183 @@
+//! The topics a proxy has forwarded, with when each was last seen and how often: what
+//! `juice topics` lists (upstream's task manager keeps the same registry of its proxy).
+//!
+//! The proxy thread records into a private batch map and merges it into the shared registry once
+//! per drained batch, so the hot path never takes a lock per message and a burst on one topic
+//! costs one byte comparison per message.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One topic's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicEntry {
+    /// `Type.topic` (or `Type` for events without a topic), the wire frame without its last dot.
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub last_seen_ms: u64,
+    pub count: u64,
+}
+
+pub struct TopicRegistry {
+    max_topics: usize,
+    inner: Mutex<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    topics: HashMap<Vec<u8>, (u64, u64)>,
+    /// Messages whose topic was new while the registry was full: counted, not recorded.
+    overflow: u64,
+}
+
+impl TopicRegistry {
+    pub fn new(max_topics: usize) -> Self {
+        TopicRegistry {
+            max_topics,
+            inner: Mutex::new(Shared::default()),
+        }
+    }
+
+    /// Everything seen so far, by name.
+    pub fn snapshot(&self) -> (Vec<TopicEntry>, u64) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<TopicEntry> = inner
+            .topics
+            .iter()
+            .map(|(frame, &(last_seen_ms, count))| TopicEntry {
+                name: display_name(frame),
+                last_seen_ms,
+                count,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        (out, inner.overflow)
+    }
+
+    fn merge(&self, batch: &mut Batch) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for (frame, n) in batch.counts.drain() {
+            let full = inner.topics.len() >= self.max_topics;
+            match inner.topics.get_mut(&frame) {
+                Some(e) => *e = (now, e.1 + n),
+                None if full => inner.overflow += n,
+                None => {
+                    inner.topics.insert(frame, (now, n));
+                }
+            }
+        }
+    }
+}
+
+/// The proxy thread's per-batch tally.
+#[derive(Default)]
+pub struct Batch {
+    counts: HashMap<Vec<u8>, u64>,
+    last: Vec<u8>,
+    last_n: u64,
+}
+
+impl Batch {
+    /// Notes one message with this topic frame.
+    pub fn see(&mut self, frame: &[u8]) {
+        if self.last_n > 0 && self.last == frame {
+            self.last_n += 1;
+            return;
+        }
+        self.flush_last();
+        self.last.clear();
+        self.last.extend_from_slice(frame);
+        self.last_n = 1;
+    }
+
+    fn flush_last(&mut self) {
+        if self.last_n > 0 {
+            match self.counts.get_mut(self.last.as_slice()) {
+                Some(n) => *n += self.last_n,
+                None => {
+                    self.counts.insert(self.last.clone(), self.last_n);
+                }
+            }
+            self.last_n = 0;
+        }
+    }
+
+    /// Hands the tally to the shared registry.
+    pub fn commit(&mut self, registry: &TopicRegistry) {
+        self.flush_last();
+        if !self.counts.is_empty() {
+            registry.merge(self);
+        }
+    }
+}
+
+/// The wire frame `Type.topic.` as upstream lists it: `Type.topic`, lossy UTF-8.
+fn display_name(frame: &[u8]) -> String {
+    let trimmed = frame.strip_suffix(b".").unwrap_or(frame);
+    String::from_utf8_lossy(trimmed).into_owned()
+}
+
+/// Escapes a string for a JSON document.
+pub fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_runs_and_interleavings() {
+        let reg = TopicRegistry::new(10);
+        let mut b = Batch::default();
+        for f in [&b"A.x."[..], b"A.x.", b"B.", b"A.x.", b"B.", b"C.y.z."] {
+            b.see(f);
+        }
+        b.commit(&reg);
+        b.see(b"B.");
+        b.commit(&reg);
+        let (topics, overflow) = reg.snapshot();
+        let got: Vec<(&str, u64)> = topics.iter().map(|t| (t.name.as_str(), t.count)).collect();
+        assert_eq!(got, vec![("A.x", 3), ("B", 3), ("C.y.z", 1)]);
+        assert_eq!(overflow, 0);
+        assert!(topics.iter().all(|t| t.last_seen_ms > 1_600_000_000_000));
+    }
+
+    #[test]
+    fn a_full_registry_counts_overflow_but_updates_known_topics() {
+        let reg = TopicRegistry::new(2);
+        let mut b = Batch::default();
+        for f in [&b"A."[..], b"B.", b"C.", b"C.", b"A."] {
+            b.see(f);
+            b.commit(&reg);
+        }
+        let (topics, overflow) = reg.snapshot();
+        assert_eq!(topics.len(), 2);
+        assert_eq!(overflow, 2);
+        assert_eq!(topics[0].count, 2);
+    }
+
+    #[test]
+    fn names_are_lossy_utf8_and_json_escaped() {
+        assert_eq!(display_name(b"T.a\xffb."), "T.a\u{fffd}b");
+        let mut s = String::new();
+        json_string("a\"b\\c\n\u{1}", &mut s);
+        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+}
