@@ -82,6 +82,16 @@ class WireTime extends EventTime {
   }
 }
 
+/**
+ * A time from ISO 8601 text that serialises back to the same text (keeping microseconds), for
+ * tools that take a time as text. Throws on text that is not a time.
+ */
+export function timeFromText(text: string): Date {
+  const t = new WireTime(text)
+  if (Number.isNaN(t.getTime())) throw new TypeError(`not an ISO 8601 time: ${JSON.stringify(text)}`)
+  return t
+}
+
 /** A class of events: anything constructed with `new` that produces an Event. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type EventClass<E extends Event = Event> = (abstract new (...args: any[]) => E) & {

@@ -76,7 +76,7 @@ abstract class SubscriberBase<E extends Event> {
   /** Event class per native type id. */
   private readonly classes: Array<EventClass | undefined> = []
   private readonly byName = new Map<string, EventClass>()
-  private malformedJson = 0
+  protected malformedJson = 0
   private unknownType = 0
   protected isClosed = false
   /** The URI this subscriber connects to. */

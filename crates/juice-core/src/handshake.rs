@@ -160,7 +160,7 @@ fn describe(frames: &[Vec<u8>]) -> Option<String> {
             "handshake with {endpoint} failed (ZMTP protocol error {value:#x}): the proxy and this client disagree on security (CURVE on one side only?)"
         ),
         zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL => format!(
-            "handshake with {endpoint} failed: check curve.serverKey against the proxy's public key"
+            "handshake with {endpoint} failed: check that CURVE is on (or off) on both sides and that curve.serverKey is the proxy's public key"
         ),
         _ => return None,
     };

@@ -1,0 +1,119 @@
+// Argument handling shared by the `juice` commands: strict flag parsing with messages that name
+// the bad flag or value, and CURVE key files.
+import { readFileSync } from 'node:fs'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { ClientCurveOptions, CurveKeyPair } from '../curve'
+
+/** A mistake in how the command was called: printed with a hint, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+/** A failure at run time (unreachable proxy, refused key): printed, exit code 1. */
+export class CommandError extends Error {
+  override name = 'CommandError'
+}
+
+export type Options = NonNullable<ParseArgsConfig['options']>
+
+export interface Parsed {
+  /** By flag name: a string for `type: 'string'` options, a boolean for flags (parseArgs checks). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  values: Record<string, any>
+  positionals: string[]
+}
+
+/** Parses argv strictly; `--help` is always accepted. */
+export function parse(argv: string[], options: Options, positionals = true): Parsed {
+  try {
+    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true })
+    return { values: r.values as Parsed['values'], positionals: r.positionals }
+  } catch (e) {
+    // Node's messages already name the flag ("Unknown option '--x'"); drop its own advice.
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
+  }
+}
+
+export function positiveNumber(flag: string, text: string | boolean | undefined, fallback: number, { integer = false, zeroOk = false } = {}): number {
+  if (text === undefined || typeof text === 'boolean') return fallback
+  const n = Number(text)
+  const ok = Number.isFinite(n) && (zeroOk ? n >= 0 : n > 0) && (!integer || Number.isInteger(n))
+  if (!ok) {
+    throw new UsageError(`${flag} must be a ${integer ? 'whole ' : ''}number ${zeroOk ? '>= 0' : '> 0'}, got ${JSON.stringify(text)}`)
+  }
+  return n
+}
+
+/** Reads a key pair file written by `juice keygen --out`. */
+export function readKeyPair(file: string, flag: string): CurveKeyPair {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new UsageError(`${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  let keys: Partial<CurveKeyPair>
+  try {
+    keys = JSON.parse(text) as Partial<CurveKeyPair>
+  } catch {
+    throw new UsageError(`${flag}: ${file} is not a key file (expected the JSON that juice keygen --out writes)`)
+  }
+  if (typeof keys?.publicKey !== 'string' || typeof keys.secretKey !== 'string') {
+    throw new UsageError(`${flag}: ${file} lacks "publicKey" and "secretKey"`)
+  }
+  return { publicKey: keys.publicKey, secretKey: keys.secretKey }
+}
+
+/**
+ * Reads an allowlist: one Z85 public key per line, optionally followed by whitespace and a note;
+ * blank lines and lines starting with `#` are skipped (`#` is also a Z85 character, so a comment
+ * must start its own line or follow the key after a space).
+ */
+export function readAllowlist(file: string): string[] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new UsageError(`--allow: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'))
+    .map((l) => l.split(/\s+/)[0])
+}
+
+export const CLIENT_CURVE_FLAGS: Options = {
+  'server-key': { type: 'string' },
+  keys: { type: 'string' },
+}
+
+export const CLIENT_CURVE_HELP = `  --server-key KEY     the proxy's CURVE public key (with --keys, for a CURVE proxy)
+  --keys FILE          this client's key pair, from juice keygen --out FILE`
+
+/** Client CURVE options from --server-key/--keys, or undefined when neither is given. */
+export function clientCurve(values: Record<string, unknown>): ClientCurveOptions | undefined {
+  const serverKey = values['server-key'] as string | undefined
+  const file = values.keys as string | undefined
+  if (serverKey === undefined && file === undefined) return undefined
+  if (serverKey === undefined || file === undefined) throw new UsageError('--server-key and --keys go together')
+  return { serverKey, ...readKeyPair(file, '--keys') }
+}
+
+/** Waits until `connected()` or the deadline; a refused handshake is reported at once. */
+export async function awaitConnection(
+  what: string,
+  uri: string,
+  seconds: number,
+  probe: { connected: () => boolean; handshakeError: () => string | undefined },
+): Promise<void> {
+  const end = Date.now() + seconds * 1000
+  while (!probe.connected()) {
+    const why = probe.handshakeError()
+    if (why !== undefined) throw new CommandError(`cannot connect to the ${what} at ${uri}: ${why}`)
+    if (Date.now() >= end) {
+      throw new CommandError(`cannot reach the ${what} at ${uri} within ${seconds} s (is it running? see --connect-timeout)`)
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

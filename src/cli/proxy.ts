@@ -1,0 +1,92 @@
+// `juice proxy`: the Juice proxy as a service, with a live status line.
+import { DEFAULT_BACKEND, DEFAULT_FRONTEND, Proxy, type ProxyStats } from '../proxy'
+import { parse, positiveNumber, readAllowlist, readKeyPair, UsageError } from './args'
+
+export const DEFAULT_QUERY = 'tcp://127.0.0.1:5124'
+
+export const help = `Usage: juice proxy [--frontend URI] [--backend URI] [--query URI|none] [options]
+
+Runs the Juice XSUB/XPUB proxy until Ctrl-C or SIGTERM. On a terminal it shows one live status
+line (events/s, bytes/s, subscriptions, clients); otherwise it logs a line every --interval.
+
+  --frontend URI       where publishers connect (default ${DEFAULT_FRONTEND})
+  --backend URI        where subscribers connect (default ${DEFAULT_BACKEND})
+  --query URI|none     JSON query endpoint for juice topics (default ${DEFAULT_QUERY})
+  --interval SECONDS   seconds between log lines when not on a terminal (default 10)
+  --lossless           wait for slow subscribers instead of dropping for them
+  --keys FILE          turn CURVE on with this key pair (from juice keygen --out FILE)
+  --allow FILE         client public keys allowed in, one per line (required with --keys)
+  -h, --help           this help
+`
+
+const rate = (n: number) => Math.round(n).toLocaleString('en-US')
+
+function bytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB']
+  let i = 0
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000
+    i++
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
+}
+
+function statusLine(s: ProxyStats, eps: number, bps: number): string {
+  return (
+    `${rate(eps)} events/s  ${bytes(bps)}/s  ${s.subscriptions} subscriptions  ` +
+    `${s.publishers} publishers  ${s.subscribers} subscribers  (${rate(s.messages)} events in total)`
+  )
+}
+
+export async function proxy(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    frontend: { type: 'string' },
+    backend: { type: 'string' },
+    query: { type: 'string' },
+    interval: { type: 'string' },
+    lossless: { type: 'boolean' },
+    keys: { type: 'string' },
+    allow: { type: 'string' },
+  })
+  if (values.help) return void process.stdout.write(help), 0
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+  const interval = positiveNumber('--interval', values.interval, 10)
+  const query = values.query === 'none' ? undefined : (values.query ?? DEFAULT_QUERY)
+  if ((values.keys === undefined) !== (values.allow === undefined)) throw new UsageError('--keys and --allow go together')
+  const curve =
+    values.keys !== undefined
+      ? { secretKey: readKeyPair(values.keys, '--keys').secretKey, allowedClients: readAllowlist(values.allow as string) }
+      : undefined
+  const p = await Proxy.start({ frontend: values.frontend, backend: values.backend, query, lossless: values.lossless, curve })
+  const err = process.stderr
+  err.write(
+    `juice proxy: publishers -> ${p.frontend}, subscribers -> ${p.backend}` +
+      (p.query ? `, queries -> ${p.query}` : '') +
+      (p.curvePublicKey ? `\njuice proxy: CURVE on; server public key ${p.curvePublicKey}, ${curve?.allowedClients.length} clients allowed` : '') +
+      '\n',
+  )
+  const tty = Boolean(process.stdout.isTTY)
+  let last = p.stats()
+  let lastAt = performance.now()
+  const tick = () => {
+    const now = performance.now()
+    const s = p.stats()
+    const secs = (now - lastAt) / 1000
+    const line = statusLine(s, (s.messages - last.messages) / secs, (s.bytes - last.bytes) / secs)
+    if (tty) process.stdout.write(`\r\x1b[K${line}`)
+    else process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+    last = s
+    lastAt = now
+  }
+  const timer = setInterval(tick, (tty ? 1 : interval) * 1000)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  clearInterval(timer)
+  const s = p.stats()
+  await p.close()
+  if (tty) process.stdout.write('\r\x1b[K')
+  err.write(`juice proxy: stopped after forwarding ${rate(s.messages)} events (${bytes(s.bytes)})\n`)
+  return 0
+}

@@ -1,0 +1,97 @@
+// `juice publish`: send events of any type from the shell.
+import { call } from '../errors'
+import { Event, timeFromText } from '../event'
+import { native } from '../load-addon'
+import { PublisherAsync } from '../publisher'
+import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, UsageError } from './args'
+
+export const help = `Usage: juice publish TYPE '{"json": "body"}' [--topic T] [--count N] [--rate R] [options]
+
+Publishes an event of type TYPE whose fields are the JSON object given (its "time", if any, must
+be an ISO 8601 string; otherwise each event is stamped now). Prints a summary to stderr.
+
+  --uri URI                 the proxy's publisher endpoint (default tcp://127.0.0.1:5122)
+  --topic T                 the event's topic (dot-separated), e.g. qpu0.fridge
+  --count N                 how many copies to send (default 1)
+  --rate R                  events per second (default: as fast as possible)
+  --subscription-wait SECS  how long the first event waits for a subscriber (default 1)
+  --connect-timeout SECS    give up if the proxy cannot be reached (default 5)
+${CLIENT_CURVE_HELP}
+  -h, --help                this help
+`
+
+function body(text: string): Record<string, unknown> {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (e) {
+    throw new UsageError(`the event body is not valid JSON: ${(e as Error).message}`)
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new UsageError(`the event body must be a JSON object, got ${Array.isArray(data) ? 'an array' : JSON.stringify(data)}`)
+  }
+  const fields = data as Record<string, unknown>
+  if ('time' in fields) {
+    try {
+      if (typeof fields.time !== 'string') throw new TypeError()
+      fields.time = timeFromText(fields.time)
+    } catch {
+      throw new UsageError(`"time" must be an ISO 8601 string, got ${JSON.stringify(fields.time)}`)
+    }
+  }
+  return fields
+}
+
+export async function publish(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    uri: { type: 'string' },
+    topic: { type: 'string' },
+    count: { type: 'string' },
+    rate: { type: 'string' },
+    'subscription-wait': { type: 'string' },
+    'connect-timeout': { type: 'string' },
+    ...CLIENT_CURVE_FLAGS,
+  })
+  if (values.help) return void process.stdout.write(help), 0
+  if (positionals.length !== 2) {
+    throw new UsageError(`expected TYPE and a JSON body, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`)
+  }
+  const [type, json] = positionals
+  call(() => native.validateTypeName(type))
+  const fields = body(json)
+  const count = positiveNumber('--count', values.count as string | undefined, 1, { integer: true })
+  const rate = positiveNumber('--rate', values.rate as string | undefined, Infinity)
+  const wait = positiveNumber('--subscription-wait', values['subscription-wait'] as string | undefined, 1, { zeroOk: true })
+  const connectTimeout = positiveNumber('--connect-timeout', values['connect-timeout'] as string | undefined, 5)
+  const topic = (values.topic as string | undefined) ?? null
+  const Cls = class extends Event {
+    static override eventName = type
+    override topic(): string | null {
+      return topic
+    }
+  }
+  const uri = (values.uri as string | undefined) ?? 'tcp://127.0.0.1:5122'
+  const pub = new PublisherAsync(uri, { subscriptionWait: wait, curve: clientCurve(values) })
+  try {
+    await awaitConnection('proxy', uri, connectTimeout, { connected: () => pub.stats().connected, handshakeError: () => pub.handshakeError() })
+    const start = performance.now()
+    for (let i = 0; i < count; i++) {
+      if (Number.isFinite(rate)) {
+        const due = start + (i * 1000) / rate
+        const left = due - performance.now()
+        if (left > 1) await new Promise((r) => setTimeout(r, left))
+      }
+      await pub.publish(new Cls({ ...fields }))
+    }
+  } finally {
+    await pub.close()
+  }
+  const s = pub.stats()
+  const lost = s.unrouted + s.unsent
+  process.stderr.write(
+    `juice publish: sent ${s.sent} ${type} event${s.sent === 1 ? '' : 's'} to ${uri}` +
+      (lost > 0 ? `; ${s.unrouted} had no subscriber (unrouted), ${s.unsent} could not be delivered` : '') +
+      '\n',
+  )
+  return 0
+}

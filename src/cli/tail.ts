@@ -1,0 +1,125 @@
+// `juice tail`: print events of chosen types as they pass, without writing a class for them.
+import { decodeEvent, Event, type EventClass } from '../event'
+import { SubscriberAsync } from '../subscriber'
+import { DEFAULT_BACKEND } from '../proxy'
+import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, UsageError } from './args'
+
+export const help = `Usage: juice tail TYPE[.TOPIC]... [--uri URI] [--json] [options]
+       juice tail --all [--uri URI] [--json] [options]
+
+Subscribes by event type name (and optional dot-separated topic prefix) and prints each event
+as one line: time, type, topic and JSON body; with --json, one JSON object per line:
+{"type": ..., "topic": ..., "event": {...}}.
+
+  --uri URI               the proxy's subscriber endpoint (default tcp://127.0.0.1:${DEFAULT_BACKEND.split(':').pop()})
+  --all                   every event type
+  --json                  JSON lines
+  --count N               exit after N events
+  --timeout SECONDS       exit when nothing arrives for this long (status 0)
+  --connect-timeout SECS  give up if the proxy cannot be reached (default 5)
+${CLIENT_CURVE_HELP}
+  -h, --help              this help
+
+Example: juice tail KernelStatusChanged Telemetry.qpu0.fridge --json
+`
+
+/**
+ * A subscriber that needs no user classes: it names each event's class after the type in the wire
+ * topic (so `--all` prints every type) and remembers the event's topic for printing.
+ */
+class TailSubscriber extends SubscriberAsync<Event> {
+  lastTopic: string | null = null
+  private readonly typeClasses = new Map<string, EventClass<Event>>()
+
+  /** A class per type name, so events decode without user code. */
+  classFor(name: string): EventClass<Event> {
+    let cls = this.typeClasses.get(name)
+    if (cls === undefined) {
+      cls = class extends Event {
+        static override eventName = name
+      }
+      this.typeClasses.set(name, cls)
+    }
+    return cls
+  }
+
+  protected override nextBuffered(): Event | undefined {
+    const r = this.reader
+    while (r.next()) {
+      const frame = r.topic()
+      const dot = frame.indexOf('.')
+      try {
+        const ev = decodeEvent(this.classFor(frame.slice(0, dot)), r.payload())
+        const rest = frame.slice(dot + 1, -1)
+        this.lastTopic = rest.length > 0 ? rest : null
+        return ev
+      } catch {
+        this.malformedJson++
+      }
+    }
+    return undefined
+  }
+}
+
+export async function tail(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    uri: { type: 'string' },
+    all: { type: 'boolean' },
+    json: { type: 'boolean' },
+    count: { type: 'string' },
+    timeout: { type: 'string' },
+    'connect-timeout': { type: 'string' },
+    ...CLIENT_CURVE_FLAGS,
+  })
+  if (values.help) return void process.stdout.write(help), 0
+  if (positionals.length === 0 && !values.all) throw new UsageError('name at least one TYPE[.TOPIC] to follow, or --all')
+  const count = positiveNumber('--count', values.count as string | undefined, Infinity, { integer: true })
+  const idle = positiveNumber('--timeout', values.timeout as string | undefined, 0)
+  const connectTimeout = positiveNumber('--connect-timeout', values['connect-timeout'] as string | undefined, 5)
+  const uri = (values.uri as string | undefined) ?? 'tcp://127.0.0.1:5123'
+  const sub = new TailSubscriber(uri, { curve: clientCurve(values) })
+  try {
+    for (const spec of positionals) {
+      const dot = spec.indexOf('.')
+      const type = dot < 0 ? spec : spec.slice(0, dot)
+      const topic = dot < 0 ? undefined : spec.slice(dot + 1)
+      if (type === '' || topic === '') throw new UsageError(`${JSON.stringify(spec)} is not TYPE or TYPE.TOPIC`)
+      sub.subscribe(sub.classFor(type), { topic })
+    }
+    if (values.all) sub.subscribeAll()
+    await awaitConnection('proxy', uri, connectTimeout, { connected: () => sub.stats().connected, handshakeError: () => sub.handshakeError() })
+    const ac = new AbortController()
+    const stop = () => ac.abort()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    let seen = 0
+    while (seen < count) {
+      let ev: Event
+      try {
+        ev = await sub.get(idle > 0 ? idle : null, { signal: ac.signal })
+      } catch (e) {
+        const name = (e as Error).name
+        if (name === 'TimeoutError' || name === 'AbortError') break
+        throw e
+      }
+      seen++
+      print(ev, sub.lastTopic, Boolean(values.json))
+    }
+    const bad = sub.stats().malformedJson
+    if (bad > 0) process.stderr.write(`juice tail: skipped ${bad} events whose body was not a JSON object\n`)
+  } finally {
+    await sub.close()
+  }
+  return 0
+}
+
+function print(ev: Event, topic: string | null, json: boolean): void {
+  const type = (ev.constructor as EventClass<Event>).eventName ?? ev.constructor.name
+  const { time, ...body } = ev as unknown as Record<string, unknown>
+  if (json) {
+    process.stdout.write(JSON.stringify({ type, topic, event: ev }) + '\n')
+  } else {
+    process.stdout.write(`${(time as Date).toJSON()} ${type}${topic === null ? '' : ' ' + topic} ${JSON.stringify(body)}\n`)
+  }
+}
+
