@@ -1,7 +1,7 @@
 // The central XSUB/XPUB proxy, forwarding on a native thread. Embed it in any Node app.
 import { call } from './errors'
 import { native } from './load-addon'
-import type { NativeProxy, NativeProxyStats } from './native'
+import type { NativeProxy } from './native'
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, curvePublicKey, type ClientCurveOptions, type ProxyCurveOptions } from './curve'
 
 /** Upstream Juice's defaults (task manager `pub_port` 5122, `sub_port` 5123, all interfaces). */
@@ -57,7 +57,23 @@ export interface TopicInfo {
   count: number
 }
 
-export type ProxyStats = NativeProxyStats
+/** Counters of a proxy, from {@link Proxy.stats} or {@link queryStats}. */
+export interface ProxyStats {
+  /** Whole messages forwarded to subscribers. */
+  messages: number
+  /** Bytes forwarded, all frames counted. */
+  bytes: number
+  /** Distinct live subscription prefixes (`Type.topic.`) across all subscribers. */
+  subscriptions: number
+  /** CURVE handshakes the allowlist admitted. */
+  authAccepted: number
+  /** CURVE handshakes refused (unlisted key, no CURVE, wrong server key). */
+  authDenied: number
+  /** Open connections from publishers (frontend). */
+  publishers: number
+  /** Open connections from subscribers (backend). */
+  subscribers: number
+}
 
 export class Proxy {
   /** The proxy's CURVE public key (for clients' `serverKey`), or undefined without CURVE. */

@@ -66,7 +66,8 @@ function checkTimeout(timeout: number | null | undefined): void {
   }
 }
 
-abstract class SubscriberBase<E extends Event> {
+/** What SubscriberAsync and SubscriberBlocking share: subscriptions, statistics and closing. */
+export abstract class SubscriberBase<E extends Event> {
   protected readonly native: NativeSubscriber
   protected readonly reader = new BatchReader()
   /** Reused for every batch, so taking events allocates nothing. Grows for big events. */
