@@ -5,6 +5,7 @@
 // `Date` only holds milliseconds, so a decoded event's time remembers the exact text it arrived
 // with and re-sends that text as long as it was not changed: Python -> TypeScript -> Python keeps
 // microseconds.
+import { lineProtocolOf } from './line-protocol'
 
 /** Second (epoch seconds) and ISO prefix `YYYY-MM-DDTHH:MM:SS.` of the last formatted time. */
 let cachedSecond = NaN
@@ -28,6 +29,11 @@ function isoTime(ms: number): string {
 
 /** The `Date` an event's `time` holds by default: serialises fast, and always in UTC. */
 export class EventTime extends Date {
+  /** Nanoseconds beyond the millisecond this Date holds (0 unless read from finer text). */
+  subMillisecondNanos(): number {
+    return 0
+  }
+
   override toJSON(): string {
     const ms = this.getTime()
     if (Number.isNaN(ms)) throw new TypeError('event time is an invalid Date')
@@ -80,6 +86,12 @@ class WireTime extends EventTime {
   override toJSON(): string {
     return this.getTime() === this.ms ? this.text : super.toJSON()
   }
+
+  override subMillisecondNanos(): number {
+    if (this.getTime() !== this.ms) return 0
+    const frac = /T[\d:]+\.(\d+)/.exec(this.text)?.[1]
+    return frac === undefined || frac.length <= 3 ? 0 : Number(frac.slice(3, 9).padEnd(6, '0'))
+  }
 }
 
 /**
@@ -107,6 +119,21 @@ export class Event {
    */
   static eventName?: string
 
+  /**
+   * InfluxDB measurement this class is stored as (required for storage, unique per class, not
+   * inherited), as upstream's `Point.measurement`.
+   */
+  static measurement?: string
+
+  /** Fields stored as InfluxDB tags (strings); every other field is an InfluxDB field. */
+  static tags?: readonly string[]
+
+  /**
+   * Number fields stored as InfluxDB integers (`42i`). JSON has one number type, so numbers are
+   * floats unless listed here (or given as `bigint`); one field must keep one type in InfluxDB.
+   */
+  static integerFields?: readonly string[]
+
   /** When the event happened. Defaults to now; always sent as UTC. */
   time: Date
 
@@ -130,6 +157,11 @@ export class Event {
    */
   topic(): string | null {
     return null
+  }
+
+  /** This event as one line of InfluxDB line protocol (nanosecond timestamp, no newline). */
+  toLineProtocol(): string {
+    return lineProtocolOf(this)
   }
 }
 
@@ -156,8 +188,14 @@ export function eventTopic(event: Event): string | null {
 }
 
 function parseTime(value: unknown): Date {
-  const ms = typeof value === 'string' ? parseWireTime(value) : typeof value === 'number' ? value : NaN
-  const d = new EventTime(ms)
+  // UTC text keeps its exact form (and any microseconds) on the wire and in line protocol; text
+  // with another offset is normalised to UTC.
+  const d =
+    typeof value === 'string'
+      ? /Z$/i.test(value)
+        ? new WireTime(value)
+        : new EventTime(parseWireTime(value))
+      : new EventTime(typeof value === 'number' ? value : NaN)
   if (Number.isNaN(d.getTime())) throw new TypeError(`invalid event time: ${JSON.stringify(value)}`)
   return d
 }

@@ -13,3 +13,6 @@ export type { CurveKeyPair, ClientCurveOptions, ProxyCurveOptions } from './curv
 export { AsyncQueue } from './queue'
 export { JuiceError, TimeoutError, ClosedError, InvalidUriError, AbortError } from './errors'
 export { platformTriple } from './load-addon'
+export { TelemetrySink } from './telemetry-sink'
+export type { TelemetrySinkOptions, TelemetrySinkStats } from './telemetry-sink'
+export type { InfluxOptions, InfluxV1Options, InfluxV2Options } from './influx'

@@ -1,0 +1,115 @@
+// One InfluxDB write over HTTP: the 1.x `/write` and the 2.x `/api/v2/write` endpoints, gzip when
+// the body is big enough to gain from it, and a verdict the sink can act on (retry or not).
+import http from 'node:http'
+import https from 'node:https'
+import { gzipSync } from 'node:zlib'
+
+/** InfluxDB 1.x: `POST /write?db=...`. */
+export interface InfluxV1Options {
+  version: 1
+  /** e.g. `http://127.0.0.1:8086` */
+  url: string
+  database: string
+  retentionPolicy?: string
+  username?: string
+  password?: string
+}
+
+/** InfluxDB 2.x: `POST /api/v2/write?org=...&bucket=...` with a token. */
+export interface InfluxV2Options {
+  version: 2
+  url: string
+  org: string
+  bucket: string
+  token: string
+}
+
+export type InfluxOptions = InfluxV1Options | InfluxV2Options
+
+export interface WriteOutcome {
+  ok: boolean
+  /** Worth sending again later: a connection error, a timeout, 429 or a 5xx. */
+  retry: boolean
+  /** HTTP status, or 0 when there was no response. */
+  status: number
+  /** What went wrong, for stats().lastError. */
+  error?: string
+}
+
+/** Bodies at least this big are gzipped: below it the CPU costs more than the bytes saved. */
+export const GZIP_MIN_BYTES = 4096
+
+export class InfluxWriter {
+  private readonly endpoint: URL
+  private readonly headers: Record<string, string>
+  private readonly agent: http.Agent
+
+  constructor(
+    readonly opts: InfluxOptions,
+    private readonly timeoutMs = 10_000,
+    private readonly gzipMin = GZIP_MIN_BYTES,
+  ) {
+    let base: URL
+    try {
+      base = new URL(opts.url)
+    } catch {
+      throw new TypeError(`influx.url is not a URL: ${JSON.stringify(opts.url)}`)
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`influx.url must be http(s), got ${base.protocol}`)
+    const path = base.pathname.replace(/\/$/, '')
+    this.headers = { 'Content-Type': 'text/plain; charset=utf-8', Accept: 'application/json' }
+    if (opts.version === 2) {
+      for (const k of ['org', 'bucket', 'token'] as const) {
+        if (typeof opts[k] !== 'string' || opts[k].length === 0) throw new TypeError(`influx.${k} is required for InfluxDB 2.x`)
+      }
+      this.endpoint = new URL(`${base.origin}${path}/api/v2/write`)
+      this.endpoint.searchParams.set('org', opts.org)
+      this.endpoint.searchParams.set('bucket', opts.bucket)
+      this.headers.Authorization = `Token ${opts.token}`
+    } else if (opts.version === 1) {
+      if (typeof opts.database !== 'string' || opts.database.length === 0) throw new TypeError('influx.database is required for InfluxDB 1.x')
+      this.endpoint = new URL(`${base.origin}${path}/write`)
+      this.endpoint.searchParams.set('db', opts.database)
+      if (opts.retentionPolicy) this.endpoint.searchParams.set('rp', opts.retentionPolicy)
+      if (opts.username !== undefined) {
+        this.headers.Authorization = 'Basic ' + Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')
+      }
+    } else {
+      throw new TypeError(`influx.version must be 1 or 2, got ${JSON.stringify((opts as { version?: unknown }).version)}`)
+    }
+    this.endpoint.searchParams.set('precision', 'ns')
+    this.agent = base.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
+  }
+
+  /** Sends one body of line protocol. Never throws: failures come back as an outcome. */
+  write(body: string): Promise<WriteOutcome> {
+    let payload: Buffer = Buffer.from(body, 'utf8')
+    const headers: Record<string, string | number> = { ...this.headers }
+    if (payload.length >= this.gzipMin) {
+      payload = gzipSync(payload, { level: 1 })
+      headers['Content-Encoding'] = 'gzip'
+    }
+    headers['Content-Length'] = payload.length
+    const lib = this.endpoint.protocol === 'https:' ? https : http
+    return new Promise((resolve) => {
+      const req = lib.request(this.endpoint, { method: 'POST', headers, agent: this.agent, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const status = res.statusCode ?? 0
+          if (status >= 200 && status < 300) return resolve({ ok: true, retry: false, status })
+          const text = Buffer.concat(chunks).toString('utf8').slice(0, 500)
+          resolve({ ok: false, retry: status === 429 || status >= 500, status, error: `HTTP ${status} from ${this.endpoint.origin}: ${text.trim()}` })
+        })
+        res.on('error', (e) => resolve({ ok: false, retry: true, status: 0, error: e.message }))
+      })
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${this.endpoint.origin} within ${this.timeoutMs} ms`)))
+      req.on('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, retry: true, status: 0, error: `${e.code ?? ''} ${e.message}`.trim() }))
+      req.end(payload)
+    })
+  }
+
+  close(): void {
+    this.agent.destroy()
+  }
+}

@@ -1,0 +1,152 @@
+// Events as InfluxDB points: exact line protocol, as upstream stores its `Point`s.
+//
+//   measurement[,tag=value...] field=value[,field=value...] timestamp_ns
+//
+// Escaping follows the line protocol reference: measurement: `,` and space; tag keys, tag values
+// and field keys: `,`, `=` and space; string field values are double-quoted with `"` and `\`
+// escaped. Line protocol cannot represent a newline in a name or tag, nor a backslash at the end
+// of one or before an escaped character (InfluxDB 1.x reads `\\` as two backslashes there), so
+// those are rejected with an error naming the field instead of being stored wrongly.
+import type { Event, EventClass } from './event'
+
+interface Schema {
+  /** The escaped measurement. */
+  measurement: string
+  tags: ReadonlySet<string>
+  integers: ReadonlySet<string>
+  /** Escaped keys, cached by field name. */
+  keys: Map<string, string>
+}
+
+const schemas = new WeakMap<object, Schema>()
+/** Which class owns each measurement: measurements are unique per class. */
+const owners = new Map<string, object>()
+
+function own<T>(cls: object, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(cls, key) ? ((cls as Record<string, unknown>)[key] as T) : undefined
+}
+
+/** The storage schema of an event class, checked once. */
+export function schemaOf(cls: EventClass): Schema {
+  let s = schemas.get(cls)
+  if (s !== undefined) return s
+  const measurement = own<string>(cls, 'measurement')
+  if (typeof measurement !== 'string' || measurement.length === 0) {
+    throw new TypeError(`${cls.name} has no static measurement; set \`static measurement = '...'\` to store it`)
+  }
+  const owner = owners.get(measurement)
+  if (owner !== undefined && owner !== cls) {
+    throw new TypeError(`measurement ${JSON.stringify(measurement)} of ${cls.name} is already used by ${(owner as EventClass).name}; measurements are unique per class`)
+  }
+  const list = (name: string): Set<string> => {
+    const v = own<unknown>(cls, name) ?? (cls as unknown as Record<string, unknown>)[name] ?? []
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new TypeError(`${cls.name}.${name} must be an array of field names`)
+    return new Set(v as string[])
+  }
+  const tags = list('tags')
+  const integers = list('integerFields')
+  for (const t of tags) if (integers.has(t)) throw new TypeError(`${cls.name}: ${JSON.stringify(t)} cannot be both a tag and an integer field`)
+  s = { measurement: escapeName(measurement, 'measurement', /[, ]/g), tags, integers, keys: new Map() }
+  owners.set(measurement, cls)
+  schemas.set(cls, s)
+  return s
+}
+
+function checkName(text: string, what: string): void {
+  if (/[\n\r]/.test(text)) throw new TypeError(`${what} ${JSON.stringify(text)} contains a line break, which line protocol cannot carry`)
+  if (/\\$|\\[,= ]/.test(text)) {
+    throw new TypeError(`${what} ${JSON.stringify(text)} has a backslash at its end or before ",", "=" or a space, which line protocol cannot carry`)
+  }
+}
+
+function escapeName(text: string, what: string, special: RegExp): string {
+  checkName(text, what)
+  return text.replace(special, (c) => '\\' + c)
+}
+
+const KEY_SPECIAL = /[,= ]/g
+
+function key(schema: Schema, name: string): string {
+  let k = schema.keys.get(name)
+  if (k === undefined) {
+    if (name.length === 0) throw new TypeError('field names must not be empty')
+    k = escapeName(name, 'field name', KEY_SPECIAL)
+    schema.keys.set(name, k)
+  }
+  return k
+}
+
+/** A string field value: quoted, with `"` and `\` escaped. */
+export function quoteString(s: string): string {
+  return '"' + s.replace(/["\\]/g, (c) => '\\' + c) + '"'
+}
+
+/** Nanoseconds since the epoch, as decimal text, keeping microseconds read from the wire. */
+export function nanosOf(t: Date): string {
+  const ms = t.getTime()
+  if (Number.isNaN(ms)) throw new TypeError('event time is an invalid Date')
+  const finer = (t as unknown as { subMillisecondNanos?: () => number }).subMillisecondNanos
+  const extra = typeof finer === 'function' ? finer.call(t) : 0
+  return (BigInt(ms) * 1_000_000n + BigInt(extra)).toString()
+}
+
+function fieldValue(schema: Schema, path: string, v: unknown): string {
+  switch (typeof v) {
+    case 'number':
+      if (!Number.isFinite(v)) throw new TypeError(`field ${JSON.stringify(path)} is ${v}, which InfluxDB cannot store`)
+      if (schema.integers.has(path)) {
+        if (!Number.isSafeInteger(v)) throw new TypeError(`integer field ${JSON.stringify(path)} is ${v}, not a safe integer`)
+        return `${v}i`
+      }
+      return String(v)
+    case 'bigint':
+      if (v < -(2n ** 63n) || v >= 2n ** 63n) throw new TypeError(`integer field ${JSON.stringify(path)} does not fit in 64 bits`)
+      return `${v}i`
+    case 'boolean':
+      return v ? 'true' : 'false'
+    case 'string':
+      return quoteString(v)
+    default:
+      throw new TypeError(`field ${JSON.stringify(path)} has a value of type ${typeof v}, which InfluxDB cannot store`)
+  }
+}
+
+/**
+ * Adds the fields of `obj` under `prefix`. Nested plain objects are flattened with `.` (a field
+ * `part: { kelvin: 1 }` becomes `part.kelvin=1`); arrays are rejected, since a point has no lists.
+ */
+function addFields(schema: Schema, obj: Record<string, unknown>, prefix: string, out: string[], tags: string[], depth: number): void {
+  if (depth > 32) throw new TypeError(`fields nest deeper than 32 levels at ${JSON.stringify(prefix)}`)
+  for (const name of Object.keys(obj)) {
+    const v = obj[name]
+    if (v === null || v === undefined) continue
+    const path = prefix + name
+    if (depth === 0 && name === 'time') continue
+    if (depth === 0 && schema.tags.has(name)) {
+      if (typeof v === 'object') throw new TypeError(`tag ${JSON.stringify(name)} must be a string, number or boolean, got an ${Array.isArray(v) ? 'array' : 'object'}`)
+      const text = String(v)
+      if (text.length > 0) tags.push(`${key(schema, name)}=${escapeName(text, `tag ${JSON.stringify(name)} value`, KEY_SPECIAL)}`)
+      continue
+    }
+    if (Array.isArray(v)) throw new TypeError(`field ${JSON.stringify(path)} is an array; store its items as separate fields or points`)
+    if (typeof v === 'object' && !(v instanceof Date)) {
+      addFields(schema, v as Record<string, unknown>, path + '.', out, tags, depth + 1)
+      continue
+    }
+    out.push(`${key(schema, path)}=${fieldValue(schema, path, v instanceof Date ? v.toJSON() : v)}`)
+  }
+}
+
+/** The event as one line of line protocol (no trailing newline). */
+export function lineProtocolOf(event: Event): string {
+  const cls = event.constructor as EventClass
+  const schema = schemaOf(cls)
+  const fields: string[] = []
+  const tags: string[] = []
+  addFields(schema, event as unknown as Record<string, unknown>, '', fields, tags, 0)
+  if (fields.length === 0) throw new TypeError(`${cls.name} event has no fields to store (InfluxDB points need at least one)`)
+  // Tags sorted by key, as InfluxDB recommends for write performance.
+  tags.sort()
+  const tagPart = tags.length > 0 ? ',' + tags.join(',') : ''
+  return `${schema.measurement}${tagPart} ${fields.join(',')} ${nanosOf(event.time)}`
+}

@@ -1,0 +1,232 @@
+// TelemetrySink: subscribes to chosen event types and stores them in InfluxDB, in batches, without
+// loss across database outages shorter than its buffer allows.
+//
+//   SubscriberAsync -> event.toLineProtocol() -> buffer (bounded) -> batch (size or time)
+//     -> InfluxWriter (gzip, one request in flight) -> retry with backoff on 5xx/429/network
+//
+// Nothing is dropped silently: when the buffer is full the sink stops reading, the subscriber's
+// own bounded queue takes the rest and counts what it drops (stats().overflow); events that cannot
+// become points, and batches the database refuses (4xx), are counted as rejected.
+import type { Event, EventClass } from './event'
+import { lineProtocolOf } from './line-protocol'
+import { InfluxWriter, type InfluxOptions } from './influx'
+import { SubscriberAsync, type SubscribeOptions, type SubscriberOptions } from './subscriber'
+
+export interface TelemetrySinkOptions {
+  /** The proxy's subscriber endpoint, e.g. `tcp://127.0.0.1:5123`. */
+  uri: string
+  influx: InfluxOptions
+  /** Options of the sink's subscriber (its queue is the second buffer, after the sink's). */
+  subscriber?: SubscriberOptions
+  /** Points per request. Default 5000. */
+  batchSize?: number
+  /** Seconds a point may wait for its batch to fill. Default 1. */
+  flushInterval?: number
+  /** Points held while the database is slow or down; beyond it the sink stops reading. Default 500000. */
+  maxBuffer?: number
+  /** Backoff between retries, in seconds: starts at `min`, doubles up to `max`. Default 0.1 .. 5. */
+  retry?: { min?: number; max?: number }
+  /** Seconds `close()` keeps retrying the last points before giving up (and counting them as lost). Default 30. */
+  closeTimeout?: number
+  /** Seconds one HTTP request may take. Default 10. */
+  requestTimeout?: number
+}
+
+export interface TelemetrySinkStats {
+  /** Events taken from the subscriber. */
+  received: number
+  /** Points the database accepted. */
+  written: number
+  /** Requests that succeeded. */
+  batches: number
+  /** Requests sent again after a failure. */
+  retries: number
+  /** Events that could not become points, or points in batches the database refused (4xx). */
+  rejected: number
+  /** Events the subscriber dropped because the sink's buffer and its queue were full. */
+  overflow: number
+  /** Points waiting in the buffer (incl. the batch in flight). */
+  buffered: number
+  /** Points given up on by `close()` after `closeTimeout`. */
+  lost: number
+  /** The last error (conversion or write), if any. */
+  lastError: string | undefined
+}
+
+function seconds(v: number | undefined, name: string, fallback: number): number {
+  if (v === undefined) return fallback
+  if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${name} must be a number > 0, got ${String(v)}`)
+  return v
+}
+
+export class TelemetrySink {
+  private readonly sub: SubscriberAsync<Event>
+  private readonly writer: InfluxWriter
+  private readonly batchSize: number
+  private readonly flushMs: number
+  private readonly maxBuffer: number
+  private readonly retryMin: number
+  private readonly retryMax: number
+  private readonly closeTimeoutMs: number
+  /** Lines waiting; `inFlight` of them (from the front) are in the request being sent. */
+  private lines: string[] = []
+  private oldestAt = 0
+  private sending: Promise<void> | null = null
+  private running: Promise<void> | null = null
+  private closing = false
+  private giveUpAt = Infinity
+  private room: (() => void) | null = null
+  private counts = { received: 0, written: 0, batches: 0, retries: 0, rejected: 0, lost: 0 }
+  private lastError: string | undefined
+
+  constructor(opts: TelemetrySinkOptions) {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('TelemetrySink needs options { uri, influx }')
+    this.batchSize = Math.floor(seconds(opts.batchSize, 'batchSize', 5000))
+    this.flushMs = seconds(opts.flushInterval, 'flushInterval', 1) * 1000
+    this.maxBuffer = Math.floor(seconds(opts.maxBuffer, 'maxBuffer', 500_000))
+    this.retryMin = seconds(opts.retry?.min, 'retry.min', 0.1) * 1000
+    this.retryMax = seconds(opts.retry?.max, 'retry.max', 5) * 1000
+    this.closeTimeoutMs = seconds(opts.closeTimeout, 'closeTimeout', 30) * 1000
+    this.writer = new InfluxWriter(opts.influx, seconds(opts.requestTimeout, 'requestTimeout', 10) * 1000)
+    this.sub = new SubscriberAsync(opts.uri, opts.subscriber)
+  }
+
+  /** Stores events of `type` (it needs a static `measurement`), optionally narrowed to a topic. */
+  subscribe(type: EventClass, opts?: SubscribeOptions): this {
+    const m = Object.prototype.hasOwnProperty.call(type, 'measurement') ? (type as { measurement?: unknown }).measurement : undefined
+    if (typeof m !== 'string' || m.length === 0) {
+      throw new TypeError(`${type.name} has no static measurement; set \`static measurement = '...'\` to store it`)
+    }
+    this.sub.subscribe(type, opts)
+    return this
+  }
+
+  /** Starts consuming. Resolves at once; the work runs until `close()`. */
+  start(): this {
+    if (this.running === null) this.running = this.consume()
+    return this
+  }
+
+  stats(): TelemetrySinkStats {
+    return { ...this.counts, overflow: this.sub.stats().dropped, buffered: this.lines.length, lastError: this.lastError }
+  }
+
+  /**
+   * Stops reading, writes everything buffered (retrying for up to `closeTimeout`), then closes the
+   * subscriber. What could not be written by then is counted in `lost`. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = true
+      this.giveUpAt = Date.now() + this.closeTimeoutMs
+      this.room?.()
+    }
+    await this.running
+    await this.sub.close()
+    await this.sending
+    while (this.lines.length > 0 && Date.now() < this.giveUpAt) await this.flush()
+    if (this.lines.length > 0) {
+      this.counts.lost += this.lines.length
+      this.lines = []
+    }
+    this.writer.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  private async consume(): Promise<void> {
+    while (!this.closing) {
+      if (this.lines.length >= this.maxBuffer) {
+        // Full: leave events in the subscriber's queue until a batch has gone out.
+        await new Promise<void>((r) => {
+          this.room = r
+          this.kick()
+        })
+        this.room = null
+        continue
+      }
+      // While a batch is in flight (or nothing waits) the next deadline is a whole interval away.
+      const idle = this.sending !== null || this.lines.length === 0
+      const wait = (idle ? this.flushMs : Math.max(0, this.oldestAt + this.flushMs - Date.now())) / 1000
+      let ev: Event | undefined
+      try {
+        ev = await this.sub.get(wait)
+      } catch (e) {
+        const name = (e as Error).name
+        if (name !== 'TimeoutError' && name !== 'ClosedError') throw e
+      }
+      if (ev !== undefined) this.add(ev)
+      if (this.lines.length >= this.batchSize || (this.lines.length > 0 && Date.now() >= this.oldestAt + this.flushMs)) this.kick()
+    }
+    // Closing: what the subscriber already holds is part of the final flush.
+    for (;;) {
+      try {
+        this.add(await this.sub.get(0))
+      } catch {
+        return
+      }
+    }
+  }
+
+  private add(ev: Event): void {
+    this.counts.received++
+    let line: string
+    try {
+      line = lineProtocolOf(ev)
+    } catch (e) {
+      this.counts.rejected++
+      this.lastError = (e as Error).message
+      return
+    }
+    if (this.lines.length === 0) this.oldestAt = Date.now()
+    this.lines.push(line)
+  }
+
+  /** Starts sending if nothing is in flight. */
+  private kick(): void {
+    if (this.sending === null && this.lines.length > 0) {
+      this.sending = this.sendFront().finally(() => {
+        this.sending = null
+        this.room?.()
+        // More may have piled up meanwhile.
+        if (this.lines.length >= this.batchSize && !this.closing) this.kick()
+      })
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.kick()
+    await this.sending
+  }
+
+  /** Sends the oldest batch until it is accepted, refused, or close() gives up. */
+  private async sendFront(): Promise<void> {
+    const n = Math.min(this.batchSize, this.lines.length)
+    const body = this.lines.slice(0, n).join('\n')
+    let delay = this.retryMin
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) this.counts.retries++
+      const r = await this.writer.write(body)
+      if (r.ok || !r.retry) {
+        this.lines.splice(0, n)
+        if (this.lines.length > 0) this.oldestAt = Date.now()
+        if (r.ok) {
+          this.counts.written += n
+          this.counts.batches++
+        } else {
+          this.counts.rejected += n
+          this.lastError = r.error
+        }
+        return
+      }
+      this.lastError = r.error
+      const left = this.giveUpAt - Date.now()
+      if (left <= 0) return
+      // Jitter keeps many sinks from retrying in step after a shared outage.
+      await new Promise((res) => setTimeout(res, Math.min(left, delay * (0.75 + Math.random() * 0.5))))
+      delay = Math.min(this.retryMax, delay * 2)
+    }
+  }
+}
