@@ -60,7 +60,9 @@ impl TopicRegistry {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for (frame, n) in batch.counts.drain() {
+        // In first-seen order, so that which topics fit into a nearly full registry is decided
+        // by arrival, not by hash order.
+        for (frame, n) in batch.tally.drain(..) {
             let full = inner.topics.len() >= self.max_topics;
             match inner.topics.get_mut(&frame) {
                 Some(e) => *e = (now, e.1 + n),
@@ -76,7 +78,9 @@ impl TopicRegistry {
 /// The proxy thread's per-batch tally.
 #[derive(Default)]
 pub struct Batch {
-    counts: HashMap<Vec<u8>, u64>,
+    /// Topics of this batch in first-seen order, with counts; `index` finds them.
+    tally: Vec<(Vec<u8>, u64)>,
+    index: HashMap<Vec<u8>, usize>,
     last: Vec<u8>,
     last_n: u64,
 }
@@ -96,10 +100,11 @@ impl Batch {
 
     fn flush_last(&mut self) {
         if self.last_n > 0 {
-            match self.counts.get_mut(self.last.as_slice()) {
-                Some(n) => *n += self.last_n,
+            match self.index.get(self.last.as_slice()) {
+                Some(&i) => self.tally[i].1 += self.last_n,
                 None => {
-                    self.counts.insert(self.last.clone(), self.last_n);
+                    self.index.insert(self.last.clone(), self.tally.len());
+                    self.tally.push((self.last.clone(), self.last_n));
                 }
             }
             self.last_n = 0;
@@ -109,8 +114,9 @@ impl Batch {
     /// Hands the tally to the shared registry.
     pub fn commit(&mut self, registry: &TopicRegistry) {
         self.flush_last();
-        if !self.counts.is_empty() {
+        if !self.tally.is_empty() {
             registry.merge(self);
+            self.index.clear();
         }
     }
 }
