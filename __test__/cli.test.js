@@ -51,7 +51,7 @@ const noStack = (t, text) => t.notRegex(text, /\n\s+at .+:\d+:\d+/, 'no stack tr
 test('juice --help lists the commands; every command has --help', (t) => {
   const top = juice(['--help'])
   t.is(top.code, 0)
-  for (const c of ['proxy', 'tail', 'publish', 'topics', 'keygen']) {
+  for (const c of ['proxy', 'tail', 'publish', 'topics', 'ingest', 'keygen']) {
     t.regex(top.out, new RegExp(`\\n  ${c} `))
     const h = juice([c, '--help'])
     t.is(h.code, 0, c)
@@ -74,6 +74,10 @@ test('usage errors: one clear line, a hint, exit code 2, no stack trace', (t) =>
     [['publish', 'Telemetry', '{"time":"yesterday"}'], /"time" must be an ISO 8601 string/],
     [['proxy', '--keys', 'x.json'], /--keys and --allow go together/],
     [['keygen', 'extra'], /unexpected argument "extra"/],
+    [['ingest', 'Cryo'], /--influx URL is required/],
+    [['ingest', 'Cryo', '--influx', 'http://127.0.0.1:1'], /name the database: --db NAME/],
+    [['ingest', 'Cryo', '--influx', 'http://127.0.0.1:1', '--org', 'o', '--bucket', 'b'], /token in the INFLUX_TOKEN environment variable/],
+    [['ingest', 'Cryo', '--influx', 'not a url', '--db', 'x'], /influx\.url is not a URL/],
   ]
   for (const [args, pattern] of cases) {
     const r = juice(args)

@@ -203,3 +203,37 @@ test('events that cannot become points are counted as rejected; close() reports 
   t.throws(() => new j.TelemetrySink({ uri: proxy.backend, influx: { version: 1, url: 'nope', database: 'x' } }), { message: /influx.url is not a URL/ })
   await proxy.close()
 })
+
+test('juice ingest stores the chosen types and topics, then stops cleanly on SIGTERM', async (t) => {
+  const { spawn } = require('node:child_process')
+  const path = require('node:path')
+  const db = await startInflux()
+  t.teardown(() => db.dispose())
+  await db.createDatabase('cli')
+  const proxy = await startProxy()
+  const bin = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
+  const args = ['ingest', 'Cryo.qpu0', '--uri', proxy.backend, '--influx', db.url, '--db', 'cli', '--tags', 'qpu,stage', '--integers', 'seq', '--measurement', 'cryo_cli', '--flush-interval', '0.1', '--status-interval', '0.2']
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => child.kill('SIGKILL'))
+  let err = ''
+  child.stderr.on('data', (d) => (err += d))
+  const exit = new Promise((r) => child.on('exit', (code) => r(code)))
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  for (let n = 0; n < 900; n++) await pub.publish(cryo(n))
+  await pub.close()
+  const expected = 300 // qpu0 only
+  const count = async () => rows(await db.query('cli', 'SELECT count(seq) FROM cryo_cli'))[0]?.count ?? 0
+  const end = Date.now() + 20_000
+  while ((await count()) < expected && Date.now() < end) await new Promise((r) => setTimeout(r, 100))
+  t.is(await count(), expected)
+  const tagged = rows(await db.query('cli', 'SELECT * FROM cryo_cli WHERE qpu != \'qpu0\''))
+  t.is(tagged.length, 0, 'the topic filter held')
+  const keys = rows(await db.query('cli', 'SHOW TAG KEYS FROM cryo_cli')).map((r) => r.tagKey)
+  t.deepEqual(keys, ['qpu', 'stage'])
+  t.true(await until(() => /juice ingest: received 300, written 300/.test(err)), err)
+  child.kill('SIGTERM')
+  t.is(await exit, 0, err)
+  t.regex(err, /stopped; received 300, written 300, buffered 0, retries 0, rejected 0, overflow 0/)
+  await proxy.close()
+})

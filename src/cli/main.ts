@@ -4,6 +4,7 @@
 // trace.
 import { JuiceError } from '../errors'
 import { CommandError, UsageError } from './args'
+import { ingest, help as ingestHelp } from './ingest'
 import { keygen, help as keygenHelp } from './keygen'
 import { proxy, help as proxyHelp } from './proxy'
 import { publish, help as publishHelp } from './publish'
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   tail: { run: tail, help: tailHelp, summary: 'print events of chosen types as they pass' },
   publish: { run: publish, help: publishHelp, summary: 'publish events from the shell' },
   topics: { run: topics, help: topicsHelp, summary: "list the topics a proxy has seen" },
+  ingest: { run: ingest, help: ingestHelp, summary: 'store events in InfluxDB (1.x or 2.x)' },
   keygen: { run: keygen, help: keygenHelp, summary: 'make a CURVE key pair' },
 }
 

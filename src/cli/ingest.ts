@@ -1,0 +1,127 @@
+// `juice ingest`: store events of chosen types in InfluxDB (TelemetrySink as a service).
+import { Event, type EventClass } from '../event'
+import { call } from '../errors'
+import { native } from '../load-addon'
+import type { InfluxOptions } from '../influx'
+import { TelemetrySink } from '../telemetry-sink'
+import { parse, positiveNumber, UsageError } from './args'
+
+export const help = `Usage: juice ingest TYPE[.TOPIC]... --influx URL --db NAME [options]        (InfluxDB 1.x)
+       juice ingest TYPE[.TOPIC]... --influx URL --org ORG --bucket B [options]  (InfluxDB 2.x)
+
+Subscribes to the named event types and writes them to InfluxDB in batches, retrying through
+database outages, until Ctrl-C or SIGTERM (then it writes what it holds and prints a summary).
+Each type is stored as the measurement of the same name; all other fields are fields.
+
+  --uri URI               the proxy's subscriber endpoint (default tcp://127.0.0.1:5123)
+  --influx URL            InfluxDB base URL, e.g. http://127.0.0.1:8086
+  --db NAME               1.x database (with --rp RP, --user U and the password in $INFLUX_PASSWORD)
+  --org ORG --bucket B    2.x organisation and bucket (the token in $INFLUX_TOKEN)
+  --tags a,b              fields stored as tags
+  --integers x,y          number fields stored as integers (others are floats)
+  --measurement NAME      measurement name, when a single TYPE is ingested
+  --batch-size N          points per request (default 5000)
+  --flush-interval SECS   longest wait before a batch is sent (default 1)
+  --max-buffer N          points held while the database is down (default 500000)
+  --status-interval SECS  seconds between status lines on stderr (default 10)
+  -h, --help              this help
+`
+
+const list = (v: unknown): string[] => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])
+
+function influxOptions(values: Record<string, unknown>): InfluxOptions {
+  const url = values.influx as string | undefined
+  if (url === undefined) throw new UsageError('--influx URL is required')
+  if (values.org !== undefined || values.bucket !== undefined) {
+    if (values.db !== undefined) throw new UsageError('use --db (1.x) or --org/--bucket (2.x), not both')
+    const token = process.env.INFLUX_TOKEN
+    if (!values.org || !values.bucket) throw new UsageError('InfluxDB 2.x needs both --org and --bucket')
+    if (!token) throw new UsageError('InfluxDB 2.x needs a token in the INFLUX_TOKEN environment variable')
+    return { version: 2, url, org: values.org as string, bucket: values.bucket as string, token }
+  }
+  if (values.db === undefined) throw new UsageError('name the database: --db NAME (1.x) or --org/--bucket (2.x)')
+  return {
+    version: 1,
+    url,
+    database: values.db as string,
+    retentionPolicy: values.rp as string | undefined,
+    username: values.user as string | undefined,
+    password: values.user !== undefined ? (process.env.INFLUX_PASSWORD ?? '') : undefined,
+  }
+}
+
+export async function ingest(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    uri: { type: 'string' },
+    influx: { type: 'string' },
+    db: { type: 'string' },
+    rp: { type: 'string' },
+    user: { type: 'string' },
+    org: { type: 'string' },
+    bucket: { type: 'string' },
+    tags: { type: 'string' },
+    integers: { type: 'string' },
+    measurement: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'flush-interval': { type: 'string' },
+    'max-buffer': { type: 'string' },
+    'status-interval': { type: 'string' },
+  })
+  if (values.help) return void process.stdout.write(help), 0
+  if (positionals.length === 0) throw new UsageError('name at least one TYPE[.TOPIC] to ingest')
+  if (values.measurement !== undefined && new Set(positionals.map((p) => p.split('.')[0])).size > 1) {
+    throw new UsageError('--measurement needs a single TYPE')
+  }
+  const influx = influxOptions(values)
+  const tags = list(values.tags)
+  const integers = list(values.integers)
+  const statusEvery = positiveNumber('--status-interval', values['status-interval'], 10)
+  const sink = new TelemetrySink({
+    uri: (values.uri as string | undefined) ?? 'tcp://127.0.0.1:5123',
+    influx,
+    batchSize: positiveNumber('--batch-size', values['batch-size'], 5000, { integer: true }),
+    flushInterval: positiveNumber('--flush-interval', values['flush-interval'], 1),
+    maxBuffer: positiveNumber('--max-buffer', values['max-buffer'], 500_000, { integer: true }),
+  })
+  const classes = new Map<string, EventClass>()
+  try {
+    for (const spec of positionals) {
+      const dot = spec.indexOf('.')
+      const type = dot < 0 ? spec : spec.slice(0, dot)
+      const topic = dot < 0 ? undefined : spec.slice(dot + 1)
+      if (type === '' || topic === '') throw new UsageError(`${JSON.stringify(spec)} is not TYPE or TYPE.TOPIC`)
+      call(() => native.validateTypeName(type))
+      let cls = classes.get(type)
+      if (cls === undefined) {
+        const measurement = (values.measurement as string | undefined) ?? type
+        cls = class extends Event {
+          static override eventName = type
+          static override measurement = measurement
+          static override tags = tags
+          static override integerFields = integers
+        }
+        classes.set(type, cls)
+      }
+      sink.subscribe(cls, { topic })
+    }
+  } catch (e) {
+    await sink.close()
+    throw e
+  }
+  sink.start()
+  const where = influx.version === 1 ? `${influx.url} database ${influx.database}` : `${influx.url} bucket ${influx.bucket}`
+  process.stderr.write(`juice ingest: ${positionals.join(', ')} -> InfluxDB ${influx.version}.x at ${where}\n`)
+  const line = () => {
+    const s = sink.stats()
+    return `received ${s.received}, written ${s.written}, buffered ${s.buffered}, retries ${s.retries}, rejected ${s.rejected}, overflow ${s.overflow}${s.lost ? `, lost ${s.lost}` : ''}${s.lastError ? ` (last error: ${s.lastError})` : ''}`
+  }
+  const timer = setInterval(() => process.stderr.write(`juice ingest: ${line()}\n`), statusEvery * 1000)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  clearInterval(timer)
+  await sink.close()
+  process.stderr.write(`juice ingest: stopped; ${line()}\n`)
+  return sink.stats().lost > 0 ? 1 : 0
+}
