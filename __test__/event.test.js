@@ -80,3 +80,17 @@ test('nested objects, numbers, booleans, null, unicode and a 1 MiB payload survi
   await sub.close()
   await proxy.close()
 })
+
+test('default times are unique within a process: a burst gets successive microseconds', (t) => {
+  class Burst extends j.Event {
+    static measurement = 'burst'
+  }
+  const events = Array.from({ length: 5000 }, (_, i) => new Burst({ i }))
+  const stamps = events.map((e) => e.toLineProtocol().split(' ').pop())
+  t.is(new Set(stamps).size, 5000, 'no two events share a timestamp')
+  const sorted = [...stamps].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+  t.deepEqual(stamps, sorted, 'and they increase')
+  const wire = events.map((e) => JSON.parse(JSON.stringify(e)).time)
+  t.regex(wire[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(\d{3})?Z$/)
+  t.true(Math.abs(events[0].time.getTime() - Date.now()) < 1000, 'still the wall clock, to the millisecond')
+})

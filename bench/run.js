@@ -317,4 +317,4 @@ if (require.main === module) main().catch((e) => {
   console.error(e)
   process.exit(1)
 })
-module.exports = { pipeline, median }
+module.exports = { pipeline, median, role, freePort }

@@ -41,6 +41,45 @@ export class EventTime extends Date {
   }
 }
 
+/** Last default stamp handed out: epoch ms and microseconds within it. */
+let lastMs = -Infinity
+let lastUs = 0
+
+/**
+ * "Now" for a new event, unique within the process: events made within one millisecond get
+ * successive microseconds (.123000, .123001, ...), so a burst of events never shares a timestamp
+ * (InfluxDB would keep only the last point of a series per timestamp). Clock reads stay accurate
+ * to the millisecond; only beyond 1,000 events in one millisecond does the stamp run ahead.
+ */
+class NowTime extends EventTime {
+  private readonly us: number
+  private readonly ms: number
+  constructor() {
+    const now = Date.now()
+    if (now > lastMs) {
+      lastMs = now
+      lastUs = 0
+    } else if (++lastUs === 1000) {
+      lastMs++
+      lastUs = 0
+    }
+    super(lastMs)
+    this.ms = lastMs
+    this.us = lastUs
+  }
+
+  override subMillisecondNanos(): number {
+    return this.getTime() === this.ms ? this.us * 1000 : 0
+  }
+
+  override toJSON(): string {
+    const iso = super.toJSON()
+    if (this.us === 0 || this.getTime() !== this.ms) return iso
+    const us = this.us
+    return iso.slice(0, -1) + (us < 10 ? '00' : us < 100 ? '0' : '') + us + 'Z'
+  }
+}
+
 /** `YYYY-MM-DDTHH:MM:SS` and its epoch ms, of the last time parsed by `parseWireTime`. */
 let parsedPrefix = ''
 let parsedPrefixMs = NaN
@@ -144,7 +183,7 @@ export class Event {
    * so that class-field initialisation does not overwrite what the constructor assigned.
    */
   constructor(data?: object) {
-    this.time = new EventTime()
+    this.time = new NowTime()
     if (data !== undefined && data !== null) {
       Object.assign(this, data)
       if (!(this.time instanceof Date)) this.time = parseTime(this.time as unknown)
@@ -230,7 +269,7 @@ export function decodeEvent<E extends Event>(cls: EventClass<E>, json: string): 
     if (Number.isNaN(t.getTime())) throw new TypeError(`invalid event time: ${JSON.stringify(text)}`)
     event.time = t
   } else {
-    event.time = text === undefined ? new EventTime() : parseTime(text)
+    event.time = text === undefined ? new NowTime() : parseTime(text)
   }
   return event
 }
