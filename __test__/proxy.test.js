@@ -97,6 +97,8 @@ test('topics() and the query endpoint list forwarded topics with last-seen time 
   }
   await pub.close()
   t.is((await drain(sub)).length, 7)
+  // The proxy thread publishes its topic tally every 100 ms.
+  t.true(await until(() => proxy.topics().overflow === 2))
   const local = proxy.topics()
   t.deepEqual(
     local.topics.map((x) => [x.name, x.count]),

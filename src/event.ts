@@ -16,7 +16,7 @@ let cachedPrefix = ''
  * date-and-seconds part while it stays the same: telemetry stamps many events per second, and
  * V8's own formatting costs more than serialising the rest of a small event.
  */
-function isoTime(ms: number): string {
+function isoTime(ms: number, us = -1): string {
   const second = Math.floor(ms / 1000)
   if (second !== cachedSecond) {
     const iso = new Date(second * 1000).toISOString()
@@ -24,7 +24,8 @@ function isoTime(ms: number): string {
     cachedSecond = second
   }
   const frac = ms - second * 1000
-  return cachedPrefix + (frac < 10 ? '00' : frac < 100 ? '0' : '') + frac + 'Z'
+  const head = cachedPrefix + (frac < 10 ? '00' : frac < 100 ? '0' : '') + frac
+  return us < 0 ? head + 'Z' : head + (us < 10 ? '00' : us < 100 ? '0' : '') + us + 'Z'
 }
 
 /** The `Date` an event's `time` holds by default: serialises fast, and always in UTC. */
@@ -73,10 +74,10 @@ class NowTime extends EventTime {
   }
 
   override toJSON(): string {
-    const iso = super.toJSON()
-    if (this.us === 0 || this.getTime() !== this.ms) return iso
-    const us = this.us
-    return iso.slice(0, -1) + (us < 10 ? '00' : us < 100 ? '0' : '') + us + 'Z'
+    const ms = this.getTime()
+    if (this.us === 0 || ms !== this.ms) return super.toJSON()
+    // The same text isoTime() makes, with three more digits, built in one go.
+    return isoTime(ms, this.us)
   }
 }
 

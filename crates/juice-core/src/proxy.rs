@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::curve::{self, Allowlist, ClientKeys, ServerKeys, ZapCounters, ZapHandler};
 use crate::error::{Error, ErrorCode, Result};
@@ -21,6 +22,9 @@ pub const DEFAULT_BACKEND: &str = "tcp://*:5123";
 
 /// Messages forwarded per wake-up before control commands are looked at again.
 const DRAIN_LIMIT: usize = 4096;
+
+/// How often connection events (for the publisher/subscriber counts) are read.
+const MONITOR_INTERVAL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct ProxyOptions {
@@ -178,6 +182,7 @@ impl Proxy {
             counters: counters.clone(),
             topics: topics.clone(),
             track_topics: opts.max_topics > 0,
+            batch: Batch::default(),
             zap: zap.as_ref().map(|z| z.2.clone()),
         };
         let thread = std::thread::Builder::new()
@@ -227,7 +232,8 @@ impl Proxy {
         self.query.as_deref()
     }
 
-    /// Topics forwarded so far (sorted by name), and messages whose new topic did not fit.
+    /// Topics forwarded so far (sorted by name), and messages whose new topic did not fit. The
+    /// proxy thread publishes its tally every 100 ms, so the newest events may not be in it yet.
     pub fn topics(&self) -> (Vec<TopicEntry>, u64) {
         self.topics.snapshot()
     }
@@ -281,6 +287,8 @@ struct Forwarder {
     counters: Arc<Counters>,
     topics: Arc<TopicRegistry>,
     track_topics: bool,
+    /// Topics seen since the last commit to `topics`.
+    batch: Batch,
     zap: Option<Arc<ZapCounters>>,
 }
 
@@ -294,49 +302,80 @@ impl Drop for Forwarder {
 impl Forwarder {
     fn run(&mut self) {
         let mut frame = RawFrame::new();
-        let mut batch = Batch::default();
+        let mut monitors_read = Instant::now();
         loop {
-            // A socket may appear only once in a zmq_poll set (libzmq rejects duplicates), so
-            // the query socket is added only when there is one.
-            let mut items = Vec::with_capacity(6);
-            items.push(self.ctl.as_poll_item(zmq::POLLIN));
-            items.push(self.xsub.as_poll_item(zmq::POLLIN));
-            items.push(self.xpub.as_poll_item(zmq::POLLIN));
-            items.push(self.front_mon.poll_item());
-            items.push(self.back_mon.poll_item());
-            if let Some(q) = &self.query {
-                items.push(q.as_poll_item(zmq::POLLIN));
-            }
-            match zmq::poll(&mut items, -1) {
-                Ok(_) => {}
-                Err(zmq::Error::EINTR) => continue,
-                Err(_) => return,
-            }
-            let mut ready = [false; 6];
-            for (r, item) in ready.iter_mut().zip(items.iter()) {
-                *r = item.is_readable();
-            }
-            drop(items);
-            if ready[0] {
+            let Some([quit, front, back, query]) = self.wait() else {
+                return;
+            };
+            if quit {
                 return;
             }
-            if ready[2] {
+            if back {
                 self.forward_subscriptions(&mut frame);
             }
-            if ready[1] && !self.forward_messages(&mut frame, &mut batch) {
+            if front && !self.forward_messages(&mut frame) {
                 return;
             }
-            if ready[3] {
-                let n = &self.counters.publishers;
-                self.front_mon.drain(|ev, _, _| count_connection(n, ev));
-            }
-            if ready[4] {
-                let n = &self.counters.subscribers;
-                self.back_mon.drain(|ev, _, _| count_connection(n, ev));
-            }
-            if ready[5] {
+            if query {
                 self.answer_query();
             }
+            // Connection events are read, and the topic tally published, on a timer rather than
+            // per wake-up: the forwarding loop stays as lean as a bare proxy's.
+            if monitors_read.elapsed() >= MONITOR_INTERVAL {
+                self.batch.commit(&self.topics);
+                let c = &self.counters;
+                self.front_mon
+                    .drain(|ev, _, _| count_connection(&c.publishers, ev));
+                self.back_mon
+                    .drain(|ev, _, _| count_connection(&c.subscribers, ev));
+                monitors_read = Instant::now();
+            }
+        }
+    }
+
+    /// Waits for work (or MONITOR_INTERVAL) and says which of control, frontend, backend and the
+    /// query socket are readable. None if polling failed for good.
+    fn wait(&self) -> Option<[bool; 4]> {
+        let timeout = MONITOR_INTERVAL.as_millis() as i64;
+        // Fixed-size sets (a socket may appear only once in a zmq_poll set, so the query socket
+        // is added only when there is one): no allocation per wake-up.
+        let result = match &self.query {
+            Some(q) => {
+                let mut items = [
+                    self.ctl.as_poll_item(zmq::POLLIN),
+                    self.xsub.as_poll_item(zmq::POLLIN),
+                    self.xpub.as_poll_item(zmq::POLLIN),
+                    q.as_poll_item(zmq::POLLIN),
+                ];
+                zmq::poll(&mut items, timeout).map(|_| {
+                    [
+                        items[0].is_readable(),
+                        items[1].is_readable(),
+                        items[2].is_readable(),
+                        items[3].is_readable(),
+                    ]
+                })
+            }
+            None => {
+                let mut items = [
+                    self.ctl.as_poll_item(zmq::POLLIN),
+                    self.xsub.as_poll_item(zmq::POLLIN),
+                    self.xpub.as_poll_item(zmq::POLLIN),
+                ];
+                zmq::poll(&mut items, timeout).map(|_| {
+                    [
+                        items[0].is_readable(),
+                        items[1].is_readable(),
+                        items[2].is_readable(),
+                        false,
+                    ]
+                })
+            }
+        };
+        match result {
+            Ok(r) => Some(r),
+            Err(zmq::Error::EINTR) => Some([false; 4]),
+            Err(_) => None,
         }
     }
 
@@ -358,7 +397,7 @@ impl Forwarder {
     }
 
     /// Forwards up to DRAIN_LIMIT messages. Returns false if told to quit meanwhile.
-    fn forward_messages(&mut self, frame: &mut RawFrame, batch: &mut Batch) -> bool {
+    fn forward_messages(&mut self, frame: &mut RawFrame) -> bool {
         let (mut n, mut bytes) = (0u64, 0u64);
         let mut alive = true;
         'drain: for _ in 0..DRAIN_LIMIT {
@@ -366,7 +405,7 @@ impl Forwarder {
                 break;
             }
             if self.track_topics {
-                batch.see(frame.bytes());
+                self.batch.see(frame.bytes());
             }
             loop {
                 let more = frame.more();
@@ -386,9 +425,6 @@ impl Forwarder {
         }
         self.counters.messages.fetch_add(n, Ordering::Relaxed);
         self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
-        if self.track_topics {
-            batch.commit(&self.topics);
-        }
         alive
     }
 
@@ -399,7 +435,10 @@ impl Forwarder {
             return;
         };
         let reply = match req.as_slice() {
-            b"topics" => topics_json(&self.topics),
+            b"topics" => {
+                self.batch.commit(&self.topics);
+                topics_json(&self.topics)
+            }
             b"stats" => stats_json(&stats_of(&self.counters, self.zap.as_deref())),
             other => {
                 let mut out = String::from("{\"error\":");
