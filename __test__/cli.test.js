@@ -22,7 +22,8 @@ function start(args) {
   const r = { p, out: '', err: '' }
   p.stdout.on('data', (d) => (r.out += d))
   p.stderr.on('data', (d) => (r.err += d))
-  r.exit = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal })))
+  // 'close' (not 'exit'): it comes after the last output has been read.
+  r.exit = new Promise((resolve) => p.on('close', (code, signal) => resolve({ code, signal })))
   return r
 }
 

@@ -217,7 +217,7 @@ test('juice ingest stores the chosen types and topics, then stops cleanly on SIG
   t.teardown(() => child.kill('SIGKILL'))
   let err = ''
   child.stderr.on('data', (d) => (err += d))
-  const exit = new Promise((r) => child.on('exit', (code) => r(code)))
+  const exit = new Promise((r) => child.on('close', (code) => r(code)))
   await subscribed(proxy)
   const pub = new j.PublisherAsync(proxy.frontend)
   for (let n = 0; n < 900; n++) await pub.publish(cryo(n))
