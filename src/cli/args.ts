@@ -117,3 +117,12 @@ export async function awaitConnection(
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+/** Splits `TYPE[.TOPIC]` as the Juice topic frame does: the type ends at the first dot. */
+export function typeAndTopic(spec: string): { type: string; topic: string | undefined } {
+  const dot = spec.indexOf('.')
+  const type = dot < 0 ? spec : spec.slice(0, dot)
+  const topic = dot < 0 ? undefined : spec.slice(dot + 1)
+  if (type === '' || topic === '') throw new UsageError(`${JSON.stringify(spec)} is not TYPE or TYPE.TOPIC`)
+  return { type, topic }
+}

@@ -4,7 +4,7 @@ import { call } from '../errors'
 import { native } from '../load-addon'
 import type { InfluxOptions } from '../influx'
 import { TelemetrySink } from '../telemetry-sink'
-import { parse, positiveNumber, UsageError } from './args'
+import { parse, positiveNumber, typeAndTopic, UsageError } from './args'
 
 export const help = `Usage: juice ingest TYPE[.TOPIC]... --influx URL --db NAME [options]        (InfluxDB 1.x)
        juice ingest TYPE[.TOPIC]... --influx URL --org ORG --bucket B [options]  (InfluxDB 2.x)
@@ -86,10 +86,7 @@ export async function ingest(argv: string[]): Promise<number> {
   const classes = new Map<string, EventClass>()
   try {
     for (const spec of positionals) {
-      const dot = spec.indexOf('.')
-      const type = dot < 0 ? spec : spec.slice(0, dot)
-      const topic = dot < 0 ? undefined : spec.slice(dot + 1)
-      if (type === '' || topic === '') throw new UsageError(`${JSON.stringify(spec)} is not TYPE or TYPE.TOPIC`)
+      const { type, topic } = typeAndTopic(spec)
       call(() => native.validateTypeName(type))
       let cls = classes.get(type)
       if (cls === undefined) {

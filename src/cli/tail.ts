@@ -2,7 +2,7 @@
 import { decodeEvent, Event, type EventClass } from '../event'
 import { SubscriberAsync } from '../subscriber'
 import { DEFAULT_BACKEND } from '../proxy'
-import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, UsageError } from './args'
+import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, typeAndTopic, UsageError } from './args'
 
 export const help = `Usage: juice tail TYPE[.TOPIC]... [--uri URI] [--json] [options]
        juice tail --all [--uri URI] [--json] [options]
@@ -80,10 +80,7 @@ export async function tail(argv: string[]): Promise<number> {
   const sub = new TailSubscriber(uri, { curve: clientCurve(values) })
   try {
     for (const spec of positionals) {
-      const dot = spec.indexOf('.')
-      const type = dot < 0 ? spec : spec.slice(0, dot)
-      const topic = dot < 0 ? undefined : spec.slice(dot + 1)
-      if (type === '' || topic === '') throw new UsageError(`${JSON.stringify(spec)} is not TYPE or TYPE.TOPIC`)
+      const { type, topic } = typeAndTopic(spec)
       sub.subscribe(sub.classFor(type), { topic })
     }
     if (values.all) sub.subscribeAll()

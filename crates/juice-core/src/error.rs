@@ -53,6 +53,12 @@ impl Error {
         Error::new(ErrorCode::Zmq, format!("{context}: {err}"))
     }
 
+    /// Adds what the user can do about it to the message.
+    pub fn with_hint(mut self, hint: &str) -> Self {
+        self.message = format!("{} ({hint})", self.message);
+        self
+    }
+
     pub fn invalid_arg(message: impl Into<String>) -> Self {
         Error::new(ErrorCode::InvalidArgument, message)
     }

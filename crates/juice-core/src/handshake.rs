@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+use crate::socket;
 
 #[derive(Default)]
 pub struct HandshakeLog {
@@ -54,12 +55,8 @@ impl SocketMonitor {
             "inproc://juice-{name}-mon-{}",
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        target
-            .monitor(&addr, events as i32)
-            .map_err(|e| Error::zmq("socket monitor", e))?;
-        let sock = ctx
-            .socket(zmq::PAIR)
-            .map_err(|e| Error::zmq("monitor socket", e))?;
+        socket::retry_emfile("socket monitor", || target.monitor(&addr, events as i32))?;
+        let sock = socket::open(ctx, zmq::PAIR, "monitor socket")?;
         sock.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         // libzmq sends events with a blocking send from its I/O thread: a full pipe would stall
         // every socket of the context, so the pipe has no limit (events are few and small).

@@ -127,8 +127,8 @@ impl Proxy {
             }
             None => None,
         };
-        let xsub = ctx.socket(zmq::XSUB).map_err(|e| Error::zmq("socket", e))?;
-        let mut xpub = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
+        let xsub = socket::open(&ctx, zmq::XSUB, "proxy frontend socket")?;
+        let mut xpub = socket::open(&ctx, zmq::XPUB, "proxy backend socket")?;
         for s in [&xsub, &xpub] {
             s.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         }
@@ -147,7 +147,7 @@ impl Proxy {
             socket::set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         }
         let query_sock = match &opts.query {
-            Some(_) => Some(ctx.socket(zmq::REP).map_err(|e| Error::zmq("socket", e))?),
+            Some(_) => Some(socket::open(&ctx, zmq::REP, "proxy query socket")?),
             None => None,
         };
         if let Some(keys) = &opts.curve {

@@ -211,7 +211,7 @@ fn watch(shared: Arc<Shared>) {
 impl Publisher {
     pub fn connect(uri: &str, opts: PublisherOptions) -> Result<Self> {
         let ctx = zmq::Context::new();
-        let mut sock = ctx.socket(zmq::XPUB).map_err(|e| Error::zmq("socket", e))?;
+        let mut sock = socket::open(&ctx, zmq::XPUB, "publisher socket")?;
         sock.set_sndhwm(opts.snd_hwm)
             .map_err(|e| Error::zmq("sndhwm", e))?;
         socket::set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;

@@ -13,6 +13,40 @@ pub fn context() -> &'static zmq::Context {
     CTX.get_or_init(zmq::Context::new)
 }
 
+/// How long socket creation waits for libzmq's reaper to free slots (see [`retry_emfile`]).
+const SOCKET_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs `f` again while it fails with EMFILE, for up to two seconds. libzmq closes sockets in the
+/// background (its reaper thread), and a context holds at most 1023 of them: a burst of short-lived
+/// objects on a busy machine can find every slot still being reaped. Only a real excess (over
+/// 1023 open at once) waits out the limit and fails.
+pub fn retry_emfile<T>(what: &str, mut f: impl FnMut() -> zmq::Result<T>) -> Result<T> {
+    let give_up = std::time::Instant::now() + SOCKET_SLOT_WAIT;
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(zmq::Error::EMFILE) if std::time::Instant::now() < give_up => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(zmq::Error::EMFILE) => {
+                return Err(Error::zmq(
+                    what,
+                    zmq::Error::EMFILE,
+                )
+                .with_hint("libzmq allows 1023 sockets per context, or the process ran out of file descriptors; close publishers and subscribers you no longer need"))
+            }
+            Err(e) => return Err(Error::zmq(what, e)),
+            Ok(v) => return Ok(v),
+        }
+    }
+}
+
+/// A new socket of `ctx`, waiting briefly for slots that are still being reaped.
+pub fn open(ctx: &zmq::Context, kind: zmq::SocketType, what: &str) -> Result<zmq::Socket> {
+    retry_emfile(what, || ctx.socket(kind))
+}
+
 /// Rejects URIs libzmq would misread, before touching a socket, with a message naming the URI.
 pub fn check_uri(uri: &str) -> Result<()> {
     let bad = |why: &str| {
@@ -238,15 +272,11 @@ impl Control {
             "inproc://juice-{kind}-ctl-{}",
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let worker = ctx
-            .socket(zmq::PAIR)
-            .map_err(|e| Error::zmq("control socket", e))?;
+        let worker = open(ctx, zmq::PAIR, "control socket")?;
         worker
             .bind(&addr)
             .map_err(|e| Error::zmq("control bind", e))?;
-        let caller = ctx
-            .socket(zmq::PAIR)
-            .map_err(|e| Error::zmq("control socket", e))?;
+        let caller = open(ctx, zmq::PAIR, "control socket")?;
         caller
             .connect(&addr)
             .map_err(|e| Error::zmq("control connect", e))?;

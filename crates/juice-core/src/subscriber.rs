@@ -126,7 +126,7 @@ pub struct Subscriber {
 impl Subscriber {
     pub fn connect(uri: &str, opts: SubscriberOptions) -> Result<Self> {
         let ctx = socket::context();
-        let sub = ctx.socket(zmq::SUB).map_err(|e| Error::zmq("socket", e))?;
+        let sub = socket::open(ctx, zmq::SUB, "subscriber socket")?;
         sub.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         sub.set_rcvhwm(opts.rcv_hwm)
             .map_err(|e| Error::zmq("rcvhwm", e))?;
