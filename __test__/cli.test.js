@@ -153,8 +153,8 @@ test('proxy, tail, publish and topics work together; the proxy logs status and s
 
 test('on a terminal the proxy keeps one live status line', async (t) => {
   const { front, back } = await ports()
-  // `script` gives the proxy a pseudo-terminal; it is stopped with SIGINT (Ctrl-C) after ~1.5 s.
-  const cmd = `${process.execPath} ${BIN} proxy --frontend ${front} --backend ${back} --query none & P=$!; sleep 1.6; kill -INT $P; wait $P`
+  // `script` gives the proxy a pseudo-terminal; it is stopped with SIGINT (Ctrl-C) after 2.5 s.
+  const cmd = `${process.execPath} ${BIN} proxy --frontend ${front} --backend ${back} --query none & P=$!; sleep 2.5; kill -INT $P; wait $P`
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 20_000 })
   t.is(r.status, 0, r.stderr)
   t.regex(r.stdout, /\r\x1b\[K0 events\/s +0 B\/s +0 subscriptions +0 publishers +0 subscribers/)
