@@ -7,6 +7,7 @@ const os = require('node:os')
 const path = require('node:path')
 const net = require('node:net')
 const { spawn, spawnSync } = require('node:child_process')
+const { until, freePort } = require('./helpers')
 
 const BIN = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
 
@@ -25,21 +26,6 @@ function start(args) {
   // 'close' (not 'exit'): it comes after the last output has been read.
   r.exit = new Promise((resolve) => p.on('close', (code, signal) => resolve({ code, signal })))
   return r
-}
-
-async function until(cond, ms = 10_000) {
-  const end = Date.now() + ms
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
-  return cond()
-}
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 async function ports() {
@@ -113,11 +99,11 @@ test('proxy, tail, publish and topics work together; the proxy logs status and s
   const { front, back, query } = await ports()
   const proxy = start(['proxy', '--frontend', front, '--backend', back, '--query', query, '--interval', '0.3'])
   t.teardown(() => proxy.p.kill('SIGKILL'))
-  t.true(await until(() => proxy.err.includes('subscribers ->')), proxy.err)
+  t.true(await until(() => proxy.err.includes('subscribers ->'), 10_000), proxy.err)
   const tail = start(['tail', 'Telemetry.qpu0', 'KernelStatusChanged', '--uri', back, '--count', '3', '--json'])
   const tailAll = start(['tail', '--all', '--uri', back, '--count', '4'])
   t.teardown(() => tail.p.kill('SIGKILL') && tailAll.p.kill('SIGKILL'))
-  t.true(await until(() => /2 subscribers/.test(proxy.out)), proxy.out)
+  t.true(await until(() => /2 subscribers/.test(proxy.out), 10_000), proxy.out)
   const p1 = juice(['publish', 'Telemetry', '{"kelvin":0.0123,"n":1}', '--topic', 'qpu0.fridge', '--count', '2', '--rate', '100', '--uri', front])
   t.is(p1.code, 0, p1.err)
   t.regex(p1.err, /sent 2 Telemetry events/)
@@ -144,7 +130,7 @@ test('proxy, tail, publish and topics work together; the proxy logs status and s
   t.regex(topics.out, /\nTelemetry\.qpu0\.fridge +\S+ \(\d+s ago\) +2\n/)
   const json = JSON.parse(juice(['topics', '--query', query, '--json']).out)
   t.deepEqual(json.topics.map((x) => x.name), ['KernelStatusChanged.svc1', 'Telemetry.qpu0.fridge', 'Telemetry.qpu1'])
-  t.true(await until(() => /4 events in total/.test(proxy.out)), proxy.out)
+  t.true(await until(() => /4 events in total/.test(proxy.out), 10_000), proxy.out)
   t.regex(proxy.out, /^\d{4}-\d\d-\d\dT\S+Z \d[\d,]* events\/s +\S+ \S*B\/s +\d+ subscriptions +\d+ publishers +\d+ subscribers/m)
   proxy.p.kill('SIGTERM')
   t.deepEqual(await proxy.exit, { code: 0, signal: null })
@@ -184,7 +170,7 @@ test('keygen and a CURVE proxy: listed clients talk, an unlisted one is told it 
     const { front, back, query } = await ports()
     const proxy = start(['proxy', '--frontend', front, '--backend', back, '--query', query, '--keys', server.file, '--allow', path.join(dir, 'allow')])
     t.teardown(() => proxy.p.kill('SIGKILL'))
-    t.true(await until(() => proxy.err.includes('CURVE on')), proxy.err)
+    t.true(await until(() => proxy.err.includes('CURVE on'), 10_000), proxy.err)
     t.regex(proxy.err, /2 clients allowed/)
     const serverKey = /server public key (\S{40})/.exec(proxy.err)[1]
     t.is(serverKey, server.publicKey)

@@ -2,24 +2,13 @@
 // lossless mode. Each test prints what was sent, received and counted.
 'use strict'
 const test = require('ava')
-const net = require('node:net')
 const path = require('node:path')
 const readline = require('node:readline')
 const { spawn } = require('node:child_process')
-const { j, startProxy, subscribed, until, Telemetry } = require('./helpers')
+const { j, startProxy, subscribed, until, freePort, Telemetry } = require('./helpers')
 
 const fixtures = path.join(__dirname, 'fixtures')
 const pause = (ms) => new Promise((r) => setTimeout(r, ms))
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 /** A child Node process whose stdout lines are JSON. */
 function child(script, args) {

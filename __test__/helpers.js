@@ -1,9 +1,21 @@
 // Shared test helpers: a proxy on free loopback ports, polling, and a few event classes.
 'use strict'
+const net = require('node:net')
 const j = require('..')
 
 async function startProxy(opts = {}) {
   return j.Proxy.start({ frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0', ...opts })
+}
+
+/** A loopback TCP port that was free a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
 }
 
 /** Polls `cond` every 5 ms until it is truthy or `ms` passed; returns its last value. */
@@ -51,4 +63,4 @@ class Telemetry extends j.Event {
 /** A subclass: must not be delivered to a Telemetry subscription. */
 class FridgeTelemetry extends Telemetry {}
 
-module.exports = { j, startProxy, until, subscribed, drain, KernelStatusChanged, Telemetry, FridgeTelemetry }
+module.exports = { j, startProxy, until, freePort, subscribed, drain, KernelStatusChanged, Telemetry, FridgeTelemetry }

@@ -4,17 +4,8 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const net = require('node:net')
+const { freePort } = require('./helpers')
 const { spawn, spawnSync } = require('node:child_process')
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function influxdPath() {
   const r = spawnSync('sh', ['-c', 'command -v influxd'], { encoding: 'utf8' })
@@ -91,4 +82,4 @@ function rows(series) {
   return series.flatMap((s) => s.values.map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))))
 }
 
-module.exports = { startInflux, rows, freePort }
+module.exports = { startInflux, rows }

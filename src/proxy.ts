@@ -1,7 +1,7 @@
 // The central XSUB/XPUB proxy, forwarding on a native thread. Embed it in any Node app.
 import { call } from './errors'
 import { native } from './load-addon'
-import type { NativeProxy } from './native'
+import type { NativeProxy, NativeTopicList } from './native'
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, curvePublicKey, type ClientCurveOptions, type ProxyCurveOptions } from './curve'
 
 /** Upstream Juice's defaults (task manager `pub_port` 5122, `sub_port` 5123, all interfaces). */
@@ -127,8 +127,7 @@ export class Proxy {
    * task manager lists them. `overflow` counts messages on new topics beyond `maxTopics`.
    */
   topics(): { topics: TopicInfo[]; overflow: number } {
-    const { topics, overflow } = this.native.topics()
-    return { topics: topics.map((t) => ({ name: t.name, lastSeen: new Date(t.lastSeenMs), count: t.count })), overflow }
+    return topicsReply(this.native.topics())
   }
 
   /** Messages and bytes forwarded, open publisher/subscriber connections, distinct live subscriptions, and CURVE handshakes admitted/refused. */
@@ -173,13 +172,17 @@ export interface TopicsReply {
  * nothing answers in time.
  */
 export async function queryTopics(uri: string, opts: QueryOptions = {}): Promise<TopicsReply> {
-  const raw = JSON.parse(ask(uri, 'topics', opts)) as { topics: { name: string; lastSeenMs: number; count: number }[]; overflow: number }
-  return { topics: raw.topics.map((t) => ({ name: t.name, lastSeen: new Date(t.lastSeenMs), count: t.count })), overflow: raw.overflow }
+  return topicsReply(JSON.parse(ask(uri, 'topics', opts)) as NativeTopicList)
 }
 
 /** Asks a proxy's query endpoint for its {@link ProxyStats}. */
 export async function queryStats(uri: string, opts: QueryOptions = {}): Promise<ProxyStats> {
   return JSON.parse(ask(uri, 'stats', opts)) as ProxyStats
+}
+
+/** Topic records (from the addon or the query endpoint's JSON, which share a shape) with Dates. */
+function topicsReply(raw: NativeTopicList): TopicsReply {
+  return { topics: raw.topics.map((t) => ({ name: t.name, lastSeen: new Date(t.lastSeenMs), count: t.count })), overflow: raw.overflow }
 }
 
 function ask(uri: string, request: string, opts: QueryOptions): string {

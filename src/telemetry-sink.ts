@@ -8,7 +8,7 @@
 // own bounded queue takes the rest and counts what it drops (stats().overflow); events that cannot
 // become points, and batches the database refuses (4xx), are counted as rejected.
 import type { Event, EventClass } from './event'
-import { lineProtocolOf } from './line-protocol'
+import { lineProtocolOf, schemaOf } from './line-protocol'
 import { InfluxWriter, type InfluxOptions } from './influx'
 import { SubscriberAsync, type SubscribeOptions, type SubscriberOptions } from './subscriber'
 
@@ -93,10 +93,8 @@ export class TelemetrySink {
 
   /** Stores events of `type` (it needs a static `measurement`), optionally narrowed to a topic. */
   subscribe(type: EventClass, opts?: SubscribeOptions): this {
-    const m = Object.prototype.hasOwnProperty.call(type, 'measurement') ? (type as { measurement?: unknown }).measurement : undefined
-    if (typeof m !== 'string' || m.length === 0) {
-      throw new TypeError(`${type.name} has no static measurement; set \`static measurement = '...'\` to store it`)
-    }
+    // Checks measurement, tags and integer fields now rather than at the first event.
+    schemaOf(type)
     this.sub.subscribe(type, opts)
     return this
   }
