@@ -7,6 +7,8 @@ export const RECORD_HEADER = 12
 
 export class BatchReader {
   private buf: Buffer | null = null
+  /** Over `buf`, for the record headers: DataView reads are several times cheaper than readUInt32LE. */
+  private view: DataView | null = null
   private at = 0
   private limit = 0
   /** Type id of the current record. */
@@ -17,6 +19,9 @@ export class BatchReader {
 
   /** Reads the first `len` bytes of `buf` (default: all of it). */
   load(buf: Buffer, len = buf.length): void {
+    if (this.view === null || this.view.buffer !== buf.buffer || this.view.byteOffset !== buf.byteOffset) {
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.length)
+    }
     this.buf = buf
     this.at = 0
     this.limit = len
@@ -30,10 +35,11 @@ export class BatchReader {
       return false
     }
     const at = this.at
-    this.typeId = buf.readUInt32LE(at)
+    const view = this.view as DataView
+    this.typeId = view.getUint32(at, true)
     this.topicStart = at + RECORD_HEADER
-    this.payloadStart = this.topicStart + buf.readUInt32LE(at + 4)
-    this.end = this.payloadStart + buf.readUInt32LE(at + 8)
+    this.payloadStart = this.topicStart + view.getUint32(at + 4, true)
+    this.end = this.payloadStart + view.getUint32(at + 8, true)
     this.at = this.end
     return true
   }
@@ -45,19 +51,25 @@ export class BatchReader {
 
   /** The current record's JSON payload. */
   payload(): string {
-    return (this.buf as Buffer).toString('utf8', this.payloadStart, this.end)
+    return utf8Slice(this.buf as Buffer, this.payloadStart, this.end)
   }
 }
 
 /**
- * `Buffer#utf8Write` skips the argument normalisation of `Buffer#write`; it is not in the typings,
- * so fall back to `write` wherever it is missing.
+ * `Buffer#utf8Write` and `Buffer#utf8Slice` skip the argument normalisation of `Buffer#write` and
+ * `Buffer#toString`; they are not in the typings, so fall back wherever they are missing.
  */
-const fastWrite = (Buffer.prototype as unknown as { utf8Write?: (s: string, o: number) => number }).utf8Write
+type FastBuffer = { utf8Write?: (s: string, o: number) => number; utf8Slice?: (s: number, e: number) => string }
+const fastWrite = (Buffer.prototype as unknown as FastBuffer).utf8Write
 const utf8Write: (buf: Buffer, s: string, offset: number) => number =
   typeof fastWrite === 'function'
     ? (buf, s, offset) => fastWrite.call(buf, s, offset)
     : (buf, s, offset) => buf.write(s, offset)
+const fastSlice = (Buffer.prototype as unknown as FastBuffer).utf8Slice
+const utf8Slice: (buf: Buffer, start: number, end: number) => string =
+  typeof fastSlice === 'function'
+    ? (buf, start, end) => fastSlice.call(buf, start, end)
+    : (buf, start, end) => buf.toString('utf8', start, end)
 
 /** Marks "no topic" in a publish record. */
 const NO_TOPIC = 0xffffffff
@@ -70,36 +82,48 @@ const KEEP_BYTES = 1 << 20
  * Strings are written straight into one reusable buffer as UTF-8; one native call sends a batch.
  */
 export class BatchWriter {
-  private buf = Buffer.allocUnsafe(64 * 1024)
+  private buf: Buffer = Buffer.allocUnsafe(64 * 1024)
+  private header: DataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length)
   /** Bytes of encoded events waiting to be sent. */
   len = 0
 
-  add(type: string, topic: string | null, payload: string): void {
+  /**
+   * Appends one event. `typeBytes` is the UTF-8 length of `type` (constant per class, so the
+   * caller caches it): type and topic then go into the buffer in one write.
+   */
+  add(type: string, typeBytes: number, topic: string | null, payload: string): void {
     // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
     const need = 12 + 3 * (type.length + (topic === null ? 0 : topic.length) + payload.length)
     if (this.len + need > this.buf.length) this.grow(this.len + need)
     const buf = this.buf
     const at = this.len
     let p = at + 12
-    const tl = utf8Write(buf, type, p)
-    p += tl
     let ol = NO_TOPIC
-    if (topic !== null) {
-      ol = utf8Write(buf, topic, p)
-      p += ol
+    if (topic === null) {
+      p += utf8Write(buf, type, p)
+    } else {
+      const written = utf8Write(buf, type + topic, p)
+      ol = written - typeBytes
+      p += written
     }
     const pl = utf8Write(buf, payload, p)
     p += pl
-    buf.writeUInt32LE(tl, at)
-    buf.writeUInt32LE(ol, at + 4)
-    buf.writeUInt32LE(pl, at + 8)
+    const header = this.header
+    header.setUint32(at, typeBytes, true)
+    header.setUint32(at + 4, ol, true)
+    header.setUint32(at + 8, pl, true)
     this.len = p
   }
 
   private grow(min: number): void {
     const next = Buffer.allocUnsafe(Math.max(min, this.buf.length * 2))
     this.buf.copy(next, 0, 0, this.len)
-    this.buf = next
+    this.setBuffer(next)
+  }
+
+  private setBuffer(buf: Buffer): void {
+    this.buf = buf
+    this.header = new DataView(buf.buffer, buf.byteOffset, buf.length)
   }
 
   /** The encoded events, without copying. */
@@ -111,7 +135,7 @@ export class BatchWriter {
   consume(bytes: number): void {
     if (bytes >= this.len) {
       this.len = 0
-      if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(64 * 1024)
+      if (this.buf.length > KEEP_BYTES) this.setBuffer(Buffer.allocUnsafe(64 * 1024))
       return
     }
     if (bytes > 0) {

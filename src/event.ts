@@ -11,10 +11,14 @@ import { lineProtocolOf } from './line-protocol'
 let cachedSecond = NaN
 let cachedPrefix = ''
 
+/** '000' to '999': fraction digits without number-to-string conversion or padding per event. */
+const DIGITS3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'))
+
 /**
- * ISO 8601 UTC with milliseconds, as `Date.prototype.toISOString` writes it, but reusing the
- * date-and-seconds part while it stays the same: telemetry stamps many events per second, and
- * V8's own formatting costs more than serialising the rest of a small event.
+ * ISO 8601 UTC with milliseconds, as `Date.prototype.toISOString` writes it (plus microseconds
+ * when `us` is given), but reusing the date-and-seconds part while it stays the same: telemetry
+ * stamps many events per second, and V8's own formatting costs more than serialising the rest
+ * of a small event.
  */
 function isoTime(ms: number, us = -1): string {
   const second = Math.floor(ms / 1000)
@@ -23,9 +27,8 @@ function isoTime(ms: number, us = -1): string {
     cachedPrefix = iso.slice(0, iso.length - 4)
     cachedSecond = second
   }
-  const frac = ms - second * 1000
-  const head = cachedPrefix + (frac < 10 ? '00' : frac < 100 ? '0' : '') + frac
-  return us < 0 ? head + 'Z' : head + (us < 10 ? '00' : us < 100 ? '0' : '') + us + 'Z'
+  const head = cachedPrefix + DIGITS3[ms - second * 1000]
+  return us < 0 ? head + 'Z' : head + DIGITS3[us] + 'Z'
 }
 
 /** The `Date` an event's `time` holds by default: serialises fast, and always in UTC. */
@@ -82,26 +85,34 @@ class NowTime extends EventTime {
 }
 
 /** `YYYY-MM-DDTHH:MM:SS` and its epoch ms, of the last time parsed by `parseWireTime`. */
-let parsedPrefix = ''
+let parsedPrefix = '\0'
 let parsedPrefixMs = NaN
+
+/** Value of the decimal digit at `i`, or NaN. */
+function digitAt(text: string, i: number): number {
+  const d = text.charCodeAt(i) - 48
+  return d >= 0 && d <= 9 ? d : NaN
+}
 
 /**
  * Epoch ms of a wire time. pydantic writes UTC as `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`; that shape is
- * read here, reusing the date-and-seconds part while it repeats. Anything else (offsets, other
- * precisions) goes to `Date.parse`; a timestamp without an offset is taken as UTC.
+ * read here, reusing the date-and-seconds part while it repeats (the common case costs no
+ * allocation). Anything else (offsets, other precisions) goes to `Date.parse`; a timestamp
+ * without an offset is taken as UTC.
  */
 function parseWireTime(text: string): number {
   const n = text.length
   if (n >= 20 && text.charCodeAt(n - 1) === 90 /* Z */ && (n === 20 || text.charCodeAt(19) === 46) /* . */) {
     const digits = n - 21
     if (n === 20 || (digits >= 1 && digits <= 9)) {
-      const prefix = text.slice(0, 19)
-      if (prefix !== parsedPrefix) {
+      if (!text.startsWith(parsedPrefix)) {
+        const prefix = text.slice(0, 19)
         parsedPrefixMs = Date.parse(prefix + 'Z')
         parsedPrefix = prefix
       }
       if (n === 20) return parsedPrefixMs
-      const frac = digits >= 3 ? +text.slice(20, 23) : +text.slice(20, 20 + digits) * (digits === 1 ? 100 : 10)
+      const frac =
+        digitAt(text, 20) * 100 + (digits >= 2 ? digitAt(text, 21) * 10 : 0) + (digits >= 3 ? digitAt(text, 22) : 0)
       if (frac === frac) return parsedPrefixMs + frac
     }
   }

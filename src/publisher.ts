@@ -63,19 +63,23 @@ function seconds(v: number | undefined, what: string): number | undefined {
   return Math.round(v * 1000)
 }
 
-/** Type names are checked (by the native codec) once per class. */
-const checkedNames = new WeakMap<object, string>()
+/** A class's wire type name and its UTF-8 length, checked (by the native codec) once per class. */
+interface TypeName {
+  name: string
+  bytes: number
+}
+const checkedNames = new WeakMap<object, TypeName>()
 
-function typeNameOf(event: Event): string {
+function typeNameOf(event: Event): TypeName {
   const cls = event.constructor as EventClass
-  let name = checkedNames.get(cls)
-  if (name === undefined) {
-    name = eventTypeName(cls)
-    const n = name
-    call(() => native.validateTypeName(n))
-    checkedNames.set(cls, name)
+  let known = checkedNames.get(cls)
+  if (known === undefined) {
+    const name = eventTypeName(cls)
+    call(() => native.validateTypeName(name))
+    known = { name, bytes: Buffer.byteLength(name) }
+    checkedNames.set(cls, known)
   }
-  return name
+  return known
 }
 
 abstract class PublisherBase {
@@ -107,7 +111,8 @@ abstract class PublisherBase {
     if (!(event instanceof Event)) {
       throw new TypeError(`publish() needs an Event instance, got ${event === null ? 'null' : typeof event}`)
     }
-    this.writer.add(typeNameOf(event), eventTopic(event), encodeEvent(event))
+    const type = typeNameOf(event)
+    this.writer.add(type.name, type.bytes, eventTopic(event), encodeEvent(event))
     this.published++
   }
 

@@ -45,17 +45,32 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
 /**
  * Paces a send loop to `rate` events/s (0 = as fast as possible); returns the stamp to embed.
  * It first yields one turn of the event loop, so the previous event's send goes out as it would
- * in an app whose events come from timers or I/O, then sleeps (Atomics.wait, no spinning, so the
- * publisher does not steal a core from the rest of the pipeline) until the event is due.
+ * in an app whose events come from timers or I/O, then sleeps until the event is due. It never
+ * spins: a spinning publisher takes a core from the pipeline it measures (the raw publisher
+ * sleeps the same way). The stamp is read after waking, so oversleeping is not latency.
  */
 async function pace(i, rate, start) {
   if (rate <= 0) return 0
   await new Promise((r) => setImmediate(r))
-  const due = start + (i * 1e6) / rate
-  const left = due - nowUs()
-  if (left > 60) Atomics.wait(sleeper, 0, 0, (left - 40) / 1000)
-  while (due - nowUs() > 0) await new Promise((r) => setImmediate(r))
+  const left = start + (i * 1e6) / rate - nowUs()
+  if (left > 0) Atomics.wait(sleeper, 0, 0, left / 1000)
   return nowUs()
+}
+
+/** Topic of the unmeasured events a paced publisher sends for a second first (see warmUp). */
+const WARMUP_TOPIC = 'qpu0.warmup'
+
+/**
+ * One second of unmeasured events at `rate`, before a latency measurement: latency is measured
+ * on a running pipeline, not on JIT compilation and the first subscription. The raw publisher
+ * does the same; subscribers skip these events.
+ */
+async function warmUp(rate, send) {
+  const start = nowUs()
+  for (let i = 0; i < rate; i++) {
+    await pace(i, rate, start)
+    await send(i)
+  }
 }
 
 function waitStdinClose() {
@@ -66,4 +81,4 @@ function waitStdinClose() {
   })
 }
 
-module.exports = { nowUs, body, say, rssMb, result, pace, waitStdinClose }
+module.exports = { nowUs, body, say, rssMb, result, pace, warmUp, WARMUP_TOPIC, waitStdinClose }

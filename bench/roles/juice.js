@@ -4,7 +4,7 @@
 //   sub BACK N async|blocking FILTERS [maxQueue] [pauseMs]
 'use strict'
 const j = require('../..')
-const { nowUs, body, say, result, pace, waitStdinClose, rssMb } = require('./common')
+const { nowUs, body, say, result, pace, warmUp, WARMUP_TOPIC, waitStdinClose, rssMb } = require('./common')
 
 class Telemetry extends j.Event {
   topic() {
@@ -23,6 +23,7 @@ async function proxy(front, back) {
 async function pub(front, n, size, rate, mode) {
   const P = mode === 'blocking' ? j.PublisherBlocking : j.PublisherAsync
   const p = new P(front, { subscriptionWait: 10 })
+  if (rate > 0) await warmUp(rate, (i) => p.publish(new Telemetry({ ...body(i, size, 0), path: WARMUP_TOPIC })))
   const start = nowUs()
   for (let i = 0; i < n; i++) {
     const stamp = rate > 0 ? await pace(i, rate, start) : 0
@@ -73,6 +74,7 @@ async function sub(back, n, mode, filters, maxQueue, pauseMs) {
     const ev = mode === 'blocking' ? s.get(30) : await s.get(30)
     const t = nowUs()
     if (ev.path === 'qpu0.end') break
+    if (ev.path === WARMUP_TOPIC) continue
     if (first === 0) first = t
     last = t
     got++

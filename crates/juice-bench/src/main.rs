@@ -15,6 +15,8 @@ use std::time::Duration;
 
 const TOPIC: &[u8] = b"Telemetry.qpu0.fridge.mxc.";
 const END: &[u8] = b"Telemetry.qpu0.end.";
+/// Unmeasured events a paced publisher sends for a second before the measured stream.
+const WARMUP: &[u8] = b"Telemetry.qpu0.warmup.";
 const FILTER: &[u8] = b"Telemetry.qpu0.";
 
 fn now_ns() -> u64 {
@@ -85,6 +87,16 @@ fn proxy(kind: &str, front: &str, back: &str) {
     }
 }
 
+/// Sleeps until `due` (CLOCK_MONOTONIC ns) without spinning: a spinning publisher would take a
+/// core from the pipeline it measures. The send time is read after waking, so oversleeping only
+/// shifts the schedule; it never counts as latency.
+fn sleep_until(due: u64) {
+    let now = now_ns();
+    if due > now {
+        std::thread::sleep(Duration::from_nanos(due - now));
+    }
+}
+
 fn publisher(front: &str, n: u64, size: usize, rate: f64) {
     let ctx = zmq::Context::new();
     let s = ctx.socket(zmq::XPUB).unwrap();
@@ -95,21 +107,19 @@ fn publisher(front: &str, n: u64, size: usize, rate: f64) {
         let _ = s.recv_bytes(0);
     }
     let mut buf = vec![b'x'; size.max(8)];
+    if rate > 0.0 {
+        // One second at the rate before the measured stream, as the Node publishers do.
+        let start = now_ns();
+        for i in 0..rate as u64 {
+            sleep_until(start + (i as f64 * 1e9 / rate) as u64);
+            s.send(WARMUP, zmq::SNDMORE).unwrap();
+            s.send("w", 0).unwrap();
+        }
+    }
     let start = now_ns();
     for i in 0..n {
         if rate > 0.0 {
-            let due = start + (i as f64 * 1e9 / rate) as u64;
-            loop {
-                let t = now_ns();
-                if t >= due {
-                    break;
-                }
-                // Sleep rather than spin, so the publisher leaves the CPU to the pipeline.
-                let left = due - t;
-                if left > 60_000 {
-                    std::thread::sleep(Duration::from_nanos(left - 40_000));
-                }
-            }
+            sleep_until(start + (i as f64 * 1e9 / rate) as u64);
             buf[..8].copy_from_slice(&now_ns().to_le_bytes());
         }
         s.send(TOPIC, zmq::SNDMORE).unwrap();
@@ -150,6 +160,9 @@ fn subscriber(back: &str, n: u64, filters: u64) {
         let t = now_ns();
         if &topic[..] == END {
             break;
+        }
+        if &topic[..] == WARMUP {
+            continue;
         }
         if first == 0 {
             first = t;
@@ -218,6 +231,9 @@ fn core_subscriber(back: &str, n: u64) {
         for (_, topic, payload) in juice_core::inbox::records(&batch.bytes) {
             if topic == END {
                 break 'outer;
+            }
+            if topic == WARMUP {
+                continue;
             }
             got += 1;
             if let Some(us) = json_stamp_us(payload) {

@@ -149,6 +149,8 @@ struct Inner {
     live: i64,
     /// Reused buffer for the topic frame.
     frame: Vec<u8>,
+    /// The last type name `try_send` validated.
+    checked_type: Vec<u8>,
 }
 
 /// How often the watcher thread reads subscription notices while the caller is not sending.
@@ -237,6 +239,7 @@ impl Publisher {
                 last_notice: None,
                 live: 0,
                 frame: Vec::with_capacity(128),
+                checked_type: Vec::new(),
             }),
             ready_deadline: Instant::now() + Duration::from_millis(opts.subscription_wait_ms),
             sent: AtomicU64::new(0),
@@ -292,9 +295,14 @@ impl Shared {
         let mut sent = 0u64;
         while at < batch.len() {
             let (rec, next) = record(batch, at)?;
-            let type_name = std::str::from_utf8(rec.type_name)
-                .map_err(|_| Error::invalid_arg("event type name is not valid UTF-8"))?;
-            wire::validate_type_name(type_name)?;
+            // Batches usually repeat one type name; check each distinct run once.
+            if rec.type_name.is_empty() || rec.type_name != &inner.checked_type[..] {
+                let type_name = std::str::from_utf8(rec.type_name)
+                    .map_err(|_| Error::invalid_arg("event type name is not valid UTF-8"))?;
+                wire::validate_type_name(type_name)?;
+                inner.checked_type.clear();
+                inner.checked_type.extend_from_slice(rec.type_name);
+            }
             wire::topic_frame_into(&mut inner.frame, rec.type_name, rec.topic);
             match socket::send_frame(sock, &inner.frame[..], zmq::SNDMORE | zmq::DONTWAIT) {
                 Ok(()) => {}
