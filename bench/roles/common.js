@@ -57,21 +57,12 @@ async function pace(i, rate, start) {
   return nowUs()
 }
 
-/** Topic of the unmeasured events a paced publisher sends for a second first (see warmUp). */
-const WARMUP_TOPIC = 'qpu0.warmup'
-
 /**
- * One second of unmeasured events at `rate`, before a latency measurement: latency is measured
- * on a running pipeline, not on JIT compilation and the first subscription. The raw publisher
- * does the same; subscribers skip these events.
+ * Topic of the unmeasured events a paced publisher sends for its first two seconds: latency is
+ * measured on a running pipeline, not on JIT compilation and the first subscription. The raw
+ * publisher does the same; subscribers skip these events.
  */
-async function warmUp(rate, send) {
-  const start = nowUs()
-  for (let i = 0; i < rate; i++) {
-    await pace(i, rate, start)
-    await send(i)
-  }
-}
+const WARMUP_TOPIC = 'qpu0.warmup'
 
 function waitStdinClose() {
   return new Promise((resolve) => {
@@ -81,4 +72,4 @@ function waitStdinClose() {
   })
 }
 
-module.exports = { nowUs, body, say, rssMb, result, pace, warmUp, WARMUP_TOPIC, waitStdinClose }
+module.exports = { nowUs, body, say, rssMb, result, pace, WARMUP_TOPIC, waitStdinClose }

@@ -107,19 +107,17 @@ fn publisher(front: &str, n: u64, size: usize, rate: f64) {
         let _ = s.recv_bytes(0);
     }
     let mut buf = vec![b'x'; size.max(8)];
-    if rate > 0.0 {
-        // One second at the rate before the measured stream, as the Node publishers do.
-        let start = now_ns();
-        for i in 0..rate as u64 {
-            sleep_until(start + (i as f64 * 1e9 / rate) as u64);
-            s.send(WARMUP, zmq::SNDMORE).unwrap();
-            s.send("w", 0).unwrap();
-        }
-    }
+    // A paced run starts with two seconds of unmeasured events, as the Node publishers do.
+    let warm = if rate > 0.0 { 2 * rate as u64 } else { 0 };
     let start = now_ns();
-    for i in 0..n {
+    for i in 0..warm + n {
         if rate > 0.0 {
             sleep_until(start + (i as f64 * 1e9 / rate) as u64);
+            if i < warm {
+                s.send(WARMUP, zmq::SNDMORE).unwrap();
+                s.send("w", 0).unwrap();
+                continue;
+            }
             buf[..8].copy_from_slice(&now_ns().to_le_bytes());
         }
         s.send(TOPIC, zmq::SNDMORE).unwrap();
