@@ -39,8 +39,10 @@ pub enum Copied {
     NeedAtLeast(usize),
 }
 
-/// Capacity above which an emptied inbox buffer is given back, so a burst does not pin memory.
-const KEEP_CAPACITY: usize = 4 << 20;
+/// Capacity above which an emptied buffer (the inbox's, or the receive thread's pending one) is
+/// given back, so that one burst does not pin its peak for the life of the subscriber. 1 MiB
+/// holds several thousand small events, more than one drain or take moves.
+const KEEP_CAPACITY: usize = 1 << 20;
 
 /// Length of the record starting at `at` (header included).
 fn record_len(buf: &[u8], at: usize) -> usize {
@@ -82,6 +84,12 @@ impl Pending {
     fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
+        if self.ends.capacity() > KEEP_CAPACITY / 64 {
+            self.ends = Vec::new();
+        }
     }
 }
 
