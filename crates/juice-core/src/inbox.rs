@@ -84,12 +84,10 @@ impl Pending {
     fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
-        if self.buf.capacity() > KEEP_CAPACITY {
-            self.buf = Vec::new();
-        }
-        if self.ends.capacity() > KEEP_CAPACITY / 64 {
-            self.ends = Vec::new();
-        }
+        // Shrinking in place (rather than freeing and allocating again) keeps glibc from
+        // raising its mmap threshold, after which freed buffers would stay resident.
+        self.buf.shrink_to(KEEP_CAPACITY);
+        self.ends.shrink_to(KEEP_CAPACITY / 64);
     }
 }
 
@@ -267,9 +265,7 @@ impl Inbox {
         if st.count == 0 {
             st.buf.clear();
             st.head = 0;
-            if st.buf.capacity() > KEEP_CAPACITY {
-                st.buf = Vec::new();
-            }
+            st.buf.shrink_to(KEEP_CAPACITY);
         } else {
             st.head = end;
         }
