@@ -58,8 +58,8 @@ async function sub(back, n) {
   let first = 0
   let last = 0
   const lat = []
+  // The clock is read only where a figure needs it, as in the juice role.
   for await (const [topic, payload] of s) {
-    const t = nowUs()
     // Decode as juice does: type from the topic frame, JSON into an event object, time to a Date.
     const type = topic.toString('utf8', 0, topic.indexOf(0x2e))
     const data = JSON.parse(payload.toString('utf8'))
@@ -67,12 +67,12 @@ async function sub(back, n) {
     ev.type = type
     if (data.time) ev.time = new Date(data.time)
     if (ev.path === 'qpu0.end') break
-    if (first === 0) first = t
-    last = t
+    if (first === 0) first = nowUs()
     got++
-    if (ev.t > 0) lat.push(t - ev.t)
+    if (ev.t > 0) lat.push(nowUs() - ev.t)
     if (got >= n) break
   }
+  last = nowUs()
   say(result(got, first, last, lat))
   s.close()
 }
