@@ -5,10 +5,12 @@
 //!   juice-bench proxy bare|juice FRONT BACK       forward until stdin closes
 //!   juice-bench pub FRONT N SIZE RATE              send N messages of SIZE bytes (RATE/s, 0 = max)
 //!   juice-bench sub BACK N FILTERS                 receive until N or the end marker; print JSON
+//!   juice-bench coresub BACK N                     the same through juice-core's Subscriber
 //!
 //! Topic frame `Telemetry.qpu0.fridge.mxc.`, subscription `Telemetry.qpu0.` (plus FILTERS-1 filters
-//! that match nothing), end marker `Telemetry.qpu0.end.`. With RATE > 0 each payload starts with
-//! the CLOCK_MONOTONIC send time in ns, and the subscriber reports one-way latency percentiles.
+//! that match nothing), end marker `Telemetry.qpu0.end.`. With RATE > 0 the publisher first sends
+//! two seconds of unmeasured `Telemetry.qpu0.warmup.` events, then each payload starts with the
+//! CLOCK_MONOTONIC send time in ns, and the subscriber reports one-way latency percentiles.
 
 use std::io::Read;
 use std::time::Duration;
