@@ -505,4 +505,34 @@ mod tests {
         let (r2, _) = record(&w.bytes, end).unwrap();
         assert_eq!(r2.topic, None);
     }
+
+    #[test]
+    fn every_distinct_type_name_in_a_batch_is_validated() {
+        // The send path checks a type name once per run of equal names. An empty name sent first
+        // (equal to the empty cache) and a bad name after good ones must still be refused.
+        let p = Publisher::connect(
+            "tcp://127.0.0.1:9",
+            PublisherOptions {
+                subscription_wait_ms: 0,
+                linger_ms: 0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut w = BatchWriter::default();
+        w.push("", None, b"{}");
+        let err = p.try_send(&w.bytes).unwrap_err();
+        assert!(err.message.contains("type name"), "{}", err.message);
+        let mut w = BatchWriter::default();
+        w.push("Good", None, b"{}");
+        w.push("Good", Some("a"), b"{}");
+        w.push("Bad.Name", None, b"{}");
+        let err = p.try_send(&w.bytes).unwrap_err();
+        assert!(err.message.contains("type name"), "{}", err.message);
+        let mut w = BatchWriter::default();
+        w.push("Good", None, b"{}");
+        w.push("Other", None, b"{}");
+        assert_eq!(p.try_send(&w.bytes).unwrap(), w.bytes.len());
+        p.close();
+    }
 }
