@@ -10,11 +10,11 @@
 'use strict'
 const { spawn, execSync } = require('node:child_process')
 const fs = require('node:fs')
-const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
 const { chart } = require('./chart')
+const { freePort } = require('../__test__/helpers')
 
 const root = path.join(__dirname, '..')
 const RAW = path.join(root, 'target', 'release', 'juice-bench')
@@ -26,16 +26,6 @@ const CMD = {
   raw: (args) => [RAW, args],
   juice: (args) => [process.execPath, [path.join(__dirname, 'roles', 'juice.js'), ...args]],
   zeromqjs: (args) => [process.execPath, [path.join(__dirname, 'roles', 'zeromqjs.js'), ...args]],
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 /** A role process; `line(pred)` resolves with its first stdout JSON line matching `pred`. */

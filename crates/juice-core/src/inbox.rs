@@ -39,9 +39,9 @@ pub enum Copied {
     NeedAtLeast(usize),
 }
 
-/// Capacity above which an emptied buffer (the inbox's, or the receive thread's pending one) is
-/// given back, so that one burst does not pin its peak for the life of the subscriber. 1 MiB
-/// holds several thousand small events, more than one drain or take moves.
+/// Capacity an emptied buffer (the inbox's, or the receive thread's pending one) is shrunk back
+/// to, so that one burst does not pin its peak for the life of the subscriber. 1 MiB holds
+/// several thousand small events, more than one drain or take moves.
 const KEEP_CAPACITY: usize = 1 << 20;
 
 /// Length of the record starting at `at` (header included).
