@@ -92,8 +92,10 @@ export class BatchWriter {
   /**
    * Appends one event. `typeBytes` is the UTF-8 length of `type` (constant per class, so the
    * caller caches it): type and topic then go into the buffer in one write.
+   * Returns the message's size on the wire (topic frame plus payload); when that exceeds
+   * `maxMessage`, returns it negated and leaves the batch as it was.
    */
-  add(type: string, typeBytes: number, topic: string | null, payload: string): void {
+  add(type: string, typeBytes: number, topic: string | null, payload: string, maxMessage = Infinity): number {
     // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
     const need = 12 + 3 * (type.length + (topic === null ? 0 : topic.length) + payload.length)
     if (this.len + need > this.buf.length) this.grow(this.len + need)
@@ -110,11 +112,15 @@ export class BatchWriter {
     }
     const pl = utf8Write(buf, payload, p)
     p += pl
+    // The topic frame adds a dot after the type and after the topic.
+    const size = p - at - 12 + (topic === null ? 1 : 2)
+    if (size > maxMessage) return -size
     const header = this.header
     header.setUint32(at, typeBytes, true)
     header.setUint32(at + 4, ol, true)
     header.setUint32(at + 8, pl, true)
     this.len = p
+    return size
   }
 
   private grow(min: number): void {

@@ -198,6 +198,12 @@ export class Event {
   constructor(data?: object) {
     this.time = new NowTime()
     if (data !== undefined && data !== null) {
+      const bad = shadowingKey(this.constructor as EventClass, data)
+      if (bad !== undefined) {
+        throw new TypeError(
+          `${(this.constructor as EventClass).name} data has a field ${JSON.stringify(bad)}, which would replace the event's prototype or one of its methods`,
+        )
+      }
       Object.assign(this, data)
       if (!(this.time instanceof Date)) this.time = parseTime(this.time as unknown)
     }
@@ -215,6 +221,38 @@ export class Event {
   toLineProtocol(): string {
     return lineProtocolOf(this)
   }
+}
+
+/** Per class: the names data must not take (methods and accessors of its prototype chain). */
+const reservedKeys = new WeakMap<object, Set<string>>()
+
+function reservedOf(cls: EventClass): Set<string> {
+  let names = reservedKeys.get(cls)
+  if (names === undefined) {
+    names = new Set(['__proto__'])
+    for (let p: object | null = cls.prototype; p !== null; p = Object.getPrototypeOf(p)) {
+      for (const k of Object.getOwnPropertyNames(p)) {
+        const d = Object.getOwnPropertyDescriptor(p, k)
+        if (d !== undefined && (typeof d.value === 'function' || d.get !== undefined || d.set !== undefined)) names.add(k)
+      }
+    }
+    reservedKeys.set(cls, names)
+  }
+  return names
+}
+
+/**
+ * The first key of `data` that would not be plain data on an event of `cls`: `__proto__` (which
+ * `Object.assign` turns into a prototype change) or the name of a method or accessor, such as
+ * `topic` or `constructor`. Wire data is attacker-controlled: such a payload is refused, not
+ * merged.
+ */
+function shadowingKey(cls: EventClass, data: object): string | undefined {
+  const reserved = reservedOf(cls)
+  for (const k in data) {
+    if (reserved.has(k) && Object.prototype.hasOwnProperty.call(data, k)) return k
+  }
+  return undefined
 }
 
 /** The wire type name of an event class. */
@@ -274,6 +312,8 @@ export function decodeEvent<E extends Event>(cls: EventClass<E>, json: string): 
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new TypeError('event payload must be a JSON object')
   }
+  const bad = shadowingKey(cls, data)
+  if (bad !== undefined) throw new TypeError(`event payload has a field ${JSON.stringify(bad)} that would replace the prototype or a method`)
   const event = Object.create(cls.prototype) as E
   Object.assign(event, data)
   const text = (data as { time?: unknown }).time

@@ -20,6 +20,8 @@ export interface NativeProxyOptions {
   curve?: { secretKey: string; allowedClients: string[] }
   maxTopics?: number
   query?: string
+  maxSubscription?: number
+  maxTopicsBytes?: number
 }
 
 export interface NativeTopicList {
@@ -45,6 +47,8 @@ export interface NativeProxyStats {
   publishers: number
   /** Open connections from subscribers (backend). */
   subscribers: number
+  /** Backend notices not passed on (too long, or not a subscription). */
+  rejectedSubscriptions: number
 }
 
 export interface NativeProxy {

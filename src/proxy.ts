@@ -1,5 +1,6 @@
 // The central XSUB/XPUB proxy, forwarding on a native thread. Embed it in any Node app.
 import { call } from './errors'
+import { boolOption, I32_MAX, intOption, limitOption, U32_MAX } from './options'
 import { native } from './load-addon'
 import type { NativeProxy, NativeTopicList } from './native'
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, curvePublicKey, type ClientCurveOptions, type ProxyCurveOptions } from './curve'
@@ -48,6 +49,16 @@ export interface ProxyOptions {
    * is set. Default: none.
    */
   query?: string
+  /**
+   * Longest subscription (`Type.topic.`, in bytes) passed on to publishers. Longer ones are
+   * dropped and counted in `stats().rejectedSubscriptions`; a subscriber whose notice exceeds it
+   * by more than 64 bytes is disconnected. Bounds the memory and stack libzmq's subscription tries
+   * spend per subscription. From 1 to 65536. Default 4096 (this library's own subscriptions are
+   * at most 1282 bytes).
+   */
+  maxSubscription?: number
+  /** Most bytes the topic registry may hold (names plus ~64 bytes each). Default 16 MiB. */
+  maxTopicsBytes?: number
 }
 
 /** A topic the proxy has forwarded: `Type.topic` (or `Type`), when it was last seen, how often. */
@@ -73,6 +84,11 @@ export interface ProxyStats {
   publishers: number
   /** Open connections from subscribers (backend). */
   subscribers: number
+  /**
+   * Notices from subscribers not passed on to publishers: subscriptions longer than
+   * `maxSubscription`, and data a subscriber sent where only subscriptions belong.
+   */
+  rejectedSubscriptions: number
 }
 
 export class Proxy {
@@ -90,20 +106,21 @@ export class Proxy {
 
   /** As {@link Proxy.start}, for blocking scripts. */
   static startSync(opts: ProxyOptions = {}): Proxy {
-    const n = call(
-      () =>
-        new native.NativeProxy({
-          frontend: opts.frontend ?? DEFAULT_FRONTEND,
-          backend: opts.backend ?? DEFAULT_BACKEND,
-          rcvHwm: opts.rcvHwm,
-          sndHwm: opts.sndHwm,
-          maxMessageSize: opts.maxMessageSize,
-          lossless: opts.lossless,
-          curve: checkCurveOptions(opts.curve, ['secretKey', 'allowedClients'], 'Proxy'),
-          maxTopics: opts.maxTopics,
-          query: opts.query,
-        }),
-    )
+    const o = 'Proxy'
+    const nativeOpts = {
+      frontend: opts.frontend ?? DEFAULT_FRONTEND,
+      backend: opts.backend ?? DEFAULT_BACKEND,
+      rcvHwm: intOption(o, 'rcvHwm', opts.rcvHwm, 0, I32_MAX),
+      sndHwm: intOption(o, 'sndHwm', opts.sndHwm, 0, I32_MAX),
+      maxMessageSize: limitOption(o, 'maxMessageSize', opts.maxMessageSize),
+      lossless: boolOption(o, 'lossless', opts.lossless),
+      curve: checkCurveOptions(opts.curve, ['secretKey', 'allowedClients'], 'Proxy'),
+      maxTopics: intOption(o, 'maxTopics', opts.maxTopics, 0, U32_MAX),
+      query: opts.query,
+      maxSubscription: intOption(o, 'maxSubscription', opts.maxSubscription, 1, 65536),
+      maxTopicsBytes: intOption(o, 'maxTopicsBytes', opts.maxTopicsBytes, 0),
+    }
+    const n = call(() => new native.NativeProxy(nativeOpts))
     return new Proxy(n, opts.curve?.secretKey)
   }
 

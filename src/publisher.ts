@@ -13,6 +13,8 @@ import { Event, EventClass, encodeEvent, eventTopic, eventTypeName } from './eve
 import { native } from './load-addon'
 import type { NativePublisher } from './native'
 import { BatchWriter } from './batch'
+import { I32_MAX, intOption, limitOption, secondsOption } from './options'
+import { checkTopic } from './topic'
 
 /** Bytes of encoded events at which PublisherAsync sends without waiting for the next tick. */
 const FLUSH_BYTES = 32 * 1024
@@ -32,6 +34,13 @@ export interface PublisherOptions {
   subscriptionWait?: number
   /** CURVE keys, required by a proxy started with `curve`. See `generateKeyPair()`. */
   curve?: ClientCurveOptions
+  /**
+   * Largest message (topic frame plus JSON payload, in bytes) `publish()` accepts; a bigger event
+   * is refused with a TypeError. A proxy disconnects a publisher that sends more than its own
+   * `maxMessageSize`, losing whatever else was in flight, so keep this at or below the proxy's.
+   * -1 for no limit. Default 128 MiB, the proxy's default.
+   */
+  maxMessageSize?: number
 }
 
 export interface PublisherStats {
@@ -57,11 +66,9 @@ export interface PublisherStats {
 const RESOLVED: Promise<void> = Promise.resolve()
 const noop = () => {}
 
-function seconds(v: number | undefined, what: string): number | undefined {
-  if (v === undefined) return undefined
-  if (typeof v !== 'number' || !(v >= 0)) throw new TypeError(`${what} must be a number of seconds >= 0, got ${String(v)}`)
-  return Math.round(v * 1000)
-}
+/** Longest linger or subscription wait, in seconds (libzmq takes milliseconds as an i32). */
+const MAX_WAIT_S = Math.floor(I32_MAX / 1000)
+const DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024
 
 /** A class's wire type name and its UTF-8 length, checked (by the native codec) once per class. */
 interface TypeName {
@@ -91,15 +98,19 @@ abstract class PublisherBase {
   /** The URI this publisher connects to. */
   readonly uri: string
   protected readonly lingerMs: number
+  private readonly maxMessage: number
 
   constructor(uri: string, opts: PublisherOptions = {}) {
     if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
     this.uri = uri
-    this.lingerMs = seconds(opts.linger, 'linger') ?? 5000
+    const o = 'Publisher'
+    this.lingerMs = secondsOption(o, 'linger', opts.linger, MAX_WAIT_S) ?? 5000
+    const max = limitOption(o, 'maxMessageSize', opts.maxMessageSize) ?? DEFAULT_MAX_MESSAGE
+    this.maxMessage = max === -1 ? Infinity : max
     const nativeOpts = {
-      sndHwm: opts.sndHwm,
+      sndHwm: intOption(o, 'sndHwm', opts.sndHwm, 0, I32_MAX),
       lingerMs: this.lingerMs,
-      subscriptionWaitMs: seconds(opts.subscriptionWait, 'subscriptionWait'),
+      subscriptionWaitMs: secondsOption(o, 'subscriptionWait', opts.subscriptionWait, MAX_WAIT_S),
       curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Publisher'),
     }
     this.native = call(() => new native.NativePublisher(uri, nativeOpts))
@@ -112,7 +123,14 @@ abstract class PublisherBase {
       throw new TypeError(`publish() needs an Event instance, got ${event === null ? 'null' : typeof event}`)
     }
     const type = typeNameOf(event)
-    this.writer.add(type.name, type.bytes, eventTopic(event), encodeEvent(event))
+    const topic = eventTopic(event)
+    if (topic !== null) checkTopic(topic, `${type.name}.topic()`)
+    const size = this.writer.add(type.name, type.bytes, topic, encodeEvent(event), this.maxMessage)
+    if (size < 0) {
+      throw new TypeError(
+        `${type.name} event is ${-size} bytes on the wire; this publisher's maxMessageSize is ${this.maxMessage} bytes (a proxy disconnects publishers that exceed its own limit)`,
+      )
+    }
     this.published++
   }
 
@@ -266,9 +284,13 @@ export class PublisherBlocking extends PublisherBase {
     this.add(event)
     if (this.writer.len >= FLUSH_BYTES) {
       this.flush()
-    } else if (!this.flushQueued) {
+      return
+    }
+    // Registered on every publish, not only when a flush task is queued: a blocking get() may
+    // already have flushed (and unregistered) this publisher while its task is still pending.
+    pendingBlocking.add(this)
+    if (!this.flushQueued) {
       this.flushQueued = true
-      pendingBlocking.add(this)
       queueMicrotask(this.flushTask)
     }
   }

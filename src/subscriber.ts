@@ -12,6 +12,9 @@ import type { NativeSubscriber, NativeSubscriberStats } from './native'
 import { BatchReader } from './batch'
 import { AsyncQueue } from './queue'
 import { flushBlockingPublishers } from './publisher'
+import { boolOption, I32_MAX, intOption, limitOption, U32_MAX } from './options'
+import { checkTopic } from './topic'
+import { longTimeout } from './timers'
 
 export interface SubscriberOptions {
   /**
@@ -60,6 +63,8 @@ export interface GetOptions {
 const MIN_READ_BUF = 256 * 1024
 /** 1 MiB holds ~8,000 small events: past that, bigger batches save nothing measurable. */
 const MAX_READ_BUF = 1024 * 1024
+/** Longest single native wait of a blocking get(); see SubscriberBlocking.get. */
+const BLOCKING_SLICE_MS = 100
 
 function checkTimeout(timeout: number | null | undefined): void {
   if (timeout !== undefined && timeout !== null && (typeof timeout !== 'number' || !(timeout >= 0))) {
@@ -87,18 +92,17 @@ export abstract class SubscriberBase<E extends Event> {
   constructor(uri: string, opts: SubscriberOptions = {}) {
     if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
     this.uri = uri
-    this.native = call(
-      () =>
-        new native.NativeSubscriber(uri, {
-          maxQueue: opts.maxQueue,
-          maxQueueBytes: opts.maxQueueBytes,
-          maxPayload: opts.maxPayload,
-          rcvHwm: opts.rcvHwm,
-          maxMessageSize: opts.maxMessageSize,
-          lossless: opts.lossless,
-          curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
-        }),
-    )
+    const o = 'Subscriber'
+    const nativeOpts = {
+      maxQueue: intOption(o, 'maxQueue', opts.maxQueue, 1, U32_MAX),
+      maxQueueBytes: intOption(o, 'maxQueueBytes', opts.maxQueueBytes, 1),
+      maxPayload: intOption(o, 'maxPayload', opts.maxPayload, 0),
+      rcvHwm: intOption(o, 'rcvHwm', opts.rcvHwm, 0, I32_MAX),
+      maxMessageSize: limitOption(o, 'maxMessageSize', opts.maxMessageSize),
+      lossless: boolOption(o, 'lossless', opts.lossless),
+      curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
+    }
+    this.native = call(() => new native.NativeSubscriber(uri, nativeOpts))
   }
 
   /**
@@ -146,9 +150,7 @@ export abstract class SubscriberBase<E extends Event> {
       throw new TypeError('subscribe() needs an Event class')
     }
     const topic = opts.topic ?? null
-    if (topic !== null && typeof topic !== 'string') {
-      throw new TypeError(`topic must be a string or null, got ${typeof topic}`)
-    }
+    if (topic !== null) checkTopic(topic)
     return [eventTypeName(type), topic]
   }
 
@@ -245,7 +247,11 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
   constructor(uri: string, opts: SubscriberOptions & { queue?: AsyncQueue<E> } = {}) {
     super(uri, opts)
     this.legacyQueue = opts.queue ?? new AsyncQueue<E>()
-    this.native.setWaker(() => this.onWake())
+    // The waker lives in the native receive thread's inbox, which N-API keeps strongly
+    // referenced: through a WeakRef, an abandoned subscriber can still be garbage collected,
+    // and collecting its native half closes the socket and stops the thread.
+    const self = new WeakRef(this)
+    this.native.setWaker(() => self.deref()?.onWake())
   }
 
   /**
@@ -269,7 +275,7 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
 
   private wait(timeout: number | null, signal: AbortSignal | undefined): Promise<E> {
     return new Promise<E>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let timer: { cancel(): void } | undefined
       const onAbort = () => {
         this.remove(waiter)
         reject(new AbortError())
@@ -278,12 +284,12 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
         resolve,
         reject,
         cleanup: () => {
-          if (timer !== undefined) clearTimeout(timer)
+          timer?.cancel()
           signal?.removeEventListener('abort', onAbort)
         },
       }
       if (timeout !== null) {
-        timer = setTimeout(() => {
+        timer = longTimeout(() => {
           this.remove(waiter)
           reject(new TimeoutError(this.timeoutMessage(timeout)))
         }, timeout * 1000)
@@ -432,14 +438,18 @@ export class SubscriberBlocking<E extends Event = Event> extends SubscriberBase<
   get(timeout?: number | null): E {
     if (this.isClosed) throw this.closedError()
     checkTimeout(timeout)
-    const deadline = timeout === undefined || timeout === null ? null : performance.now() + timeout * 1000
+    const deadline = timeout === undefined || timeout === null ? Infinity : performance.now() + timeout * 1000
     for (;;) {
       const ev = this.nextBuffered()
       if (ev !== undefined) return ev
-      const left = deadline === null ? null : Math.max(0, deadline - performance.now())
       flushBlockingPublishers()
-      if (!this.refill((out) => this.native.waitTakeInto(out, left))) {
-        throw new TimeoutError(this.timeoutMessage(timeout))
+      // The native wait is cut into slices that return to JavaScript: a thread terminating
+      // (worker.terminate(), process.exit() with workers blocked here) is noticed by V8 only
+      // while JavaScript runs, so one unbounded native wait would hang the teardown for good.
+      for (;;) {
+        const left = Math.max(0, deadline - performance.now())
+        if (this.refill((out) => this.native.waitTakeInto(out, Math.min(left, BLOCKING_SLICE_MS)))) break
+        if (left <= BLOCKING_SLICE_MS) throw new TimeoutError(this.timeoutMessage(timeout))
       }
     }
   }

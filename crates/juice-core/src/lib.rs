@@ -21,6 +21,7 @@ pub mod handshake;
 pub mod inbox;
 pub mod proxy;
 pub mod publisher;
+pub mod query;
 pub mod socket;
 pub mod subscriber;
 pub mod topic_registry;

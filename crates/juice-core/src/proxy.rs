@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::curve::{self, Allowlist, ClientKeys, ServerKeys, ZapCounters, ZapHandler};
-use crate::error::{Error, ErrorCode, Result};
+use crate::curve::{self, Allowlist, ServerKeys, ZapCounters, ZapHandler};
+use crate::error::{Error, Result};
 use crate::handshake::SocketMonitor;
+use crate::query::QueryServer;
 use crate::socket::{self, Control, RawFrame};
-use crate::topic_registry::{self, Batch, TopicEntry, TopicRegistry};
+use crate::topic_registry::{Batch, TopicEntry, TopicRegistry};
 
 /// Upstream Juice's task manager binds publishers' port 5122 and subscribers' port 5123.
 pub const DEFAULT_FRONTEND: &str = "tcp://*:5122";
@@ -25,6 +26,15 @@ const DRAIN_LIMIT: usize = 4096;
 
 /// How often connection events (for the publisher/subscriber counts) are read.
 const MONITOR_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Bytes a subscription notice may carry beyond its prefix before libzmq drops the peer: the
+/// 0/1 byte of ZMTP 3.0, the command name of ZMTP 3.1 (`\x09SUBSCRIBE`), and CURVE's box.
+const SUBSCRIPTION_FRAME_SLACK: usize = 64;
+
+/// Stack of the proxy thread. libzmq 4.3.4 walks its subscription trie recursively, one level
+/// per byte, on the thread that drives the socket; the frame limit bounds that depth, and this
+/// leaves a wide margin over it.
+const PROXY_STACK: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub struct ProxyOptions {
@@ -47,6 +57,12 @@ pub struct ProxyOptions {
     pub max_topics: usize,
     /// A REP endpoint answering `topics` and `stats` requests with JSON (for `juice topics`).
     pub query: Option<String>,
+    /// Longest subscription prefix (`Type.topic.`) passed on to publishers, in bytes. Longer
+    /// ones are dropped and counted; a peer whose notice exceeds it by more than the framing
+    /// slack is disconnected by libzmq before the notice is stored.
+    pub max_subscription: usize,
+    /// Most bytes the topic registry may hold (names plus bookkeeping).
+    pub max_topics_bytes: usize,
 }
 
 impl Default for ProxyOptions {
@@ -61,6 +77,8 @@ impl Default for ProxyOptions {
             curve: None,
             max_topics: 100_000,
             query: None,
+            max_subscription: 4096,
+            max_topics_bytes: 16 << 20,
         }
     }
 }
@@ -72,6 +90,9 @@ struct Counters {
     /// Distinct subscription prefixes live on the backend (XPUB reports only the first subscribe
     /// and the last unsubscribe of each prefix).
     subscriptions: AtomicI64,
+    /// Notices on the backend that were not passed on: longer than `max_subscription`, or not a
+    /// subscription at all.
+    rejected_subscriptions: AtomicU64,
     /// Open connections on each side.
     publishers: AtomicI64,
     subscribers: AtomicI64,
@@ -92,6 +113,9 @@ pub struct ProxyStats {
     /// Open connections from publishers (frontend) and subscribers (backend).
     pub publishers: u64,
     pub subscribers: u64,
+    /// Backend notices dropped instead of being passed on to publishers (too long, or not a
+    /// subscription).
+    pub rejected_subscriptions: u64,
 }
 
 pub struct Proxy {
@@ -100,6 +124,7 @@ pub struct Proxy {
     counters: Arc<Counters>,
     topics: Arc<TopicRegistry>,
     query: Option<String>,
+    query_server: Mutex<Option<QueryServer>>,
     control: Control,
     thread: Mutex<Option<JoinHandle<()>>>,
     zap: Option<(ZapHandler, Allowlist, Arc<ZapCounters>)>,
@@ -143,6 +168,12 @@ impl Proxy {
         xpub.set_rcvhwm(0).map_err(|e| Error::zmq("rcvhwm", e))?;
         xsub.set_maxmsgsize(opts.max_message_size)
             .map_err(|e| Error::zmq("maxmsgsize", e))?;
+        // Subscribers send only subscription notices: anything much longer than the longest
+        // accepted subscription is an attack on memory (libzmq buffers whole frames) or on the
+        // stack (its trie recurses per byte), and costs the peer its connection.
+        let max_sub = opts.max_subscription.min(i32::MAX as usize / 2);
+        xpub.set_maxmsgsize((max_sub + SUBSCRIPTION_FRAME_SLACK) as i64)
+            .map_err(|e| Error::zmq("maxmsgsize", e))?;
         if opts.lossless {
             socket::set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         }
@@ -165,28 +196,38 @@ impl Proxy {
         let query = match (&query_sock, &opts.query) {
             (Some(q), Some(uri)) => {
                 q.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
+                q.set_maxmsgsize(crate::query::MAX_REQUEST_BYTES)
+                    .map_err(|e| Error::zmq("maxmsgsize", e))?;
                 Some(socket::bind(q, uri)?)
             }
             _ => None,
         };
         let (control, ctl) = Control::pair_in(&ctx, "proxy")?;
         let counters = Arc::new(Counters::default());
-        let topics = Arc::new(TopicRegistry::new(opts.max_topics));
+        let topics = Arc::new(TopicRegistry::new(opts.max_topics, opts.max_topics_bytes));
+        let query_server = match query_sock {
+            Some(q) => {
+                let (c, z) = (counters.clone(), zap.as_ref().map(|z| z.2.clone()));
+                let stats = Box::new(move || stats_json(&stats_of(&c, z.as_deref())));
+                Some(QueryServer::start(&ctx, q, topics.clone(), stats)?)
+            }
+            None => None,
+        };
         let mut worker = Forwarder {
             xsub,
             xpub,
             ctl,
-            query: query_sock,
             front_mon,
             back_mon,
             counters: counters.clone(),
             topics: topics.clone(),
             track_topics: opts.max_topics > 0,
             batch: Batch::default(),
-            zap: zap.as_ref().map(|z| z.2.clone()),
+            max_subscription: max_sub,
         };
         let thread = std::thread::Builder::new()
             .name("juice-proxy".into())
+            .stack_size(PROXY_STACK)
             .spawn(move || {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run()));
             })
@@ -197,6 +238,7 @@ impl Proxy {
             counters,
             topics,
             query,
+            query_server: Mutex::new(query_server),
             control,
             thread: Mutex::new(Some(thread)),
             zap,
@@ -249,6 +291,12 @@ impl Proxy {
         if let Some(h) = handle {
             let _ = h.join();
         }
+        let query = self
+            .query_server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(query);
         if let Some((zap, _, _)) = &self.zap {
             zap.close();
         }
@@ -273,6 +321,7 @@ fn stats_of(c: &Counters, zap: Option<&ZapCounters>) -> ProxyStats {
         auth_denied: zap.map_or(0, |z| z.denied.load(Ordering::Relaxed)),
         publishers: get(&c.publishers),
         subscribers: get(&c.subscribers),
+        rejected_subscriptions: c.rejected_subscriptions.load(Ordering::Relaxed),
     }
 }
 
@@ -281,7 +330,6 @@ struct Forwarder {
     xsub: zmq::Socket,
     xpub: zmq::Socket,
     ctl: zmq::Socket,
-    query: Option<zmq::Socket>,
     front_mon: SocketMonitor,
     back_mon: SocketMonitor,
     counters: Arc<Counters>,
@@ -289,7 +337,7 @@ struct Forwarder {
     track_topics: bool,
     /// Topics seen since the last commit to `topics`.
     batch: Batch,
-    zap: Option<Arc<ZapCounters>>,
+    max_subscription: usize,
 }
 
 impl Drop for Forwarder {
@@ -304,7 +352,7 @@ impl Forwarder {
         let mut frame = RawFrame::new();
         let mut monitors_read = Instant::now();
         loop {
-            let Some([quit, front, back, query]) = self.wait() else {
+            let Some([quit, front, back]) = self.wait() else {
                 return;
             };
             if quit {
@@ -316,13 +364,13 @@ impl Forwarder {
             if front && !self.forward_messages(&mut frame) {
                 return;
             }
-            if query {
-                self.answer_query();
-            }
             // Connection events are read, and the topic tally published, on a timer rather than
             // per wake-up: the forwarding loop stays as lean as a bare proxy's.
-            if monitors_read.elapsed() >= MONITOR_INTERVAL {
-                self.batch.commit(&self.topics);
+            let due = monitors_read.elapsed() >= MONITOR_INTERVAL;
+            if due || self.batch.bytes() >= crate::topic_registry::BATCH_MERGE_BYTES {
+                self.batch.try_commit(&self.topics);
+            }
+            if due {
                 let c = &self.counters;
                 self.front_mon
                     .drain(|ev, _, _| count_connection(&c.publishers, ev));
@@ -333,48 +381,22 @@ impl Forwarder {
         }
     }
 
-    /// Waits for work (or MONITOR_INTERVAL) and says which of control, frontend, backend and the
-    /// query socket are readable. None if polling failed for good.
-    fn wait(&self) -> Option<[bool; 4]> {
+    /// Waits for work (or MONITOR_INTERVAL) and says which of control, frontend and backend
+    /// are readable. None if polling failed for good.
+    fn wait(&self) -> Option<[bool; 3]> {
         let timeout = MONITOR_INTERVAL.as_millis() as i64;
-        // Fixed-size sets (a socket may appear only once in a zmq_poll set, so the query socket
-        // is added only when there is one): no allocation per wake-up.
-        let result = match &self.query {
-            Some(q) => {
-                let mut items = [
-                    self.ctl.as_poll_item(zmq::POLLIN),
-                    self.xsub.as_poll_item(zmq::POLLIN),
-                    self.xpub.as_poll_item(zmq::POLLIN),
-                    q.as_poll_item(zmq::POLLIN),
-                ];
-                zmq::poll(&mut items, timeout).map(|_| {
-                    [
-                        items[0].is_readable(),
-                        items[1].is_readable(),
-                        items[2].is_readable(),
-                        items[3].is_readable(),
-                    ]
-                })
-            }
-            None => {
-                let mut items = [
-                    self.ctl.as_poll_item(zmq::POLLIN),
-                    self.xsub.as_poll_item(zmq::POLLIN),
-                    self.xpub.as_poll_item(zmq::POLLIN),
-                ];
-                zmq::poll(&mut items, timeout).map(|_| {
-                    [
-                        items[0].is_readable(),
-                        items[1].is_readable(),
-                        items[2].is_readable(),
-                        false,
-                    ]
-                })
-            }
-        };
-        match result {
-            Ok(r) => Some(r),
-            Err(zmq::Error::EINTR) => Some([false; 4]),
+        let mut items = [
+            self.ctl.as_poll_item(zmq::POLLIN),
+            self.xsub.as_poll_item(zmq::POLLIN),
+            self.xpub.as_poll_item(zmq::POLLIN),
+        ];
+        match zmq::poll(&mut items, timeout) {
+            Ok(_) => Some([
+                items[0].is_readable(),
+                items[1].is_readable(),
+                items[2].is_readable(),
+            ]),
+            Err(zmq::Error::EINTR) => Some([false; 3]),
             Err(_) => None,
         }
     }
@@ -383,14 +405,22 @@ impl Forwarder {
     fn forward_subscriptions(&mut self, frame: &mut RawFrame) {
         let c = &self.counters;
         while frame.recv(&mut self.xpub, zmq::DONTWAIT).is_ok() {
+            // XPUB passes up a subscriber's data messages too; only well-formed notices within
+            // the limit may reach the publishers' tries. A rejected subscribe's later unsubscribe
+            // is dropped the same way, uncounted, since it was never passed on.
+            let fits = frame.len() <= self.max_subscription + 1;
             match frame.first() {
-                Some(1) => {
+                Some(1) if fits => {
                     c.subscriptions.fetch_add(1, Ordering::Relaxed);
                 }
-                Some(0) => {
+                Some(0) if fits => {
                     c.subscriptions.fetch_sub(1, Ordering::Relaxed);
                 }
-                _ => {}
+                Some(0) => continue,
+                _ => {
+                    c.rejected_subscriptions.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
             }
             let _ = frame.send(&mut self.xsub, 0);
         }
@@ -427,32 +457,6 @@ impl Forwarder {
         self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
         alive
     }
-
-    /// Answers one request on the query endpoint: `topics` or `stats`, as JSON.
-    fn answer_query(&mut self) {
-        let Some(q) = &self.query else { return };
-        let Ok(req) = q.recv_bytes(zmq::DONTWAIT) else {
-            return;
-        };
-        let reply = match req.as_slice() {
-            b"topics" => {
-                self.batch.commit(&self.topics);
-                topics_json(&self.topics)
-            }
-            b"stats" => stats_json(&stats_of(&self.counters, self.zap.as_deref())),
-            other => {
-                let mut out = String::from("{\"error\":");
-                let what = String::from_utf8_lossy(&other[..other.len().min(64)]).into_owned();
-                topic_registry::json_string(
-                    &format!("unknown request {what:?}; ask for \"topics\" or \"stats\""),
-                    &mut out,
-                );
-                out.push('}');
-                out
-            }
-        };
-        let _ = q.send(reply.as_bytes(), 0);
-    }
 }
 
 fn count_connection(n: &AtomicI64, event: u32) {
@@ -467,29 +471,10 @@ fn count_connection(n: &AtomicI64, event: u32) {
     }
 }
 
-fn topics_json(reg: &TopicRegistry) -> String {
-    let (topics, overflow) = reg.snapshot();
-    let mut out = String::with_capacity(64 + topics.len() * 64);
-    out.push_str("{\"topics\":[");
-    for (i, t) in topics.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"name\":");
-        topic_registry::json_string(&t.name, &mut out);
-        out.push_str(&format!(
-            ",\"lastSeenMs\":{},\"count\":{}}}",
-            t.last_seen_ms, t.count
-        ));
-    }
-    out.push_str(&format!("],\"overflow\":{overflow}}}"));
-    out
-}
-
 fn stats_json(s: &ProxyStats) -> String {
     format!(
-        "{{\"messages\":{},\"bytes\":{},\"subscriptions\":{},\"authAccepted\":{},\"authDenied\":{},\"publishers\":{},\"subscribers\":{}}}",
-        s.messages, s.bytes, s.subscriptions, s.auth_accepted, s.auth_denied, s.publishers, s.subscribers
+        "{{\"messages\":{},\"bytes\":{},\"subscriptions\":{},\"authAccepted\":{},\"authDenied\":{},\"publishers\":{},\"subscribers\":{},\"rejectedSubscriptions\":{}}}",
+        s.messages, s.bytes, s.subscriptions, s.auth_accepted, s.auth_denied, s.publishers, s.subscribers, s.rejected_subscriptions
     )
 }
 
@@ -517,32 +502,4 @@ fn send_waiting(
     }
 }
 
-/// Asks a proxy's query endpoint for `topics` or `stats` and returns its JSON answer.
-pub fn query(
-    uri: &str,
-    request: &str,
-    timeout_ms: i32,
-    curve: Option<&ClientKeys>,
-) -> Result<String> {
-    let sock = socket::context()
-        .socket(zmq::REQ)
-        .map_err(|e| Error::zmq("socket", e))?;
-    sock.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
-    if let Some(keys) = curve {
-        keys.apply(&sock)?;
-    }
-    socket::connect(&sock, uri)?;
-    sock.send(request.as_bytes(), 0)
-        .map_err(|e| Error::zmq("query send", e))?;
-    if sock.poll(zmq::POLLIN, timeout_ms as i64).unwrap_or(0) == 0 {
-        return Err(Error::new(
-            ErrorCode::Timeout,
-            format!("no answer from the proxy's query endpoint at {uri} within {timeout_ms} ms (is a proxy running there with a query endpoint?)"),
-        ));
-    }
-    let reply = sock
-        .recv_bytes(0)
-        .map_err(|e| Error::zmq("query recv", e))?;
-    String::from_utf8(reply)
-        .map_err(|_| Error::invalid_arg("the query endpoint answered with invalid UTF-8"))
-}
+pub use crate::query::query;

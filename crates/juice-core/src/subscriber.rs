@@ -178,6 +178,9 @@ impl Subscriber {
     /// as it appears in inbox records.
     pub fn subscribe(&self, type_name: &str, topic: Option<&str>) -> Result<u32> {
         wire::validate_type_name(type_name)?;
+        if let Some(t) = topic {
+            wire::validate_topic(t.as_bytes())?;
+        }
         let prefix = wire::topic_frame(type_name, topic);
         let id = {
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
@@ -224,6 +227,9 @@ impl Subscriber {
     /// Removes one matching `subscribe`. Returns false when there was none.
     pub fn unsubscribe(&self, type_name: &str, topic: Option<&str>) -> Result<bool> {
         wire::validate_type_name(type_name)?;
+        if let Some(t) = topic {
+            wire::validate_topic(t.as_bytes())?;
+        }
         let prefix = wire::topic_frame(type_name, topic);
         if !self
             .tree

@@ -19,59 +19,102 @@ pub struct TopicEntry {
     pub count: u64,
 }
 
+/// Longest topic frame recorded. Longer ones are counted in `overflow`: a peer must not be able
+/// to make the proxy keep arbitrarily large names.
+pub const MAX_NAME_BYTES: usize = 2048;
+
+/// What one recorded topic costs beyond its name (hash entry, counters, allocation), used to
+/// bound the registry in bytes.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// A batch holding this many bytes of topic names is merged at once rather than on the timer.
+pub const BATCH_MERGE_BYTES: usize = 1 << 20;
+
 pub struct TopicRegistry {
     max_topics: usize,
+    max_bytes: usize,
     inner: Mutex<Shared>,
 }
 
 #[derive(Default)]
 struct Shared {
     topics: HashMap<Vec<u8>, (u64, u64)>,
-    /// Messages whose topic was new while the registry was full: counted, not recorded.
+    /// Bytes the recorded topics take, names plus [`ENTRY_OVERHEAD`] each.
+    bytes: usize,
+    /// Messages whose topic was new while the registry was full, or was longer than
+    /// [`MAX_NAME_BYTES`]: counted, not recorded.
     overflow: u64,
 }
 
 impl TopicRegistry {
-    pub fn new(max_topics: usize) -> Self {
+    pub fn new(max_topics: usize, max_bytes: usize) -> Self {
         TopicRegistry {
             max_topics,
+            max_bytes,
             inner: Mutex::new(Shared::default()),
         }
     }
 
-    /// Everything seen so far, by name.
+    /// Bytes the recorded topics take (names plus bookkeeping).
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).bytes
+    }
+
+    /// Everything seen so far, by name. The lock is held only to copy the raw entries: names
+    /// are decoded and sorted after it is released, so the proxy thread's merges never wait long.
     pub fn snapshot(&self) -> (Vec<TopicEntry>, u64) {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<TopicEntry> = inner
-            .topics
-            .iter()
-            .map(|(frame, &(last_seen_ms, count))| TopicEntry {
-                name: display_name(frame),
+        let (raw, overflow) = {
+            let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let raw: Vec<(Vec<u8>, u64, u64)> = inner
+                .topics
+                .iter()
+                .map(|(frame, &(seen, count))| (frame.clone(), seen, count))
+                .collect();
+            (raw, inner.overflow)
+        };
+        let mut out: Vec<TopicEntry> = raw
+            .into_iter()
+            .map(|(frame, last_seen_ms, count)| TopicEntry {
+                name: display_name(&frame),
                 last_seen_ms,
                 count,
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        (out, inner.overflow)
+        (out, overflow)
     }
 
-    fn merge(&self, batch: &mut Batch) {
+    /// Merges a batch. With `wait` false it gives up at once when a reader holds the lock (the
+    /// batch is kept for the next try), so forwarding never waits for a query.
+    fn merge(&self, batch: &mut Batch, wait: bool) -> bool {
+        let mut inner = match self.inner.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if !wait => return false,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                self.inner.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.overflow += std::mem::take(&mut batch.too_long);
         // In first-seen order, so that which topics fit into a nearly full registry is decided
         // by arrival, not by hash order.
         for (frame, n) in batch.tally.drain(..) {
-            let full = inner.topics.len() >= self.max_topics;
+            let cost = frame.len() + ENTRY_OVERHEAD;
+            let full = inner.topics.len() >= self.max_topics || inner.bytes + cost > self.max_bytes;
             match inner.topics.get_mut(&frame) {
                 Some(e) => *e = (now, e.1 + n),
                 None if full => inner.overflow += n,
                 None => {
                     inner.topics.insert(frame, (now, n));
+                    inner.bytes += cost;
                 }
             }
         }
+        batch.bytes = 0;
+        true
     }
 }
 
@@ -83,11 +126,19 @@ pub struct Batch {
     index: HashMap<Vec<u8>, usize>,
     last: Vec<u8>,
     last_n: u64,
+    /// Bytes of names in `tally`.
+    bytes: usize,
+    /// Messages whose topic was too long to record.
+    too_long: u64,
 }
 
 impl Batch {
     /// Notes one message with this topic frame.
     pub fn see(&mut self, frame: &[u8]) {
+        if frame.len() > MAX_NAME_BYTES {
+            self.too_long += 1;
+            return;
+        }
         if self.last_n > 0 && self.last == frame {
             self.last_n += 1;
             return;
@@ -105,17 +156,33 @@ impl Batch {
                 None => {
                     self.index.insert(self.last.clone(), self.tally.len());
                     self.tally.push((self.last.clone(), self.last_n));
+                    self.bytes += self.last.len();
                 }
             }
             self.last_n = 0;
         }
     }
 
-    /// Hands the tally to the shared registry.
+    /// Hands the tally to the shared registry, waiting for its lock.
     pub fn commit(&mut self, registry: &TopicRegistry) {
+        self.commit_with(registry, true);
+    }
+
+    /// Hands the tally over unless a reader holds the registry; a batch that has grown past
+    /// [`BATCH_MERGE_BYTES`] waits for the lock so that the batch itself stays bounded.
+    pub fn try_commit(&mut self, registry: &TopicRegistry) {
+        let wait = self.bytes >= BATCH_MERGE_BYTES;
+        self.commit_with(registry, wait);
+    }
+
+    /// Bytes of topic names waiting in this batch.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn commit_with(&mut self, registry: &TopicRegistry, wait: bool) {
         self.flush_last();
-        if !self.tally.is_empty() {
-            registry.merge(self);
+        if (!self.tally.is_empty() || self.too_long > 0) && registry.merge(self, wait) {
             self.index.clear();
         }
     }
@@ -150,7 +217,7 @@ mod tests {
 
     #[test]
     fn counts_runs_and_interleavings() {
-        let reg = TopicRegistry::new(10);
+        let reg = TopicRegistry::new(10, 1 << 20);
         let mut b = Batch::default();
         for f in [&b"A.x."[..], b"A.x.", b"B.", b"A.x.", b"B.", b"C.y.z."] {
             b.see(f);
@@ -167,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_full_registry_counts_overflow_but_updates_known_topics() {
-        let reg = TopicRegistry::new(2);
+        let reg = TopicRegistry::new(2, 1 << 20);
         let mut b = Batch::default();
         for f in [&b"A."[..], b"B.", b"C.", b"C.", b"A."] {
             b.see(f);
@@ -177,6 +244,24 @@ mod tests {
         assert_eq!(topics.len(), 2);
         assert_eq!(overflow, 2);
         assert_eq!(topics[0].count, 2);
+    }
+
+    #[test]
+    fn the_registry_is_bounded_in_bytes_and_skips_overlong_names() {
+        let reg = TopicRegistry::new(1_000_000, 10 * (1000 + ENTRY_OVERHEAD));
+        let mut b = Batch::default();
+        for i in 0..100 {
+            let mut frame = format!("T.{i:04}.").into_bytes();
+            frame.resize(1000, b'x');
+            b.see(&frame);
+        }
+        b.see(&vec![b'y'; MAX_NAME_BYTES + 1]);
+        b.commit(&reg);
+        let (topics, overflow) = reg.snapshot();
+        assert_eq!(topics.len(), 10);
+        assert_eq!(overflow, 91);
+        assert!(reg.bytes() <= 10 * (1000 + ENTRY_OVERHEAD));
+        assert_eq!(b.bytes(), 0);
     }
 
     #[test]

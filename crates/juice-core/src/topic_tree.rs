@@ -31,6 +31,16 @@ pub struct Match {
     pub type_id: u32,
 }
 
+/// Dropping a deep tree recursively could exhaust the stack: take it apart with an explicit one.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut stack: Vec<Node> = self.children.drain().map(|(_, n)| n).collect();
+        while let Some(mut n) = stack.pop() {
+            stack.extend(n.children.drain().map(|(_, c)| c));
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct TopicTree {
     root: Node,
@@ -84,31 +94,43 @@ impl TopicTree {
             return false;
         };
         let path: Vec<&[u8]> = segs.collect();
-        if Self::remove_path(&mut self.root, &path) {
-            self.len -= 1;
-            true
-        } else {
-            false
+        // Walk down once to check the subscription exists and to find the deepest node that must
+        // stay (it has other subscriptions or other children); everything below it is cut off in
+        // one removal. Iterative, so no topic depth can exhaust the stack.
+        let mut keep_depth = 0;
+        let mut node = &self.root;
+        for (depth, seg) in path.iter().enumerate() {
+            if depth > 0 && (node.refs > 0 || node.children.len() > 1) {
+                keep_depth = depth;
+            }
+            match node.children.get(*seg) {
+                Some(child) => node = child,
+                None => return false,
+            }
         }
+        if node.refs == 0 {
+            return false;
+        }
+        if node.refs > 1 || !node.children.is_empty() {
+            Self::node_at_mut(&mut self.root, &path).refs -= 1;
+        } else {
+            // Type nodes keep their id entry in `type_ids`; only the nodes are pruned.
+            let parent = Self::node_at_mut(&mut self.root, &path[..keep_depth]);
+            parent.children.remove(path[keep_depth]);
+        }
+        self.len -= 1;
+        true
     }
 
-    fn remove_path(node: &mut Node, path: &[&[u8]]) -> bool {
-        let Some((head, rest)) = path.split_first() else {
-            if node.refs == 0 {
-                return false;
-            }
-            node.refs -= 1;
-            return true;
-        };
-        let Some(child) = node.children.get_mut(*head) else {
-            return false;
-        };
-        let removed = Self::remove_path(child, rest);
-        // Type nodes keep their id entry in `type_ids`; only the node itself is pruned.
-        if removed && child.refs == 0 && child.children.is_empty() {
-            node.children.remove(*head);
+    /// The node at `path`, which the caller has checked exists.
+    fn node_at_mut<'n>(mut node: &'n mut Node, path: &[&[u8]]) -> &'n mut Node {
+        for seg in path {
+            node = node
+                .children
+                .get_mut(*seg)
+                .expect("path checked by the caller");
         }
-        removed
+        node
     }
 
     /// Adds a subscription to every message, whatever its type.
@@ -255,6 +277,43 @@ mod tests {
         assert!(t.remove_all());
         assert!(!t.remove_all());
         assert!(t.matches(b"Zed.q.").is_none());
+    }
+
+    #[test]
+    fn a_hundred_thousand_segments_add_match_remove_and_drop_without_recursion() {
+        // Run on a small stack: a recursive walk or drop of 100,000 levels would overflow it.
+        std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(|| {
+                let deep = format!("T.{}", "a.".repeat(100_000));
+                let mut t = tree(&[deep.as_str(), "T.a.b."]);
+                assert!(t.matches(format!("{deep}z.").as_bytes()).is_some());
+                assert!(t.remove(deep.as_bytes()));
+                assert!(!t.remove(deep.as_bytes()));
+                assert!(t.matches(b"T.a.b.c.").is_some());
+                assert!(t.matches(b"T.a.a.").is_none());
+                assert!(t.add(deep.as_bytes()));
+                drop(t);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn removing_one_branch_keeps_its_siblings_and_shared_ancestors() {
+        let mut t = tree(&["E.a.", "E.a.b.c.", "E.a.b.d.", "E.x."]);
+        assert!(t.remove(b"E.a.b.c."));
+        assert!(t.matches(b"E.a.b.d.").is_some());
+        assert!(t.matches(b"E.a.q.").is_some());
+        assert!(t.remove(b"E.a."));
+        assert!(t.matches(b"E.a.q.").is_none());
+        assert!(t.matches(b"E.a.b.d.").is_some());
+        assert!(!t.remove(b"E.a.b."));
+        assert!(t.remove(b"E.a.b.d."));
+        assert!(t.remove(b"E.x."));
+        assert!(t.root.children.is_empty());
+        assert!(t.is_empty());
     }
 
     #[test]

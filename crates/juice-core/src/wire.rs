@@ -12,6 +12,17 @@ use crate::error::{Error, Result};
 /// Segment separator in topic frames.
 pub const SEP: u8 = b'.';
 
+/// Longest event type name, in UTF-8 bytes.
+pub const MAX_TYPE_NAME_BYTES: usize = 256;
+/// Longest topic a subscription may name, in UTF-8 bytes. Subscriptions end up in libzmq's
+/// subscription tries (ours, the proxy's and every publisher's), which spend a node and, in
+/// libzmq 4.3.4, a level of recursion per byte: a bound here keeps every one of them small.
+pub const MAX_TOPIC_BYTES: usize = 1024;
+/// Most dot-separated segments in a topic.
+pub const MAX_TOPIC_SEGMENTS: usize = 128;
+/// The longest subscription prefix our own API can produce: `Type.topic.`.
+pub const MAX_SUBSCRIPTION_BYTES: usize = MAX_TYPE_NAME_BYTES + MAX_TOPIC_BYTES + 2;
+
 /// Rejects type names that cannot be told apart on the wire. A dot would make the type name
 /// indistinguishable from a topic segment; the Python side never produces one because class
 /// names cannot contain dots.
@@ -19,9 +30,32 @@ pub fn validate_type_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::invalid_arg("event type name must not be empty"));
     }
+    if name.len() > MAX_TYPE_NAME_BYTES {
+        return Err(Error::invalid_arg(format!(
+            "event type name is {} bytes long; the limit is {MAX_TYPE_NAME_BYTES} bytes",
+            name.len()
+        )));
+    }
     if name.as_bytes().contains(&SEP) {
         return Err(Error::invalid_arg(format!(
             "event type name {name:?} must not contain '.', which separates topic segments"
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects topics beyond [`MAX_TOPIC_BYTES`] or [`MAX_TOPIC_SEGMENTS`], naming the limit.
+pub fn validate_topic(topic: &[u8]) -> Result<()> {
+    if topic.len() > MAX_TOPIC_BYTES {
+        return Err(Error::invalid_arg(format!(
+            "topic is {} bytes long; the limit is {MAX_TOPIC_BYTES} bytes (UTF-8)",
+            topic.len()
+        )));
+    }
+    let segments = topic.iter().filter(|&&b| b == SEP).count() + 1;
+    if segments > MAX_TOPIC_SEGMENTS {
+        return Err(Error::invalid_arg(format!(
+            "topic has {segments} dot-separated segments; the limit is {MAX_TOPIC_SEGMENTS}"
         )));
     }
     Ok(())
@@ -126,6 +160,19 @@ mod tests {
         assert!(err.message.contains("\"a.b\""), "{}", err.message);
         assert!(validate_type_name("").is_err());
         assert!(validate_type_name("Telemetry").is_ok());
+    }
+
+    #[test]
+    fn long_names_and_topics_are_refused_naming_the_limit() {
+        assert!(validate_type_name(&"T".repeat(MAX_TYPE_NAME_BYTES)).is_ok());
+        let e = validate_type_name(&"T".repeat(MAX_TYPE_NAME_BYTES + 1)).unwrap_err();
+        assert!(e.message.contains("256 bytes"), "{}", e.message);
+        assert!(validate_topic("x".repeat(MAX_TOPIC_BYTES).as_bytes()).is_ok());
+        let e = validate_topic("x".repeat(40_000).as_bytes()).unwrap_err();
+        assert!(e.message.contains("1024 bytes"), "{}", e.message);
+        assert!(validate_topic("a.".repeat(MAX_TOPIC_SEGMENTS - 1).as_bytes()).is_ok());
+        let e = validate_topic("a.".repeat(MAX_TOPIC_SEGMENTS).as_bytes()).unwrap_err();
+        assert!(e.message.contains("segments"), "{}", e.message);
     }
 
     #[test]

@@ -17,8 +17,15 @@ fn js_err(e: core::Error) -> napi::Error<CodedError> {
     napi::Error::new(e.code.as_str().to_string(), e.message)
 }
 
+/// A wait in ms; None, infinite or beyond a year waits forever (Instant arithmetic must never
+/// overflow, which would panic).
 fn ms(timeout_ms: Option<f64>) -> Option<Duration> {
-    timeout_ms.map(|t| Duration::from_micros((t.max(0.0) * 1000.0) as u64))
+    const YEAR_MS: f64 = 365.0 * 24.0 * 3600.0 * 1000.0;
+    match timeout_ms {
+        Some(t) if t.is_nan() => Some(Duration::ZERO),
+        Some(t) if t < YEAR_MS => Some(Duration::from_micros((t.max(0.0) * 1000.0) as u64)),
+        _ => None,
+    }
 }
 
 fn copied(c: core::inbox::Copied) -> i64 {
@@ -90,6 +97,8 @@ pub struct ProxyOptions {
     pub curve: Option<ServerCurve>,
     pub max_topics: Option<u32>,
     pub query: Option<String>,
+    pub max_subscription: Option<u32>,
+    pub max_topics_bytes: Option<f64>,
 }
 
 #[napi(object)]
@@ -101,6 +110,7 @@ pub struct ProxyStats {
     pub auth_denied: f64,
     pub publishers: f64,
     pub subscribers: f64,
+    pub rejected_subscriptions: f64,
 }
 
 #[napi(object)]
@@ -160,6 +170,12 @@ impl NativeProxy {
             }),
             max_topics: opts.max_topics.map_or(d.max_topics, |v| v as usize),
             query: opts.query,
+            max_subscription: opts
+                .max_subscription
+                .map_or(d.max_subscription, |v| v as usize),
+            max_topics_bytes: opts
+                .max_topics_bytes
+                .map_or(d.max_topics_bytes, |v| v as usize),
         })
         .map_err(js_err)?;
         Ok(NativeProxy { inner })
@@ -186,6 +202,7 @@ impl NativeProxy {
             auth_denied: s.auth_denied as f64,
             publishers: s.publishers as f64,
             subscribers: s.subscribers as f64,
+            rejected_subscriptions: s.rejected_subscriptions as f64,
         }
     }
 

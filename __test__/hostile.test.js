@@ -1,0 +1,200 @@
+// Hostile input: one client, raw or through our own API, must never crash, exhaust or stall the
+// proxy or a subscriber. The proxy runs in a child process, so a crash shows as its signal.
+'use strict'
+const test = require('ava')
+const fs = require('node:fs')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+const zmtp = require('./zmtp')
+const { j, until, Telemetry } = require('./helpers')
+
+const fixture = path.join(__dirname, 'fixtures', 'options-proxy-child.js')
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const loopback = { frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0', query: 'tcp://127.0.0.1:0' }
+
+/** Starts a proxy child; resolves to { child, info, exited() (signal/code or null while alive), rssKiB(), stop() }. */
+function proxyChild(opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fixture, JSON.stringify({ ...loopback, ...opts })], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let exit = null
+    child.on('exit', (code, signal) => (exit = { code, signal }))
+    child.stderr.on('data', (d) => (out += d))
+    child.stdout.on('data', (d) => {
+      out += d
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (line) {
+        resolve({
+          child,
+          info: JSON.parse(line),
+          exited: () => exit,
+          rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]),
+          stop: () => new Promise((r) => (exit ? r() : (child.once('exit', r), child.kill('SIGKILL')))),
+        })
+      }
+    })
+    child.on('exit', () => reject(new Error(`proxy child exited early: ${out}`)))
+  })
+}
+
+/** Publishes through the child proxy and checks the event arrives: the bus still works. */
+async function busWorks(info, topic = 'ok') {
+  const sub = new j.SubscriberAsync(info.backend).subscribe(Telemetry, { topic })
+  const pub = new j.PublisherAsync(info.frontend, { subscriptionWait: 5 })
+  try {
+    await pub.publish(new Telemetry({ path: topic, n: 1 }))
+    const ev = await sub.get(10)
+    return ev.n === 1
+  } finally {
+    await pub.close()
+    await sub.close()
+  }
+}
+
+test('a 40 KB subscription from a raw peer, then a disconnect, does not crash the proxy', async (t) => {
+  const p = await proxyChild()
+  try {
+    for (const size of [5000, 40_000, 1 << 20]) {
+      const peer = await zmtp.connect(p.info.backend, 'SUB')
+      await peer.send([Buffer.concat([Buffer.from([1]), Buffer.alloc(size, 0x78)])])
+      t.true(await zmtp.closedWithin(peer, 3000), `the proxy disconnects a peer sending a ${size}-byte subscription`)
+      peer.sock.destroy()
+    }
+    await sleep(300)
+    t.is(p.exited(), null)
+    t.true(await busWorks(p.info))
+  } finally {
+    await p.stop()
+  }
+})
+
+test('subscriptions just over maxSubscription are dropped and counted, never passed to publishers', async (t) => {
+  const p = await proxyChild({ maxSubscription: 100 })
+  try {
+    const peer = await zmtp.connect(p.info.backend, 'SUB')
+    await peer.send([Buffer.concat([Buffer.from([1]), Buffer.alloc(120, 0x41)])]) // 120 > 100: dropped
+    await peer.send([Buffer.from('\x01Telemetry.fits.')])
+    await peer.send([Buffer.from('not a subscription')])
+    let stats
+    await until(() => {
+      j.queryStats(p.info.query).then((s) => (stats = s))
+      return stats && stats.rejectedSubscriptions === 2 && stats.subscriptions === 1
+    })
+    t.is(stats.rejectedSubscriptions, 2)
+    t.is(stats.subscriptions, 1)
+    // The raw peer still receives what it subscribed to, through the proxy.
+    const pub = new j.PublisherAsync(p.info.frontend)
+    await pub.publish(new Telemetry({ path: 'fits', n: 7 }))
+    await pub.close()
+    t.true(await until(() => peer.messages.length > 0, 5000))
+    t.is(peer.messages[0][0].toString(), 'Telemetry.fits.')
+    peer.sock.destroy()
+    await sleep(300)
+    t.is(p.exited(), null)
+  } finally {
+    await p.stop()
+  }
+})
+
+test('a long subscription through our own API is refused with a TypeError naming the limit; 1024 bytes work end to end', async (t) => {
+  const p = await proxyChild()
+  const sub = new j.SubscriberAsync(p.info.backend)
+  try {
+    t.throws(() => sub.subscribe(Telemetry, { topic: 'x'.repeat(40_000) }), { instanceOf: TypeError, message: /40000 bytes long; the limit is 1024 bytes/ })
+    t.throws(() => sub.subscribe(Telemetry, { topic: 'a.'.repeat(1e5) }), { instanceOf: TypeError, message: /limit is 1024 bytes|segments/ })
+    t.throws(() => sub.subscribe(Telemetry, { topic: 'a.'.repeat(200).slice(0, -1) }), { instanceOf: TypeError, message: /200 dot-separated segments; the limit is 128/ })
+    t.throws(() => sub.unsubscribe(Telemetry, { topic: 'x'.repeat(1 << 20) }), { instanceOf: TypeError, message: /limit is 1024/ })
+    t.is(sub.stats().subscriptions, 0)
+    const topic = 'y'.repeat(1024)
+    sub.subscribe(Telemetry, { topic })
+    const pub = new j.PublisherAsync(p.info.frontend)
+    await pub.publish(new Telemetry({ path: topic, n: 3 }))
+    t.is((await sub.get(10)).n, 3)
+    await t.throwsAsync(() => pub.publish(new Telemetry({ path: 'z'.repeat(1025) })), { instanceOf: TypeError, message: /Telemetry\.topic\(\) is 1025 bytes long/ })
+    await pub.close()
+    t.true(sub.unsubscribe(Telemetry, { topic }))
+    await sub.close()
+    await sleep(300)
+    t.is(p.exited(), null, 'the proxy survives the unsubscribe and the close')
+  } finally {
+    await sub.close()
+    await p.stop()
+  }
+})
+
+test('huge frames are cut off at the backend and the query endpoint before they are buffered', async (t) => {
+  const p = await proxyChild()
+  try {
+    const before = p.rssKiB()
+    for (const uri of [p.info.backend, p.info.query]) {
+      const peer = await zmtp.connect(uri, uri === p.info.query ? 'REQ' : 'SUB')
+      // Announce a 2 GiB frame, then stream 64 MiB of it.
+      await peer.write(zmtp.frameHeader(2 ** 31))
+      const chunk = Buffer.alloc(1 << 20, 0x01)
+      for (let i = 0; i < 64 && !peer.closed; i++) await peer.write(chunk)
+      t.true(await zmtp.closedWithin(peer, 3000), `disconnected at ${uri}`)
+      peer.sock.destroy()
+    }
+    const grew = p.rssKiB() - before
+    t.log(`proxy RSS grew by ${grew} KiB`)
+    t.true(grew < 32 * 1024, `RSS grew by ${grew} KiB`)
+    t.true(await busWorks(p.info))
+  } finally {
+    await p.stop()
+  }
+})
+
+test('a query endpoint flooded with requests still answers, and unknown or oversized requests do not hurt it', async (t) => {
+  const p = await proxyChild()
+  try {
+    const peer = await zmtp.connect(p.info.query, 'REQ')
+    await peer.send(['', 'nonsense'])
+    t.true(await until(() => peer.messages.length === 1, 5000))
+    t.regex(JSON.parse(peer.messages[0][1].toString()).error, /unknown request "nonsense"/)
+    peer.sock.destroy()
+    const stats = await j.queryStats(p.info.query)
+    t.is(stats.rejectedSubscriptions, 0)
+    t.is(p.exited(), null)
+  } finally {
+    await p.stop()
+  }
+})
+
+test('the topic registry is bounded in bytes: 1,000 distinct 256 KiB topics from a raw publisher', async (t) => {
+  const p = await proxyChild({ maxTopicsBytes: 4 << 20 })
+  try {
+    const before = p.rssKiB()
+    const peer = await zmtp.connect(p.info.frontend, 'PUB')
+    // A subscriber, so the proxy forwards (and so records) what the raw publisher sends.
+    const sub = new j.SubscriberAsync(p.info.backend).subscribeAll()
+    await sleep(300)
+    for (let i = 0; i < 1000; i++) {
+      const topic = Buffer.alloc(256 * 1024, 0x61)
+      topic.write(`T.${i}.`, 0)
+      topic[topic.length - 1] = 0x2e
+      await peer.send([topic, '{}'])
+    }
+    // ...and 2,000 distinct 1,500-byte topics, which fit the name limit but not the byte budget.
+    for (let i = 0; i < 2000; i++) await peer.send([`T.${String(i).padStart(1496, '0')}.`, '{}'])
+    await peer.send(['T.last.', '{}'])
+    let topics
+    await until(() => {
+      j.queryTopics(p.info.query).then((x) => (topics = x))
+      return topics && topics.topics.some((x) => x.name === 'T.last')
+    }, 20_000)
+    t.truthy(topics, 'the query endpoint answered')
+    const names = topics.topics.map((x) => x.name)
+    t.false(names.some((n) => n.length > 2048), 'no topic over 2 KiB is recorded')
+    const bytes = names.reduce((a, n) => a + n.length + 64, 0)
+    t.true(bytes <= 4 << 20, `registry holds ${bytes} bytes`)
+    t.true(topics.overflow >= 1000, `overflow ${topics.overflow}`)
+    await sub.close()
+    peer.sock.destroy()
+    await sleep(500)
+    const grew = p.rssKiB() - before
+    t.log(`proxy RSS grew by ${grew} KiB after 256 MiB of distinct topics`)
+    t.true(grew < 64 * 1024, `RSS grew by ${grew} KiB`)
+  } finally {
+    await p.stop()
+  }
+})

@@ -1,0 +1,180 @@
+//! The proxy's query endpoint: a REP socket answering `topics` and `stats` with JSON, served by a
+//! thread of its own so that building a large answer never holds up forwarding; and the client
+//! side of it, [`query`].
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::curve::ClientKeys;
+use crate::error::{Error, ErrorCode, Result};
+use crate::socket::{self, Control};
+use crate::topic_registry::{self, TopicRegistry};
+
+/// Longest request the endpoint reads; longer ones make libzmq drop the connection.
+pub const MAX_REQUEST_BYTES: i64 = 256;
+
+/// How long a rendered `topics` answer is reused: the registry changes only every 100 ms, so a
+/// flood of requests costs one rendering per interval, not one per request.
+const TOPICS_CACHE: Duration = Duration::from_millis(100);
+
+/// Renders the `stats` answer; supplied by the proxy, which owns the counters.
+pub type StatsJson = Box<dyn Fn() -> String + Send>;
+
+pub struct QueryServer {
+    control: Control,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl QueryServer {
+    /// Serves `sock` (a bound REP socket) until [`QueryServer::close`].
+    pub fn start(
+        ctx: &zmq::Context,
+        sock: zmq::Socket,
+        topics: Arc<TopicRegistry>,
+        stats: StatsJson,
+    ) -> Result<Self> {
+        let (control, ctl) = Control::pair_in(ctx, "query")?;
+        let mut server = Server {
+            sock,
+            ctl,
+            topics,
+            stats,
+            cached: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("juice-proxy-query".into())
+            .spawn(move || {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.run()));
+            })
+            .map_err(|e| Error::invalid_arg(format!("cannot start query thread: {e}")))?;
+        Ok(QueryServer {
+            control,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn close(&mut self) {
+        self.control.shut(b"q");
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for QueryServer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+struct Server {
+    sock: zmq::Socket,
+    ctl: zmq::Socket,
+    topics: Arc<TopicRegistry>,
+    stats: StatsJson,
+    cached: Option<(Instant, String)>,
+}
+
+impl Server {
+    fn run(&mut self) {
+        loop {
+            let mut items = [
+                self.ctl.as_poll_item(zmq::POLLIN),
+                self.sock.as_poll_item(zmq::POLLIN),
+            ];
+            match zmq::poll(&mut items, -1) {
+                Ok(_) => {}
+                Err(zmq::Error::EINTR) => continue,
+                Err(_) => return,
+            }
+            if items[0].is_readable() {
+                return;
+            }
+            if items[1].is_readable() {
+                self.answer();
+            }
+        }
+    }
+
+    fn answer(&mut self) {
+        let Ok(req) = self.sock.recv_bytes(zmq::DONTWAIT) else {
+            return;
+        };
+        let reply = match req.as_slice() {
+            b"topics" => self.topics_json(),
+            b"stats" => (self.stats)(),
+            other => unknown_request(other),
+        };
+        let _ = socket::send_frame(&self.sock, reply.as_bytes(), 0);
+    }
+
+    fn topics_json(&mut self) -> String {
+        if let Some((at, json)) = &self.cached {
+            if at.elapsed() < TOPICS_CACHE {
+                return json.clone();
+            }
+        }
+        let json = topics_json(&self.topics);
+        self.cached = Some((Instant::now(), json.clone()));
+        json
+    }
+}
+
+fn unknown_request(req: &[u8]) -> String {
+    let mut out = String::from("{\"error\":");
+    let what = String::from_utf8_lossy(&req[..req.len().min(64)]).into_owned();
+    topic_registry::json_string(
+        &format!("unknown request {what:?}; ask for \"topics\" or \"stats\""),
+        &mut out,
+    );
+    out.push('}');
+    out
+}
+
+fn topics_json(reg: &TopicRegistry) -> String {
+    let (topics, overflow) = reg.snapshot();
+    let mut out = String::with_capacity(64 + topics.len() * 64);
+    out.push_str("{\"topics\":[");
+    for (i, t) in topics.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        topic_registry::json_string(&t.name, &mut out);
+        out.push_str(&format!(
+            ",\"lastSeenMs\":{},\"count\":{}}}",
+            t.last_seen_ms, t.count
+        ));
+    }
+    out.push_str(&format!("],\"overflow\":{overflow}}}"));
+    out
+}
+
+/// Asks a proxy's query endpoint for `topics` or `stats` and returns its JSON answer.
+pub fn query(
+    uri: &str,
+    request: &str,
+    timeout_ms: i32,
+    curve: Option<&ClientKeys>,
+) -> Result<String> {
+    let sock = socket::open(socket::context(), zmq::REQ, "query socket")?;
+    sock.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
+    if let Some(keys) = curve {
+        keys.apply(&sock)?;
+    }
+    socket::connect(&sock, uri)?;
+    sock.send(request.as_bytes(), 0)
+        .map_err(|e| Error::zmq("query send", e))?;
+    if sock.poll(zmq::POLLIN, timeout_ms as i64).unwrap_or(0) == 0 {
+        return Err(Error::new(
+            ErrorCode::Timeout,
+            format!("no answer from the proxy's query endpoint at {uri} within {timeout_ms} ms (is a proxy running there with a query endpoint?)"),
+        ));
+    }
+    let reply = sock
+        .recv_bytes(0)
+        .map_err(|e| Error::zmq("query recv", e))?;
+    String::from_utf8(reply)
+        .map_err(|_| Error::invalid_arg("the query endpoint answered with invalid UTF-8"))
+}
