@@ -175,3 +175,42 @@ test('a blocking script that never yields: publish, get, publish, get, with seve
   sub.close()
   return proxy.close()
 })
+
+test('300 subscribers in one process all receive, and a proxy still starts afterwards', async (t) => {
+  const proxy = await startProxy()
+  const subs = []
+  for (let i = 0; i < 300; i++) subs.push(new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: `s${i}` }))
+  await subscribed(proxy, 300)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  for (let i = 0; i < 300; i++) await pub.publish(new Telemetry({ path: `s${i}`, i }))
+  await pub.close()
+  const got = await Promise.all(subs.map((s) => s.get(10).then((e) => e.i)))
+  t.deepEqual(got, Array.from({ length: 300 }, (_, i) => i))
+  const second = await startProxy()
+  await second.close()
+  await Promise.all(subs.map((s) => s.close()))
+  await proxy.close()
+})
+
+for (const scheme of ['tcp', 'ipc', 'inproc']) {
+  test(`pub/sub through an embedded proxy over ${scheme}`, async (t) => {
+    const tag = `${process.pid}-${Math.random().toString(36).slice(2)}`
+    const ends = {
+      tcp: ['tcp://127.0.0.1:0', 'tcp://127.0.0.1:0'],
+      ipc: [`ipc:///tmp/juice-f-${tag}`, `ipc:///tmp/juice-b-${tag}`],
+      inproc: [`inproc://f-${tag}`, `inproc://b-${tag}`],
+    }[scheme]
+    const proxy = await j.Proxy.start({ frontend: ends[0], backend: ends[1] })
+    const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'q' })
+    await subscribed(proxy)
+    const pub = new j.PublisherAsync(proxy.frontend)
+    for (let n = 0; n < 100; n++) await pub.publish(new Telemetry({ path: 'q', n }))
+    await pub.close()
+    const got = []
+    while (got.length < 100) got.push((await sub.get(5)).n)
+    t.deepEqual(got, Array.from({ length: 100 }, (_, n) => n))
+    t.is(pub.stats().unrouted, 0)
+    await sub.close()
+    await proxy.close()
+  })
+}

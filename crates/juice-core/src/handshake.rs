@@ -45,7 +45,7 @@ impl SocketMonitor {
     /// Starts monitoring `events` (a mask of `ZMQ_EVENT_*`) of `target`, a socket of `ctx`.
     /// Call before `connect`/`bind`, so no event is missed.
     pub fn attach(
-        ctx: &zmq::Context,
+        ctx: &crate::context::Ctx,
         target: &zmq::Socket,
         name: &str,
         events: u32,
@@ -97,7 +97,7 @@ impl SocketMonitor {
 pub struct HandshakeMonitor(SocketMonitor);
 
 impl HandshakeMonitor {
-    pub fn attach(ctx: &zmq::Context, target: &zmq::Socket, name: &str) -> Result<Self> {
+    pub fn attach(ctx: &crate::context::Ctx, target: &zmq::Socket, name: &str) -> Result<Self> {
         let events = zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
             | zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
             | zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_AUTH

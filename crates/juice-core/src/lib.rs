@@ -15,6 +15,7 @@
 //! caller's batch -> `Publisher::try_send` -> XPUB --tcp--> proxy XSUB -> proxy thread ->
 //! proxy XPUB --tcp--> SUB -> receive thread (check, match) -> inbox -> consumer takes a batch.
 
+pub mod context;
 pub mod curve;
 pub mod error;
 pub mod handshake;

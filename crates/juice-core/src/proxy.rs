@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::context::Ctx;
 use crate::curve::{self, Allowlist, ServerKeys, ZapCounters, ZapHandler};
 use crate::error::{Error, Result};
 use crate::handshake::SocketMonitor;
@@ -128,32 +129,35 @@ pub struct Proxy {
     control: Control,
     thread: Mutex<Option<JoinHandle<()>>>,
     zap: Option<(ZapHandler, Allowlist, Arc<ZapCounters>)>,
-    /// Terminated by `close()` once every socket of it is closed: a CURVE proxy's own context
-    /// holds threads and descriptors that must not wait for the garbage collector.
-    ctx: Mutex<Option<zmq::Context>>,
+    /// A CURVE proxy's own context, terminated by `close()` once every socket of it is closed:
+    /// it holds threads and descriptors that must not wait for the garbage collector.
+    own_ctx: Mutex<Option<Ctx>>,
 }
 
 impl Proxy {
     pub fn start(opts: ProxyOptions) -> Result<Self> {
         // ZAP handlers are per context, so a CURVE proxy gets a context of its own; it must not
         // judge connections to other sockets of this process.
-        let ctx = match opts.curve {
-            Some(_) => zmq::Context::new(),
-            None => socket::context().clone(),
+        // Declared first, so that on an early return it is dropped (terminated) after every
+        // socket and thread of it.
+        let own_ctx = match opts.curve {
+            Some(_) => Some(Ctx::new()?),
+            None => None,
         };
+        let ctx = own_ctx.as_ref().unwrap_or_else(|| socket::context());
         let zap = match &opts.curve {
             Some(keys) => {
                 let allow: Allowlist = Arc::new(std::sync::RwLock::new(curve::allowlist_from(
                     &keys.allowed_clients,
                 )?));
                 let counters = Arc::new(ZapCounters::default());
-                let handler = ZapHandler::start(&ctx, allow.clone(), counters.clone())?;
+                let handler = ZapHandler::start(ctx, allow.clone(), counters.clone())?;
                 Some((handler, allow, counters))
             }
             None => None,
         };
-        let xsub = socket::open(&ctx, zmq::XSUB, "proxy frontend socket")?;
-        let mut xpub = socket::open(&ctx, zmq::XPUB, "proxy backend socket")?;
+        let xsub = socket::open(ctx, zmq::XSUB, "proxy frontend socket")?;
+        let mut xpub = socket::open(ctx, zmq::XPUB, "proxy backend socket")?;
         for s in [&xsub, &xpub] {
             s.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         }
@@ -178,7 +182,7 @@ impl Proxy {
             socket::set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         }
         let query_sock = match &opts.query {
-            Some(_) => Some(socket::open(&ctx, zmq::REP, "proxy query socket")?),
+            Some(_) => Some(socket::open(ctx, zmq::REP, "proxy query socket")?),
             None => None,
         };
         if let Some(keys) = &opts.curve {
@@ -189,8 +193,8 @@ impl Proxy {
             }
         }
         let conn_events = zmq_sys::ZMQ_EVENT_ACCEPTED | zmq_sys::ZMQ_EVENT_DISCONNECTED;
-        let front_mon = SocketMonitor::attach(&ctx, &xsub, "proxy-front", conn_events)?;
-        let back_mon = SocketMonitor::attach(&ctx, &xpub, "proxy-back", conn_events)?;
+        let front_mon = SocketMonitor::attach(ctx, &xsub, "proxy-front", conn_events)?;
+        let back_mon = SocketMonitor::attach(ctx, &xpub, "proxy-back", conn_events)?;
         let frontend = socket::bind(&xsub, &opts.frontend)?;
         let backend = socket::bind(&xpub, &opts.backend)?;
         let query = match (&query_sock, &opts.query) {
@@ -202,14 +206,14 @@ impl Proxy {
             }
             _ => None,
         };
-        let (control, ctl) = Control::pair_in(&ctx, "proxy")?;
+        let (control, ctl) = Control::pair_in(ctx, "proxy")?;
         let counters = Arc::new(Counters::default());
         let topics = Arc::new(TopicRegistry::new(opts.max_topics, opts.max_topics_bytes));
         let query_server = match query_sock {
             Some(q) => {
                 let (c, z) = (counters.clone(), zap.as_ref().map(|z| z.2.clone()));
                 let stats = Box::new(move || stats_json(&stats_of(&c, z.as_deref())));
-                Some(QueryServer::start(&ctx, q, topics.clone(), stats)?)
+                Some(QueryServer::start(ctx, q, topics.clone(), stats)?)
             }
             None => None,
         };
@@ -242,7 +246,7 @@ impl Proxy {
             control,
             thread: Mutex::new(Some(thread)),
             zap,
-            ctx: Mutex::new(Some(ctx)),
+            own_ctx: Mutex::new(own_ctx),
         })
     }
 
@@ -300,8 +304,7 @@ impl Proxy {
         if let Some((zap, _, _)) = &self.zap {
             zap.close();
         }
-        // Dropping the last handle terminates the context (the global one is only a clone).
-        drop(self.ctx.lock().unwrap_or_else(|e| e.into_inner()).take());
+        drop(self.own_ctx.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
 }
 

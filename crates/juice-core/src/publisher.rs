@@ -10,8 +10,9 @@
 //! loses them). `ZMQ_XPUB_NODROP` turns a full pipe into "would block" instead of a silent drop:
 //! `try_send` stops there and reports how far it got; `wait_ready` waits for room.
 //!
-//! Each publisher has its own ZMQ context, so that `close()` can terminate it, which is the only
-//! way libzmq offers to wait until queued messages are really written (bounded by linger).
+//! Each tcp/ipc publisher has its own ZMQ context, so that `close()` can terminate it, which is
+//! the only way libzmq offers to wait until queued messages are really written (bounded by
+//! linger). An inproc publisher uses the process-wide context, where its peer is.
 //!
 //! Batch layout (little-endian), repeated: `type_len: u32, topic_len: u32 (u32::MAX = no topic),
 //! payload_len: u32, type, topic, payload`.
@@ -21,6 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::context::Ctx;
 use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::handshake::{HandshakeLog, HandshakeMonitor};
@@ -137,7 +139,7 @@ struct Inner {
     sock: Option<zmq::Socket>,
     /// Reports failed handshakes (a refused CURVE key); read by the watcher.
     monitor: Option<HandshakeMonitor>,
-    ctx: Option<zmq::Context>,
+    ctx: Option<Ctx>,
     /// Subscriptions have arrived and settled (or the wait for them timed out): sends go
     /// straight out.
     ready: bool,
@@ -212,8 +214,17 @@ fn watch(shared: Arc<Shared>) {
 
 impl Publisher {
     pub fn connect(uri: &str, opts: PublisherOptions) -> Result<Self> {
-        let ctx = zmq::Context::new();
-        let mut sock = socket::open(&ctx, zmq::XPUB, "publisher socket")?;
+        // Over tcp and ipc a context of its own, so that `close()` can terminate it: the only way
+        // libzmq offers to wait until queued messages are written (bounded by linger). An inproc
+        // peer lives in the process-wide context, and inproc only joins sockets of one context;
+        // its messages sit in a pipe the peer reads even after this socket is closed.
+        let own_ctx = if uri.starts_with("inproc://") {
+            None
+        } else {
+            Some(Ctx::new()?)
+        };
+        let ctx = own_ctx.as_ref().unwrap_or_else(|| socket::context());
+        let mut sock = socket::open(ctx, zmq::XPUB, "publisher socket")?;
         sock.set_sndhwm(opts.snd_hwm)
             .map_err(|e| Error::zmq("sndhwm", e))?;
         socket::set_int_option(&mut sock, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
@@ -228,13 +239,13 @@ impl Publisher {
         if let Some(keys) = &opts.curve {
             keys.apply(&sock)?;
         }
-        let monitor = HandshakeMonitor::attach(&ctx, &sock, "pub")?;
+        let monitor = HandshakeMonitor::attach(ctx, &sock, "pub")?;
         socket::connect(&sock, uri)?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 sock: Some(sock),
                 monitor: Some(monitor),
-                ctx: Some(ctx),
+                ctx: own_ctx,
                 ready: opts.subscription_wait_ms == 0,
                 last_notice: None,
                 live: 0,
@@ -435,11 +446,8 @@ impl Shared {
         if let (Some(mut sock), Some(monitor)) = (sock, monitor) {
             monitor.detach(&mut sock);
         }
-        // Every socket of the context is closed now, so `destroy` can return.
-        if let Some(mut ctx) = ctx {
-            // Blocks until queued messages are written or linger expires.
-            let _ = ctx.destroy();
-        }
+        // Every socket of the context is closed now. Terminating the context waits until libzmq has written what it holds, up to linger.
+        drop(ctx);
     }
 }
 

@@ -29,7 +29,7 @@ pub struct QueryServer {
 impl QueryServer {
     /// Serves `sock` (a bound REP socket) until [`QueryServer::close`].
     pub fn start(
-        ctx: &zmq::Context,
+        ctx: &crate::context::Ctx,
         sock: zmq::Socket,
         topics: Arc<TopicRegistry>,
         stats: StatsJson,

@@ -2,15 +2,16 @@
 //! channel that lets a caller wake a worker thread blocked in `zmq::poll`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
+
+use crate::context::Ctx;
 
 use crate::error::{Error, ErrorCode, Result};
 
 /// One context for the whole process: libzmq recommends it, and it lets inproc endpoints work
 /// between any two objects we create.
-pub fn context() -> &'static zmq::Context {
-    static CTX: OnceLock<zmq::Context> = OnceLock::new();
-    CTX.get_or_init(zmq::Context::new)
+pub fn context() -> &'static Ctx {
+    crate::context::global()
 }
 
 /// How long socket creation waits for libzmq's reaper to free slots (see [`retry_emfile`]).
@@ -18,8 +19,8 @@ const SOCKET_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs `f` again while it fails with EMFILE, for up to two seconds. libzmq closes sockets in the
 /// background (its reaper thread), and a context holds at most 1023 of them: a burst of short-lived
-/// objects on a busy machine can find every slot still being reaped. Only a real excess (over
-/// 1023 open at once) waits out the limit and fails.
+/// objects on a busy machine can find every slot still being reaped. Only a real excess (more
+/// than the context's socket limit open at once) waits out the limit and fails.
 pub fn retry_emfile<T>(what: &str, mut f: impl FnMut() -> zmq::Result<T>) -> Result<T> {
     let give_up = std::time::Instant::now() + SOCKET_SLOT_WAIT;
     let mut pause = std::time::Duration::from_millis(1);
@@ -34,7 +35,7 @@ pub fn retry_emfile<T>(what: &str, mut f: impl FnMut() -> zmq::Result<T>) -> Res
                     what,
                     zmq::Error::EMFILE,
                 )
-                .with_hint("libzmq allows 1023 sockets per context, or the process ran out of file descriptors; close publishers and subscribers you no longer need"))
+                .with_hint(&format!("this process may hold {} libzmq sockets (about 5 per subscriber), within its file-descriptor limit (ulimit -n); close publishers and subscribers you no longer need", context().max_sockets())))
             }
             Err(e) => return Err(Error::zmq(what, e)),
             Ok(v) => return Ok(v),
@@ -43,7 +44,7 @@ pub fn retry_emfile<T>(what: &str, mut f: impl FnMut() -> zmq::Result<T>) -> Res
 }
 
 /// A new socket of `ctx`, waiting briefly for slots that are still being reaped.
-pub fn open(ctx: &zmq::Context, kind: zmq::SocketType, what: &str) -> Result<zmq::Socket> {
+pub fn open(ctx: &Ctx, kind: zmq::SocketType, what: &str) -> Result<zmq::Socket> {
     retry_emfile(what, || ctx.socket(kind))
 }
 
@@ -266,7 +267,7 @@ impl Control {
     }
 
     /// The same, in a given context (inproc endpoints only join sockets of one context).
-    pub fn pair_in(ctx: &zmq::Context, kind: &str) -> Result<(Control, zmq::Socket)> {
+    pub fn pair_in(ctx: &Ctx, kind: &str) -> Result<(Control, zmq::Socket)> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let addr = format!(
             "inproc://juice-{kind}-ctl-{}",
