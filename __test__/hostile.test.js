@@ -81,7 +81,7 @@ test('subscriptions just over maxSubscription are dropped and counted, never pas
     await peer.send([Buffer.from('not a subscription')])
     let stats
     await until(() => {
-      j.queryStats(p.info.query).then((s) => (stats = s))
+      j.queryStats(p.info.query).then((s) => (stats = s), () => {})
       return stats && stats.rejectedSubscriptions === 2 && stats.subscriptions === 1
     })
     t.is(stats.rejectedSubscriptions, 2)
@@ -183,7 +183,7 @@ test('the topic registry is bounded in bytes: 1,000 distinct 256 KiB topics from
     await peer.send(['T.last.', '{}'])
     let topics
     await until(() => {
-      j.queryTopics(p.info.query).then((x) => (topics = x))
+      j.queryTopics(p.info.query).then((x) => (topics = x), () => {})
       return topics && topics.topics.some((x) => x.name === 'T.last')
     }, 20_000)
     t.truthy(topics, 'the query endpoint answered')
@@ -201,4 +201,75 @@ test('the topic registry is bounded in bytes: 1,000 distinct 256 KiB topics from
   } finally {
     await p.stop()
   }
+})
+
+/** Round trips publisher -> proxy -> subscriber, one at a time; returns sorted milliseconds. */
+async function roundTrips(info, n) {
+  const sub = new j.SubscriberAsync(info.backend).subscribe(Telemetry, { topic: 'rtt' })
+  const pub = new j.PublisherAsync(info.frontend)
+  const times = []
+  try {
+    await pub.publish(new Telemetry({ path: 'rtt' }))
+    await sub.get(10)
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      await pub.publish(new Telemetry({ path: 'rtt', i }))
+      await sub.get(10)
+      times.push(performance.now() - t0)
+      await sleep(2)
+    }
+  } finally {
+    await pub.close()
+    await sub.close()
+  }
+  return times.sort((a, b) => a - b)
+}
+
+test('queries never stall forwarding: 100,000 topics and 4 peers pipelining "topics" requests unread', async (t) => {
+  const p = await proxyChild()
+  let flood
+  try {
+    const peer = await zmtp.connect(p.info.frontend, 'PUB')
+    for (let i = 0; i < 100_000; i++) await peer.send([`T.topic${i}.`, '{}'])
+    let stats
+    await until(() => {
+      j.queryTopics(p.info.query, { timeout: 5 }).then((x) => (stats = x), () => {})
+      return stats && stats.topics.length >= 100_000
+    }, 30_000)
+    t.is(stats.topics.length, 100_000)
+    const quiet = await roundTrips(p.info, 100)
+    const rssBefore = p.rssKiB()
+    flood = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'query-flood-child.js'), p.info.query, '4'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise((r) => flood.stdout.once('data', r))
+    await sleep(500)
+    const busy = await roundTrips(p.info, 200)
+    const p99 = (xs) => xs[Math.floor(xs.length * 0.99)]
+    t.log(`round trip p50/p99: quiet ${quiet[50].toFixed(1)}/${p99(quiet).toFixed(1)} ms, flooded ${busy[100].toFixed(1)}/${p99(busy).toFixed(1)} ms`)
+    t.true(p99(busy) < 100, `p99 under the query flood is ${p99(busy).toFixed(1)} ms`)
+    const grew = p.rssKiB() - rssBefore
+    t.log(`proxy RSS grew by ${grew} KiB during the flood`)
+    t.true(grew < 256 * 1024, `unread answers are not queued without bound (RSS +${grew} KiB)`)
+    t.is(p.exited(), null)
+    peer.sock.destroy()
+  } finally {
+    flood?.kill('SIGKILL')
+    await p.stop()
+  }
+})
+
+test('frame limits leave room for CURVE handshakes: a CURVE proxy with a small maxSubscription serves clients and queries', async (t) => {
+  const server = j.generateKeyPair()
+  const alice = j.generateKeyPair()
+  const proxy = await j.Proxy.start({ ...loopback, maxSubscription: 100, curve: { secretKey: server.secretKey, allowedClients: [alice.publicKey] } })
+  const curve = { serverKey: proxy.curvePublicKey, ...alice }
+  const sub = new j.SubscriberAsync(proxy.backend, { curve }).subscribe(Telemetry, { topic: 'c' })
+  const pub = new j.PublisherAsync(proxy.frontend, { curve })
+  await pub.publish(new Telemetry({ path: 'c', n: 1 }))
+  t.is((await sub.get(10)).n, 1)
+  const stats = await j.queryStats(proxy.query, { timeout: 5, curve })
+  t.is(stats.subscriptions, 1)
+  t.true(stats.authAccepted >= 3)
+  await pub.close()
+  await sub.close()
+  await proxy.close()
 })

@@ -17,7 +17,7 @@ test('port 0 binds real ports and frontend/backend report them', async (t) => {
 
 test('stats() counts messages, bytes and live subscriptions', async (t) => {
   const proxy = await startProxy()
-  t.deepEqual(proxy.stats(), { messages: 0, bytes: 0, subscriptions: 0, authAccepted: 0, authDenied: 0, publishers: 0, subscribers: 0 })
+  t.deepEqual(proxy.stats(), { messages: 0, bytes: 0, subscriptions: 0, authAccepted: 0, authDenied: 0, publishers: 0, subscribers: 0, rejectedSubscriptions: 0 })
   const a = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'a' })
   const b = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'a' }).subscribe(Telemetry, { topic: 'b' })
   await subscribed(proxy, 2)

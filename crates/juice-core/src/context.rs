@@ -46,7 +46,8 @@ impl Ctx {
     fn set_max_sockets(&self, n: u64) -> i32 {
         // SAFETY: the context is live; zmq_ctx_get/zmq_ctx_set only read and write its options.
         unsafe {
-            let limit = zmq_sys::zmq_ctx_get(self.raw, zmq_sys::ZMQ_SOCKET_LIMIT as c_int).max(1023);
+            let limit =
+                zmq_sys::zmq_ctx_get(self.raw, zmq_sys::ZMQ_SOCKET_LIMIT as c_int).max(1023);
             let n = n.clamp(1023, limit as u64) as c_int;
             if zmq_sys::zmq_ctx_set(self.raw, zmq_sys::ZMQ_MAX_SOCKETS as c_int, n) != 0 {
                 return 1023;

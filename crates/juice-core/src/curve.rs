@@ -183,7 +183,11 @@ pub struct ZapHandler {
 impl ZapHandler {
     /// Binds the ZAP endpoint of `ctx`. Must run before any CURVE socket of `ctx` accepts a
     /// connection: with no handler bound, libzmq would let every client in.
-    pub fn start(ctx: &crate::context::Ctx, allow: Allowlist, counters: Arc<ZapCounters>) -> Result<Self> {
+    pub fn start(
+        ctx: &crate::context::Ctx,
+        allow: Allowlist,
+        counters: Arc<ZapCounters>,
+    ) -> Result<Self> {
         let rep = socket::open(ctx, zmq::REP, "zap socket")?;
         rep.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
         rep.bind(ZAP_ENDPOINT)

@@ -32,6 +32,10 @@ const MONITOR_INTERVAL: Duration = Duration::from_millis(100);
 /// 0/1 byte of ZMTP 3.0, the command name of ZMTP 3.1 (`\x09SUBSCRIBE`), and CURVE's box.
 const SUBSCRIPTION_FRAME_SLACK: usize = 64;
 
+/// Smallest frame limit set on a socket that peers handshake with: libzmq applies the limit to
+/// handshake commands as well, and a CURVE INITIATE with metadata can take several hundred bytes.
+pub const MIN_FRAME_LIMIT: usize = 1024;
+
 /// Stack of the proxy thread. libzmq 4.3.4 walks its subscription trie recursively, one level
 /// per byte, on the thread that drives the socket; the frame limit bounds that depth, and this
 /// leaves a wide margin over it.
@@ -176,13 +180,13 @@ impl Proxy {
         // accepted subscription is an attack on memory (libzmq buffers whole frames) or on the
         // stack (its trie recurses per byte), and costs the peer its connection.
         let max_sub = opts.max_subscription.min(i32::MAX as usize / 2);
-        xpub.set_maxmsgsize((max_sub + SUBSCRIPTION_FRAME_SLACK) as i64)
+        xpub.set_maxmsgsize((max_sub + SUBSCRIPTION_FRAME_SLACK).max(MIN_FRAME_LIMIT) as i64)
             .map_err(|e| Error::zmq("maxmsgsize", e))?;
         if opts.lossless {
             socket::set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         }
-        let query_sock = match &opts.query {
-            Some(_) => Some(socket::open(ctx, zmq::REP, "proxy query socket")?),
+        let mut query_sock = match &opts.query {
+            Some(_) => Some(socket::open(ctx, zmq::ROUTER, "proxy query socket")?),
             None => None,
         };
         if let Some(keys) = &opts.curve {
@@ -197,11 +201,10 @@ impl Proxy {
         let back_mon = SocketMonitor::attach(ctx, &xpub, "proxy-back", conn_events)?;
         let frontend = socket::bind(&xsub, &opts.frontend)?;
         let backend = socket::bind(&xpub, &opts.backend)?;
-        let query = match (&query_sock, &opts.query) {
+        let query = match (&mut query_sock, &opts.query) {
             (Some(q), Some(uri)) => {
                 q.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
-                q.set_maxmsgsize(crate::query::MAX_REQUEST_BYTES)
-                    .map_err(|e| Error::zmq("maxmsgsize", e))?;
+                crate::query::configure(q)?;
                 Some(socket::bind(q, uri)?)
             }
             _ => None,
@@ -304,7 +307,12 @@ impl Proxy {
         if let Some((zap, _, _)) = &self.zap {
             zap.close();
         }
-        drop(self.own_ctx.lock().unwrap_or_else(|e| e.into_inner()).take());
+        drop(
+            self.own_ctx
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
     }
 }
 

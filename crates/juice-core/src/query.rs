@@ -1,6 +1,11 @@
-//! The proxy's query endpoint: a REP socket answering `topics` and `stats` with JSON, served by a
-//! thread of its own so that building a large answer never holds up forwarding; and the client
-//! side of it, [`query`].
+//! The proxy's query endpoint, answering `topics` and `stats` with JSON, served by a thread of its
+//! own so that building a large answer never holds up forwarding; and the client side of it,
+//! [`query`].
+//!
+//! Clients are REQ sockets. The endpoint is a ROUTER rather than a REP: a REP must answer every
+//! request and queues answers without limit for a client that pipelines requests and never
+//! reads, each a copy of a possibly multi-megabyte topic list. The ROUTER keeps at most
+//! [`REPLIES_QUEUED`] answers per client and drops (and counts) the rest.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -11,8 +16,25 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::socket::{self, Control};
 use crate::topic_registry::{self, TopicRegistry};
 
-/// Longest request the endpoint reads; longer ones make libzmq drop the connection.
-pub const MAX_REQUEST_BYTES: i64 = 256;
+/// Longest frame the endpoint reads; longer ones make libzmq drop the connection. The limit
+/// applies to handshake commands too, and a CURVE INITIATE with its metadata takes a few hundred
+/// bytes; requests themselves are a few bytes.
+pub const MAX_REQUEST_BYTES: i64 = crate::proxy::MIN_FRAME_LIMIT as i64;
+
+/// Answers libzmq may hold for one client that is not reading them.
+pub const REPLIES_QUEUED: i32 = 2;
+
+/// Prepares a bound query socket (a ROUTER): frame size limit, per-client reply bound, and
+/// "fail instead of silently dropping" for full or vanished clients.
+pub fn configure(sock: &mut zmq::Socket) -> Result<()> {
+    sock.set_maxmsgsize(MAX_REQUEST_BYTES)
+        .map_err(|e| Error::zmq("maxmsgsize", e))?;
+    sock.set_sndhwm(REPLIES_QUEUED)
+        .map_err(|e| Error::zmq("sndhwm", e))?;
+    sock.set_router_mandatory(true)
+        .map_err(|e| Error::zmq("router_mandatory", e))?;
+    Ok(())
+}
 
 /// How long a rendered `topics` answer is reused: the registry changes only every 100 ms, so a
 /// flood of requests costs one rendering per interval, not one per request.
@@ -97,16 +119,29 @@ impl Server {
         }
     }
 
+    /// Answers every request waiting. A request is `[client id, empty, body]` as a REQ sends it;
+    /// anything else is skipped.
     fn answer(&mut self) {
-        let Ok(req) = self.sock.recv_bytes(zmq::DONTWAIT) else {
-            return;
-        };
-        let reply = match req.as_slice() {
-            b"topics" => self.topics_json(),
-            b"stats" => (self.stats)(),
-            other => unknown_request(other),
-        };
-        let _ = socket::send_frame(&self.sock, reply.as_bytes(), 0);
+        while let Ok(frames) = self.sock.recv_multipart(zmq::DONTWAIT) {
+            let [id, delimiter, body] = frames.as_slice() else {
+                continue;
+            };
+            if !delimiter.is_empty() {
+                continue;
+            }
+            let reply = match body.as_slice() {
+                b"topics" => self.topics_json(),
+                b"stats" => (self.stats)(),
+                other => unknown_request(other),
+            };
+            // A client with REPLIES_QUEUED answers unread (or gone) gets none: EAGAIN or
+            // EHOSTUNREACH on the first frame, and nothing of the message is queued.
+            let sent = socket::send_frame(&self.sock, &id[..], zmq::SNDMORE | zmq::DONTWAIT);
+            if sent.is_ok() {
+                let _ = socket::send_frame(&self.sock, &b""[..], zmq::SNDMORE);
+                let _ = socket::send_frame(&self.sock, reply.as_bytes(), 0);
+            }
+        }
     }
 
     fn topics_json(&mut self) -> String {
