@@ -143,6 +143,12 @@ test('abandoned async subscribers are garbage collected: their threads and descr
   t.true(after.fds <= before.fds + 16, `fds: ${before.fds} -> ${after.fds}`)
 })
 
+test('an unreferenced subscriber with a pending get() is not collected: the get() resolves', async (t) => {
+  const r = await run('pending', 30_000, ['--expose-gc'])
+  t.is(r.code, 0, r.out)
+  t.deepEqual(JSON.parse(r.out.trim().split('\n').pop()), { got: 42 })
+})
+
 test('worker.terminate() resolves while the worker blocks in SubscriberBlocking.get()', async (t) => {
   const r = await run('terminate', 20_000)
   t.is(r.signal, null, `hung and was killed: ${r.out}`)
@@ -214,3 +220,24 @@ for (const scheme of ['tcp', 'ipc', 'inproc']) {
     await proxy.close()
   })
 }
+
+test('unrouted counts exactly the events no live subscription matches, while other subscriptions exist', async (t) => {
+  class Other extends j.Event {}
+  const proxy = await startProxy()
+  const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'a' })
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  for (let i = 0; i < 3; i++) await pub.publish(new Other({ i }))
+  for (let i = 0; i < 2; i++) await pub.publish(new Telemetry({ path: 'b', i }))
+  for (let i = 0; i < 2; i++) await pub.publish(new Telemetry({ path: 'ab', i }))
+  for (let i = 0; i < 4; i++) await pub.publish(new Telemetry({ path: 'a.x', i }))
+  await pub.close()
+  const s = pub.stats()
+  t.is(s.sent, 11)
+  t.is(s.unrouted, 7, 'Other x3, Telemetry.b x2 and Telemetry.ab x2 had no subscriber')
+  const got = []
+  while (got.length < 4) got.push((await sub.get(5)).path)
+  t.deepEqual(got, ['a.x', 'a.x', 'a.x', 'a.x'])
+  await sub.close()
+  await proxy.close()
+})

@@ -215,3 +215,28 @@ for (const proxyKind of ['ts', 'py']) {
     })
   }
 }
+
+for (const mode of ['async', 'blocking']) {
+  test(`an upstream ${mode} publisher's first publish() does not wait 5 s behind this project's Proxy, on a quiet bus or not`, async (t) => {
+    const proxy = await startProxy()
+    try {
+      // A quiet bus: nobody subscribes. Upstream waits for a first subscription notice; the
+      // proxy's beacon subscription answers at once.
+      const quiet = peer(['pub-first', proxy.frontend, mode])
+      const q = await quiet.line((l) => l.sent)
+      t.log(`quiet bus: publish() took ${q.publish_s.toFixed(3)} s`)
+      t.true(q.publish_s < 2, `publish() took ${q.publish_s} s`)
+      // With a subscriber: the event still arrives (publisher-side filtering passes it).
+      const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'first' })
+      await subscribed(proxy)
+      const busy = peer(['pub-first', proxy.frontend, mode])
+      const b = await busy.line((l) => l.sent)
+      t.true(b.publish_s < 2, `publish() took ${b.publish_s} s`)
+      const ev = await sub.get(10)
+      t.is(ev.path, 'first')
+      await sub.close()
+    } finally {
+      await proxy.close()
+    }
+  })
+}

@@ -237,6 +237,9 @@ interface Waiter<E> {
   cleanup(): void
 }
 
+/** Async subscribers with a pending get(): strongly held while they wait. */
+const waiting = new Set<object>()
+
 /** Asynchronous client for subscribing to events from other Juice services. */
 export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> implements AsyncIterable<E> {
   private readonly waiters: Waiter<E>[] = []
@@ -311,13 +314,22 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
     }
   }
 
-  /** A pending get() keeps the process alive, as an awaited socket read would. */
+  /**
+   * A pending get() keeps the process alive, as an awaited socket read would, and keeps this
+   * subscriber reachable: its waker is only weakly held, and the pending promise alone does not
+   * keep anything alive (nothing but the waker could ever settle it).
+   */
   private holdLoop(on: boolean): void {
     if (this.keepAlive === null) {
       this.keepAlive = setInterval(() => {}, 1 << 30)
     }
-    if (on) this.keepAlive.ref()
-    else this.keepAlive.unref()
+    if (on) {
+      this.keepAlive.ref()
+      waiting.add(this)
+    } else {
+      this.keepAlive.unref()
+      waiting.delete(this)
+    }
   }
 
   /** Next event from the current batch or a freshly taken one; arms the waker when empty. */

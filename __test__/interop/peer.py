@@ -4,6 +4,7 @@ orangeqs-juice-core (orangeqs.juice.messaging.zmq). One JSON object per stdout l
   peer.py proxy                                  run upstream's ZMQProxy on free loopback ports
   peer.py sub URI async|blocking SUBS EXPECT     subscribe, report events
   peer.py pub URI async|blocking EVENTS          send probes until stdin says "go", then EVENTS
+  peer.py pub-first URI async|blocking           publish one Telemetry at once; report how long it took
 """
 
 import asyncio
@@ -22,7 +23,7 @@ from orangeqs.juice.messaging.zmq import (
     ZMQSubscriberBlocking,
 )
 
-from juice_events import TYPES, Probe
+from juice_events import TYPES, Probe, Telemetry
 
 
 def say(**obj):
@@ -146,6 +147,28 @@ async def run_pub_async(uri, events):
     pub.close()
 
 
+def run_pub_first(uri, mode):
+    """Publishes one event right after construction and reports how long publish() took: an
+    upstream publisher waits up to 5 s there for the proxy's first subscription notice."""
+    ev = Telemetry(path="first", value=1.0)
+    start = time.monotonic()
+    if mode == "async":
+
+        async def go():
+            pub = ZMQPublisherAsync(uri)
+            await pub.publish(ev)
+            return pub
+
+        pub = asyncio.run(go())
+    else:
+        pub = ZMQPublisherBlocking(uri)
+        pub.publish(ev)
+    took = time.monotonic() - start
+    time.sleep(0.5)
+    say(sent=1, publish_s=took)
+    pub.close()
+
+
 def main(argv):
     role = argv[1]
     if role == "proxy":
@@ -163,6 +186,8 @@ def main(argv):
             asyncio.run(run_pub_async(uri, events))
         else:
             run_pub_blocking(uri, events)
+    elif role == "pub-first":
+        run_pub_first(argv[2], argv[3])
     else:
         raise SystemExit(f"unknown role {role!r}")
 

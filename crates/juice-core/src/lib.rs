@@ -23,6 +23,7 @@ pub mod inbox;
 pub mod proxy;
 pub mod publisher;
 pub mod query;
+pub mod routes;
 pub mod socket;
 pub mod subscriber;
 pub mod topic_registry;

@@ -185,6 +185,13 @@ impl Proxy {
         if opts.lossless {
             socket::set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 1)?;
         }
+        // A beacon subscription, replayed by libzmq to every publisher as it connects: upstream
+        // Juice publishers wait (up to 5 s) for a first subscription notice before their first
+        // send, and on a quiet bus no subscriber would ever send one. `.` cannot start a Juice
+        // topic frame (type names are non-empty and dot-free), so it matches no event and
+        // publishers keep filtering by what subscribers really want.
+        xsub.send([&[1u8][..], crate::routes::BEACON].concat(), 0)
+            .map_err(|e| Error::zmq("beacon subscription", e))?;
         let mut query_sock = match &opts.query {
             Some(_) => Some(socket::open(ctx, zmq::ROUTER, "proxy query socket")?),
             None => None,

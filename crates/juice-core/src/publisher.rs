@@ -26,6 +26,7 @@ use crate::context::Ctx;
 use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::handshake::{HandshakeLog, HandshakeMonitor};
+use crate::routes::Routes;
 use crate::socket;
 use crate::wire;
 
@@ -71,8 +72,9 @@ pub struct PublisherStats {
     pub sent: u64,
     /// Times a send found libzmq's pipe full (backpressure).
     pub blocked: u64,
-    /// Events sent while no subscription was live on the connection (the proxy down or not yet
-    /// reached, or nobody subscribed): libzmq discards those, so they are counted here.
+    /// Events sent while no subscription on the connection matched them (the proxy down or not
+    /// yet reached, or nobody subscribed to that type and topic): libzmq discards those, so they
+    /// are counted here.
     pub unrouted: u64,
     /// Handshakes with the proxy that failed (refused CURVE key, security mismatch).
     pub handshake_failures: u64,
@@ -145,10 +147,10 @@ struct Inner {
     ready: bool,
     /// When the latest subscription notice arrived, while not yet ready.
     last_notice: Option<Instant>,
-    /// Distinct subscription prefixes live on the connection, from the XPUB's notices (libzmq
-    /// reports each prefix's first subscribe and last unsubscribe, and unsubscribes everything
-    /// when the connection to the proxy drops).
-    live: i64,
+    /// The subscriptions live on the connection, from the XPUB's notices (libzmq reports each
+    /// prefix's first subscribe and last unsubscribe, and unsubscribes everything when the
+    /// connection to the proxy drops).
+    routes: Routes,
     /// Reused buffer for the topic frame.
     frame: Vec<u8>,
     /// The last type name `try_send` validated.
@@ -203,7 +205,7 @@ fn watch(shared: Arc<Shared>) {
         let Some(sock) = inner.sock.as_ref() else {
             break;
         };
-        if read_notices(sock, &mut inner.live) {
+        if read_notices(sock, &mut inner.routes) {
             inner.last_notice = Some(Instant::now());
         }
         if let Some(m) = &inner.monitor {
@@ -248,7 +250,7 @@ impl Publisher {
                 ctx: own_ctx,
                 ready: opts.subscription_wait_ms == 0,
                 last_notice: None,
-                live: 0,
+                routes: Routes::default(),
                 frame: Vec::with_capacity(128),
                 checked_type: Vec::new(),
             }),
@@ -292,18 +294,17 @@ impl Shared {
             inner.ready = self.settle(
                 sock,
                 &mut inner.last_notice,
-                &mut inner.live,
+                &mut inner.routes,
                 Duration::ZERO,
             );
             if !inner.ready {
                 return Ok(0);
             }
         } else {
-            read_notices(sock, &mut inner.live);
+            read_notices(sock, &mut inner.routes);
         }
-        let routed = inner.live > 0;
         let mut at = 0;
-        let mut sent = 0u64;
+        let (mut sent, mut unrouted) = (0u64, 0u64);
         while at < batch.len() {
             let (rec, next) = record(batch, at)?;
             // Batches usually repeat one type name; check each distinct run once.
@@ -326,12 +327,13 @@ impl Shared {
             // Once the first frame is accepted, libzmq accepts the rest of the message.
             socket::send_frame(sock, rec.payload, 0).map_err(|e| Error::zmq("send", e))?;
             sent += 1;
+            if !inner.routes.routed(&inner.frame) {
+                unrouted += 1;
+            }
             at = next;
         }
         self.sent.fetch_add(sent, Ordering::Relaxed);
-        if !routed {
-            self.unrouted.fetch_add(sent, Ordering::Relaxed);
-        }
+        self.unrouted.fetch_add(unrouted, Ordering::Relaxed);
         Ok(at)
     }
 
@@ -351,7 +353,8 @@ impl Shared {
                 let now = Instant::now();
                 let slice = deadline.saturating_duration_since(now).min(WAIT_SLICE);
                 if !inner.ready {
-                    inner.ready = self.settle(sock, &mut inner.last_notice, &mut inner.live, slice);
+                    inner.ready =
+                        self.settle(sock, &mut inner.last_notice, &mut inner.routes, slice);
                 }
                 if inner.ready
                     && sock
@@ -387,12 +390,12 @@ impl Shared {
         &self,
         sock: &zmq::Socket,
         last_notice: &mut Option<Instant>,
-        live: &mut i64,
+        routes: &mut Routes,
         wait: Duration,
     ) -> bool {
         let give_up = Instant::now() + wait;
         loop {
-            if read_notices(sock, live) {
+            if read_notices(sock, routes) {
                 *last_notice = Some(Instant::now());
             }
             let now = Instant::now();
@@ -475,19 +478,12 @@ impl Drop for Publisher {
     }
 }
 
-/// Reads every pending subscription notice, keeping the live count. Returns true if one of them
+/// Reads every pending subscription notice into `routes`. Returns true if one of them
 /// subscribed. Notices pile up in an XPUB socket unless read, so this runs before every batch.
-fn read_notices(sock: &zmq::Socket, live: &mut i64) -> bool {
+fn read_notices(sock: &zmq::Socket, routes: &mut Routes) -> bool {
     let mut subscribed = false;
     while let Ok(msg) = sock.recv_bytes(zmq::DONTWAIT) {
-        match msg.first() {
-            Some(1) => {
-                *live += 1;
-                subscribed = true;
-            }
-            Some(0) => *live -= 1,
-            _ => {}
-        }
+        subscribed |= routes.notice(&msg);
     }
     subscribed
 }
