@@ -15,7 +15,7 @@ const loopback = { frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0', 
 /** Starts a proxy child; resolves to { child, info, exited() (signal/code or null while alive), rssKiB(), stop() }. */
 function proxyChild(opts = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fixture, JSON.stringify({ ...loopback, ...opts })], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [fixture, JSON.stringify({ ...loopback, ...opts })], { stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''
     let exit = null
     child.on('exit', (code, signal) => (exit = { code, signal }))
