@@ -9,7 +9,7 @@ const { spawn, spawnSync } = require('node:child_process')
 
 function influxdPath() {
   const r = spawnSync('sh', ['-c', 'command -v influxd'], { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error('influxd is not installed: apt-get install influxdb (bash .ci/run does this)')
+  if (r.status !== 0) throw new Error('influxd is not installed: apt-get install influxdb (npm test installs it when run as root on Debian/Ubuntu)')
   return r.stdout.trim()
 }
 

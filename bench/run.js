@@ -287,7 +287,7 @@ async function sizes() {
 async function main() {
   if (!fs.existsSync(RAW)) {
     log('building the raw reference pipeline (cargo build --release -p juice-bench)')
-    execSync('cargo build --release -p juice-bench', { cwd: root, stdio: 'inherit' })
+    execSync('node scripts/with-sodium.js cargo build --release -p juice-bench', { cwd: root, stdio: 'inherit' })
   }
   const all = [s1, s2, s3, s4, s5, s6, s7, sizes]
   for (const [i, fn] of all.entries()) {

@@ -37,8 +37,9 @@ fn link_libsodium() {
         Some(path) => println!("cargo:rustc-link-arg={}", path.display()),
         None => panic!(
             "juice-messaging needs a static libsodium ({archive}) to build libzmq with CURVE. \
-             Install it (Debian/Ubuntu: apt-get install libsodium-dev; macOS: brew install \
-             libsodium) or point SODIUM_LIB_DIR at the directory that holds it. Searched: {dirs:?}"
+             Build through the npm scripts (npm run build:native, npm test, npm run cargo -- ...), \
+             which build it from the source bundled in libsodium-sys-stable, or point \
+             SODIUM_LIB_DIR at a directory holding your own. Searched: {dirs:?}"
         ),
     }
 }
