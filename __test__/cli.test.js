@@ -7,7 +7,7 @@ const os = require('node:os')
 const path = require('node:path')
 const net = require('node:net')
 const { spawn, spawnSync } = require('node:child_process')
-const { until, freePort } = require('./helpers')
+const { j, until, freePort } = require('./helpers')
 
 const BIN = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
 
@@ -15,6 +15,13 @@ const BIN = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
 function juice(args, opts = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000, ...opts })
   return { code: r.status, out: r.stdout, err: r.stderr }
+}
+
+/** Runs `juice ARGS` to completion without blocking this process (which may host the proxy). */
+async function juiceAsync(args) {
+  const r = start(args)
+  const { code } = await r.exit
+  return { code, out: r.out, err: r.err }
 }
 
 /** Starts `juice ARGS` in the background, collecting its output. */
@@ -90,8 +97,9 @@ test('run-time errors: an unreachable proxy is a clear message and exit code 1',
   const uri = `tcp://127.0.0.1:${taken.address().port}`
   const busy = juice(['proxy', '--frontend', uri, '--backend', 'tcp://127.0.0.1:0', '--query', 'none'])
   taken.close()
-  t.is(busy.code, 2)
+  t.is(busy.code, 1, 'a port in use is a run-time failure, not a usage error')
   t.regex(busy.err, /juice proxy: cannot bind "tcp:\/\/127\.0\.0\.1:\d+": Address already in use/)
+  t.notRegex(busy.err, /--help/)
   noStack(t, busy.err)
 })
 
@@ -194,5 +202,36 @@ test('keygen and a CURVE proxy: listed clients talk, an unlisted one is told it 
     t.deepEqual(await proxy.exit, { code: 0, signal: null })
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('swapped ports: tail on the publisher port and publish on the subscriber port say which port is which', async (t) => {
+  const proxy = await j.Proxy.start({ frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0' })
+  try {
+    const tail = await juiceAsync(['tail', 'Telemetry', '--uri', proxy.frontend, '--connect-timeout', '3'])
+    t.is(tail.code, 1)
+    t.regex(tail.err, /juice tail: cannot connect to the proxy at .*: .* is a proxy's publisher port \(XSUB\); subscribers connect to its subscriber port/)
+    const pub = await juiceAsync(['publish', 'Telemetry', '{}', '--uri', proxy.backend, '--connect-timeout', '3'])
+    t.is(pub.code, 1)
+    t.regex(pub.err, /is a proxy's subscriber port \(XPUB\); publishers connect to its publisher port/)
+  } finally {
+    await proxy.close()
+  }
+})
+
+test('juice topics against a CURVE proxy without keys, or at the wrong port, says so', async (t) => {
+  const server = j.generateKeyPair()
+  const curved = await j.Proxy.start({ frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0', query: 'tcp://127.0.0.1:0', curve: { secretKey: server.secretKey, allowedClients: [] } })
+  const plain = await j.Proxy.start({ frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0' })
+  try {
+    const r = await juiceAsync(['topics', '--query', curved.query, '--timeout', '0.5'])
+    t.is(r.code, 1)
+    t.regex(r.err, /no answer from a proxy query endpoint .*: the proxy at .* requires CURVE/)
+    const w = await juiceAsync(['topics', '--query', plain.backend, '--timeout', '0.5'])
+    t.is(w.code, 1)
+    t.regex(w.err, /is a proxy's subscriber port \(XPUB\), not its query endpoint/)
+  } finally {
+    await curved.close()
+    await plain.close()
   }
 })

@@ -29,16 +29,27 @@ export class ClosedError extends JuiceError {
 
 /** A URI that cannot be connected to or bound. The message names the URI. */
 export class InvalidUriError extends JuiceError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'ERR_JUICE_INVALID_URI', options)
+  constructor(message: string, options?: { cause?: unknown }, code = 'ERR_JUICE_INVALID_URI') {
+    super(message, code, options)
     this.name = 'InvalidUriError'
+  }
+}
+
+/**
+ * A well-formed endpoint that cannot be bound: the address is in use, not local, or not
+ * permitted. An InvalidUriError too, with code `ERR_JUICE_BIND`.
+ */
+export class BindError extends InvalidUriError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options, 'ERR_JUICE_BIND')
+    this.name = 'BindError'
   }
 }
 
 /** `get()` was aborted through its AbortSignal. */
 export class AbortError extends JuiceError {
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
-    super(message, 'ABORT_ERR', options)
+    super(message, 'ERR_JUICE_ABORTED', options)
     this.name = 'AbortError'
   }
 }
@@ -52,6 +63,8 @@ export function translate(e: unknown): unknown {
       return new ClosedError(message, { cause: e })
     case 'ERR_JUICE_INVALID_URI':
       return new InvalidUriError(message, { cause: e })
+    case 'ERR_JUICE_BIND':
+      return new BindError(message, { cause: e })
     case 'ERR_JUICE_INVALID_ARGUMENT':
       return new TypeError(message, { cause: e })
     case 'ERR_JUICE_TIMEOUT':

@@ -144,6 +144,7 @@ export interface NativeModule {
   curvePublicKey(secretKey: string): string
   curveAvailable(): boolean
   proxyQuery(uri: string, request: string, timeoutMs: number, curve?: NativeClientCurve | null): string
+  diagnoseEndpoint(uri: string, role: string, haveCurve: boolean, timeoutMs: number): string | null
   NativeProxy: new (opts: NativeProxyOptions) => NativeProxy
   NativePublisher: new (uri: string, opts: NativePublisherOptions) => NativePublisher
   NativeSubscriber: new (uri: string, opts: NativeSubscriberOptions) => NativeSubscriber

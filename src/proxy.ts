@@ -1,5 +1,6 @@
 // The central XSUB/XPUB proxy, forwarding on a native thread. Embed it in any Node app.
-import { call } from './errors'
+import { call, TimeoutError } from './errors'
+import { diagnoseNow } from './diagnose'
 import { boolOption, I32_MAX, intOption, limitOption, U32_MAX } from './options'
 import { native } from './load-addon'
 import type { NativeProxy, NativeTopicList } from './native'
@@ -207,5 +208,13 @@ function ask(uri: string, request: string, opts: QueryOptions): string {
   const timeout = opts.timeout ?? 3
   if (typeof timeout !== 'number' || !(timeout >= 0)) throw new TypeError(`timeout must be a number of seconds >= 0, got ${String(timeout)}`)
   const curve = checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'query')
-  return call(() => native.proxyQuery(uri, request, Math.round(timeout * 1000), curve ?? null))
+  try {
+    return call(() => native.proxyQuery(uri, request, Math.round(timeout * 1000), curve ?? null))
+  } catch (e) {
+    // No answer: say what is there instead, if the endpoint can tell (a CURVE proxy asked without
+    // keys, a publisher or subscriber port).
+    const why = e instanceof TimeoutError ? diagnoseNow(uri, 'query', curve !== undefined) : undefined
+    if (why !== undefined) throw new TimeoutError(`${e instanceof Error ? e.message : String(e)}; ${why}`, { cause: e })
+    throw e
+  }
 }

@@ -11,6 +11,7 @@ import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from 
 import { call, ClosedError } from './errors'
 import { Event, EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
 import { native } from './load-addon'
+import { Diagnosis } from './diagnose'
 import type { NativePublisher } from './native'
 import { BatchWriter } from './batch'
 import { I32_MAX, intOption, limitOption, secondsOption } from './options'
@@ -99,6 +100,7 @@ abstract class PublisherBase {
   readonly uri: string
   protected readonly lingerMs: number
   private readonly maxMessage: number
+  private readonly diagnosis: Diagnosis
 
   constructor(uri: string, opts: PublisherOptions = {}) {
     if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
@@ -114,6 +116,7 @@ abstract class PublisherBase {
       curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Publisher'),
     }
     this.native = call(() => new native.NativePublisher(uri, nativeOpts))
+    this.diagnosis = new Diagnosis(uri, 'publisher', opts.curve !== undefined)
   }
 
   /** Encodes one event into the batch; throws TypeError/ClosedError for bad input. */
@@ -149,10 +152,13 @@ abstract class PublisherBase {
 
   /**
    * Why the last handshake with the proxy failed (for example a CURVE key the proxy does not
-   * allow), or undefined. A refused publisher keeps retrying; what it sends meanwhile is unrouted.
+   * allow), or, for a client that has not connected within a second, what the endpoint says it
+   * is (the proxy's other port, a CURVE proxy, not ZeroMQ at all); undefined otherwise. A refused publisher keeps retrying; what it sends meanwhile is unrouted.
    */
   handshakeError(): string | undefined {
-    return this.native.handshakeError() ?? undefined
+    // The probe's answer first: libzmq reports a peer of the wrong socket type only as a
+    // handshake that failed "with no detail", as it does for a security mismatch.
+    return this.diagnosis.explain(this.native.stats().connected) ?? this.native.handshakeError() ?? undefined
   }
 
   get closed(): boolean {

@@ -8,6 +8,7 @@ import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from 
 import { AbortError, call, ClosedError, TimeoutError } from './errors'
 import { decodeEvent, Event, EventClass, eventTypeName } from './event'
 import { native } from './load-addon'
+import { Diagnosis } from './diagnose'
 import type { NativeSubscriber, NativeSubscriberStats } from './native'
 import { BatchReader } from './batch'
 import { AsyncQueue } from './queue'
@@ -88,6 +89,7 @@ export abstract class SubscriberBase<E extends Event> {
   protected isClosed = false
   /** The URI this subscriber connects to. */
   readonly uri: string
+  private readonly diagnosis: Diagnosis
 
   constructor(uri: string, opts: SubscriberOptions = {}) {
     if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
@@ -103,6 +105,7 @@ export abstract class SubscriberBase<E extends Event> {
       curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
     }
     this.native = call(() => new native.NativeSubscriber(uri, nativeOpts))
+    this.diagnosis = new Diagnosis(uri, 'subscriber', opts.curve !== undefined)
   }
 
   /**
@@ -164,10 +167,13 @@ export abstract class SubscriberBase<E extends Event> {
 
   /**
    * Why the last handshake with the proxy failed (for example a CURVE key the proxy does not
-   * allow), or undefined. A client the proxy refuses keeps retrying and receives nothing.
+   * allow), or, for a client that has not connected within a second, what the endpoint says it
+   * is (the proxy's other port, a CURVE proxy, not ZeroMQ at all); undefined otherwise. A client the proxy refuses keeps retrying and receives nothing.
    */
   handshakeError(): string | undefined {
-    return this.native.handshakeError() ?? undefined
+    // The probe's answer first: libzmq reports a peer of the wrong socket type only as a
+    // handshake that failed "with no detail", as it does for a security mismatch.
+    return this.diagnosis.explain(this.native.stats().connected) ?? this.native.handshakeError() ?? undefined
   }
 
   protected timeoutMessage(timeout: number | null | undefined): string {

@@ -34,7 +34,10 @@ export async function topics(argv: string[]): Promise<number> {
     reply = await queryTopics(uri, { timeout, curve: clientCurve(values) })
   } catch (e) {
     if ((e as Error).name === 'TimeoutError') {
-      throw new CommandError(`no answer from a proxy query endpoint at ${uri} within ${timeout} s (is juice proxy running, with --query?)`)
+      const why = /; (.*)$/s.exec((e as Error).message)?.[1]
+      throw new CommandError(
+        `no answer from a proxy query endpoint at ${uri} within ${timeout} s` + (why ? `: ${why}` : ' (is juice proxy running, with --query?)'),
+      )
     }
     throw e
   }

@@ -9,6 +9,9 @@ use std::fmt;
 pub enum ErrorCode {
     /// A URI that libzmq cannot connect to or bind, or that we reject up front.
     InvalidUri,
+    /// A well-formed endpoint that cannot be bound (in use, not a local address, no permission):
+    /// a fact about the machine, not about the URI.
+    Bind,
     /// A type name or topic that cannot be put on the wire.
     InvalidArgument,
     /// The object was closed before the call.
@@ -23,6 +26,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidUri => "ERR_JUICE_INVALID_URI",
+            ErrorCode::Bind => "ERR_JUICE_BIND",
             ErrorCode::InvalidArgument => "ERR_JUICE_INVALID_ARGUMENT",
             ErrorCode::Closed => "ERR_JUICE_CLOSED",
             ErrorCode::Timeout => "ERR_JUICE_TIMEOUT",

@@ -20,6 +20,7 @@ pub mod curve;
 pub mod error;
 pub mod handshake;
 pub mod inbox;
+pub mod probe;
 pub mod proxy;
 pub mod publisher;
 pub mod query;

@@ -100,8 +100,17 @@ pub fn bind(sock: &zmq::Socket, uri: &str) -> Result<String> {
         Some(head) if uri.starts_with("tcp://") => format!("{head}:*"),
         _ => uri.to_owned(),
     };
-    sock.bind(&spelled)
-        .map_err(|e| Error::new(ErrorCode::InvalidUri, format!("cannot bind {uri:?}: {e}")))?;
+    sock.bind(&spelled).map_err(|e| {
+        // A malformed address is the URI's fault; anything else (in use, not local, no
+        // permission) is the machine's.
+        let code = match e {
+            zmq::Error::EINVAL | zmq::Error::EPROTONOSUPPORT | zmq::Error::ENOCOMPATPROTO => {
+                ErrorCode::InvalidUri
+            }
+            _ => ErrorCode::Bind,
+        };
+        Error::new(code, format!("cannot bind {uri:?}: {e}"))
+    })?;
     match sock.get_last_endpoint() {
         Ok(Ok(ep)) => Ok(ep),
         _ => Ok(uri.to_owned()),

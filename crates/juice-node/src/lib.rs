@@ -535,3 +535,25 @@ impl NativeSubscriber {
         self.inner.close();
     }
 }
+
+/// Why a client (`role`: "publisher", "subscriber" or "query") cannot talk to `uri`, from a short raw
+/// ZMTP exchange; null when the endpoint looks right or cannot be reached.
+#[napi]
+pub fn diagnose_endpoint(
+    uri: String,
+    role: String,
+    have_curve: bool,
+    timeout_ms: u32,
+) -> Option<String> {
+    let role = match role.as_str() {
+        "publisher" => core::probe::Role::Publisher,
+        "query" => core::probe::Role::Query,
+        _ => core::probe::Role::Subscriber,
+    };
+    core::probe::diagnose(
+        &uri,
+        role,
+        have_curve,
+        Duration::from_millis(timeout_ms.into()),
+    )
+}
