@@ -189,7 +189,7 @@ test('keygen and a CURVE proxy: listed clients talk, an unlisted one is told it 
     t.regex(refused.err, /juice tail: cannot connect to the proxy at .*refused this client.*allowlist/)
     const plain = juice(['tail', 'Reading', '--uri', back, '--connect-timeout', '5'])
     t.is(plain.code, 1)
-    t.regex(plain.err, /juice tail: cannot connect to the proxy at \S+: handshake with \S+ failed.*CURVE/)
+    t.regex(plain.err, /juice tail: cannot connect to the proxy at \S+: the proxy at \S+ requires CURVE: pass curve options/)
     const pub = juice(['publish', 'Reading', '{"v":42}', '--uri', front, '--server-key', serverKey, '--keys', alice.file])
     t.is(pub.code, 0, pub.err)
     t.deepEqual(await tail.exit, { code: 0, signal: null })
@@ -234,4 +234,68 @@ test('juice topics against a CURVE proxy without keys, or at the wrong port, say
     await curved.close()
     await plain.close()
   }
+})
+
+test('every --help ends with an example and lines its options up in one column', (t) => {
+  for (const c of ['proxy', 'tail', 'publish', 'topics', 'ingest', 'keygen']) {
+    const r = juice([c, '--help'])
+    t.is(r.code, 0)
+    t.regex(r.out, new RegExp(`\\nExample: juice ${c}`), c)
+    const cols = r.out
+      .split('\n')
+      .filter((l) => /^ {2}-/.test(l))
+      .map((l) => /^ {2}\S.*?\s{2,}(?=\S)/.exec(l)[0].length)
+    t.is(new Set(cols).size, 1, `${c}: option descriptions start in one column (${cols})`)
+  }
+  const main = juice(['--help'])
+  t.regex(main.out, /\nExample: juice /)
+})
+
+test('juice publish TYPE - publishes one event per stdin line; --server-key-file reads a key from a file', async (t) => {
+  const server = j.generateKeyPair()
+  const client = j.generateKeyPair()
+  const proxy = await j.Proxy.start({ frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0', curve: { secretKey: server.secretKey, allowedClients: [client.publicKey] } })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-cli-'))
+  const keys = path.join(dir, 'client.key')
+  fs.writeFileSync(keys, JSON.stringify(client))
+  const serverKeyFile = path.join(dir, 'server.pub')
+  fs.writeFileSync(serverKeyFile, `${server.publicKey}\n`)
+  class Reading extends j.Event {}
+  const sub = new j.SubscriberAsync(proxy.backend, { curve: { serverKey: server.publicKey, ...client } }).subscribe(Reading)
+  try {
+    await until(() => proxy.stats().subscriptions === 1)
+    const p = spawn(process.execPath, [BIN, 'publish', 'Reading', '-', '--uri', proxy.frontend, '--server-key-file', serverKeyFile, '--keys', keys], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let err = ''
+    p.stderr.on('data', (d) => (err += d))
+    p.stdin.end('{"n": 1}\n\n{"n": 2}\n{"n": 3, "time": "2026-01-02T03:04:05.123456Z"}\n')
+    const code = await new Promise((r) => p.on('close', r))
+    t.is(code, 0, err)
+    t.regex(err, /sent 3 Reading events/)
+    const got = []
+    while (got.length < 3) got.push((await sub.get(5)).n)
+    t.deepEqual(got, [1, 2, 3])
+    const bad = spawn(process.execPath, [BIN, 'publish', 'Reading', '-', '--uri', proxy.frontend, '--server-key-file', serverKeyFile, '--keys', keys], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let badErr = ''
+    bad.stderr.on('data', (d) => (badErr += d))
+    bad.stdin.end('{"n": 4}\nnot json\n')
+    t.is(await new Promise((r) => bad.on('close', r)), 2)
+    t.regex(badErr, /stdin line 2: the event body is not valid JSON/)
+  } finally {
+    await sub.close()
+    await proxy.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('the proxy status line says "1 publisher", not "1 publishers"', async (t) => {
+  const { front, back } = await ports()
+  const proxy = start(['proxy', '--frontend', front, '--backend', back, '--query', 'none', '--interval', '0.3'])
+  await until(() => proxy.err.includes('publishers ->') || proxy.out.includes('publishers ->'), 10_000)
+  const pub = new j.PublisherAsync(front)
+  await until(() => /1 publisher\b(?!s)/.test(proxy.err + proxy.out), 5_000)
+  t.regex(proxy.err + proxy.out, /\b1 publisher  0 subscribers/)
+  t.notRegex(proxy.err + proxy.out, /\b1 publishers/)
+  await pub.close()
+  proxy.p.kill('SIGTERM')
+  await proxy.exit
 })

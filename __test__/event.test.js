@@ -94,3 +94,13 @@ test('default times are unique within a process: a burst gets successive microse
   t.regex(wire[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(\d{3})?Z$/)
   t.true(Math.abs(events[0].time.getTime() - Date.now()) < 1000, 'still the wall clock, to the millisecond')
 })
+
+test('console.log(event) shows the class, the fields and time as a plain Date', (t) => {
+  const { inspect } = require('node:util')
+  class Shown extends j.Event {}
+  const e = new Shown({ v: 1, time: '2026-01-02T03:04:05.123456Z' })
+  const text = inspect(e)
+  t.is(text, "Shown { time: 2026-01-02T03:04:05.123Z, v: 1 }")
+  t.notRegex(text, /WireTime|EventTime|NowTime|text:/)
+  t.is(JSON.stringify(e), '{"time":"2026-01-02T03:04:05.123456Z","v":1}', 'the wire keeps microseconds')
+})

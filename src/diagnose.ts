@@ -27,11 +27,14 @@ export class Diagnosis {
     private readonly haveCurve: boolean,
   ) {}
 
-  /** Why the client is not connected, if the endpoint can tell; undefined otherwise. */
-  explain(connected: boolean): string | undefined {
+  /**
+   * Why the client is not connected, if the endpoint can tell; undefined otherwise. `failed`: a
+   * handshake has already failed, so there is no point waiting out the grace period.
+   */
+  explain(connected: boolean, failed = false): string | undefined {
     if (connected) return undefined
     const now = performance.now()
-    if (now - this.since < GRACE_MS) return undefined
+    if (!failed && now - this.since < GRACE_MS) return undefined
     if (this.last === null || now - this.last.at > REUSE_MS) {
       const text = diagnoseNow(this.uri, this.role, this.haveCurve)
       this.last = { at: now, text }

@@ -217,6 +217,24 @@ export class Event {
     return null
   }
 
+  /**
+   * What `console.log(event)` and `util.inspect` show: the class name and the fields, with `time`
+   * as a plain `Date` (not the internal objects that keep its exact wire text).
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](
+    depth: number,
+    options: { depth?: number | null },
+    inspect: (value: unknown, options: object) => string,
+  ): string {
+    const name = (this.constructor as EventClass).name
+    if (depth < 0) return `[${name}]`
+    const shown: Record<string, unknown> = {}
+    for (const k of Object.keys(this)) shown[k] = (this as unknown as Record<string, unknown>)[k]
+    if (this.time instanceof Date) shown.time = new Date(this.time.getTime())
+    const deeper = options.depth === null || options.depth === undefined ? options.depth : options.depth - 1
+    return `${name} ${inspect(shown, { ...options, depth: deeper })}`
+  }
+
   /** This event as one line of InfluxDB line protocol (nanosecond timestamp, no newline). */
   toLineProtocol(): string {
     return lineProtocolOf(this)

@@ -158,7 +158,8 @@ abstract class PublisherBase {
   handshakeError(): string | undefined {
     // The probe's answer first: libzmq reports a peer of the wrong socket type only as a
     // handshake that failed "with no detail", as it does for a security mismatch.
-    return this.diagnosis.explain(this.native.stats().connected) ?? this.native.handshakeError() ?? undefined
+    const failed = this.native.handshakeError() ?? undefined
+    return this.diagnosis.explain(this.native.stats().connected, failed !== undefined) ?? failed
   }
 
   get closed(): boolean {

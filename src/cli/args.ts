@@ -85,19 +85,75 @@ export function readAllowlist(file: string): string[] {
 
 export const CLIENT_CURVE_FLAGS: Options = {
   'server-key': { type: 'string' },
+  'server-key-file': { type: 'string' },
   keys: { type: 'string' },
 }
 
-export const CLIENT_CURVE_HELP = `  --server-key KEY     the proxy's CURVE public key (with --keys, for a CURVE proxy)
-  --keys FILE          this client's key pair, from juice keygen --out FILE`
+export const CLIENT_CURVE_HELP = `  --server-key KEY  the proxy's CURVE public key (with --keys, for a CURVE proxy)
+  --server-key-file FILE  the same, read from FILE (Z85 keys are full of shell metacharacters):
+                    a key on its first line, or a juice keygen --out file
+  --keys FILE  this client's key pair, from juice keygen --out FILE`
 
-/** Client CURVE options from --server-key/--keys, or undefined when neither is given. */
+/** A public key from a file: a juice keygen --out file (its publicKey) or a key on the first line. */
+function readServerKey(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new UsageError(`--server-key-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  const trimmed = text.trim()
+  if (trimmed.startsWith('{')) {
+    try {
+      const key = (JSON.parse(trimmed) as { publicKey?: unknown }).publicKey
+      if (typeof key === 'string') return key
+    } catch {
+      // not JSON after all: fall through to the first line
+    }
+    throw new UsageError(`--server-key-file: ${file} is JSON without a "publicKey"`)
+  }
+  return trimmed.split('\n')[0].trim().split(/\s+/)[0]
+}
+
+/** Client CURVE options from --server-key[-file]/--keys, or undefined when none is given. */
 export function clientCurve(values: Record<string, unknown>): ClientCurveOptions | undefined {
-  const serverKey = values['server-key'] as string | undefined
+  if (values['server-key'] !== undefined && values['server-key-file'] !== undefined) {
+    throw new UsageError('give --server-key or --server-key-file, not both')
+  }
+  const keyFile = values['server-key-file'] as string | undefined
+  const serverKey = keyFile !== undefined ? readServerKey(keyFile) : (values['server-key'] as string | undefined)
   const file = values.keys as string | undefined
   if (serverKey === undefined && file === undefined) return undefined
-  if (serverKey === undefined || file === undefined) throw new UsageError('--server-key and --keys go together')
+  if (serverKey === undefined || file === undefined) throw new UsageError('--server-key (or --server-key-file) and --keys go together')
   return { serverKey, ...readKeyPair(file, '--keys') }
+}
+
+/**
+ * Lines up the option descriptions of a help text in one column: an option line is two spaces,
+ * the flag, two or more spaces, the text; a continuation line is indented past the flags.
+ */
+export function formatHelp(text: string): string {
+  const option = /^  (-\S.*?)  +(\S.*)$/
+  const lines = text.split('\n')
+  const width = Math.max(...lines.map((l) => option.exec(l)?.[1].length ?? 0))
+  let continues = false
+  return lines
+    .map((l) => {
+      const m = option.exec(l)
+      if (m) {
+        continues = true
+        return `  ${m[1].padEnd(width)}  ${m[2]}`
+      }
+      if (continues && /^ {6,}\S/.test(l)) return ' '.repeat(width + 4) + l.trim()
+      continues = false
+      return l
+    })
+    .join('\n')
+}
+
+/** `n thing` or `n things`. */
+export function plural(n: number, thing: string): string {
+  return `${n.toLocaleString('en-US')} ${thing}${n === 1 ? '' : 's'}`
 }
 
 /** Waits until `connected()` or the deadline; a refused handshake is reported at once. */

@@ -4,9 +4,9 @@ import { call } from '../errors'
 import { native } from '../load-addon'
 import type { InfluxOptions } from '../influx'
 import { TelemetrySink } from '../telemetry-sink'
-import { parse, positiveNumber, typeAndTopic, UsageError } from './args'
+import { parse, positiveNumber, typeAndTopic, UsageError, formatHelp } from './args'
 
-export const help = `Usage: juice ingest TYPE[.TOPIC]... --influx URL --db NAME [options]        (InfluxDB 1.x)
+export const help = formatHelp(`Usage: juice ingest TYPE[.TOPIC]... --influx URL --db NAME [options]        (InfluxDB 1.x)
        juice ingest TYPE[.TOPIC]... --influx URL --org ORG --bucket B [options]  (InfluxDB 2.x)
 
 Subscribes to the named event types and writes them to InfluxDB in batches, retrying through
@@ -25,7 +25,9 @@ Each type is stored as the measurement of the same name; all other fields are fi
   --max-buffer N          points held while the database is down (default 500000)
   --status-interval SECS  seconds between status lines on stderr (default 10)
   -h, --help              this help
-`
+
+Example: juice ingest Telemetry --influx http://127.0.0.1:8086 --db lab --tags path
+`)
 
 const list = (v: unknown): string[] => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])
 

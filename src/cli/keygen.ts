@@ -1,9 +1,9 @@
 // `juice keygen`: a CURVE key pair for the proxy or a client.
 import { writeFileSync } from 'node:fs'
 import { generateKeyPair } from '../curve'
-import { parse, UsageError } from './args'
+import { parse, UsageError, formatHelp } from './args'
 
-export const help = `Usage: juice keygen [--json] [--out FILE]
+export const help = formatHelp(`Usage: juice keygen [--json] [--out FILE]
 
 Makes a CURVE key pair (40-character Z85 keys, as libzmq and pyzmq use).
 
@@ -11,7 +11,9 @@ Makes a CURVE key pair (40-character Z85 keys, as libzmq and pyzmq use).
                pass FILE to --keys of juice proxy, tail and publish
   --json       print the pair as JSON instead of two lines
   -h, --help   this help
-`
+
+Example: juice keygen --out proxy.key && juice keygen --out dashboard.key
+`)
 
 export async function keygen(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' }, out: { type: 'string' } })

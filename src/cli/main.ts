@@ -26,10 +26,11 @@ OrangeQS Juice messaging from the shell.
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(9)}${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(11)}${c.summary}`)
   .join('\n')}
+  --version  the version of juice-messaging
 
-  juice --version   the version of juice-messaging
+Example: juice proxy &   juice tail --all
 `
 
 /** Codes of library errors that mean the arguments were wrong, not the world. */

@@ -1,10 +1,10 @@
 // `juice proxy`: the Juice proxy as a service, with a live status line.
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND, Proxy, type ProxyStats } from '../proxy'
-import { parse, positiveNumber, readAllowlist, readKeyPair, UsageError } from './args'
+import { formatHelp, parse, plural, positiveNumber, readAllowlist, readKeyPair, UsageError } from './args'
 
 export const DEFAULT_QUERY = 'tcp://127.0.0.1:5124'
 
-export const help = `Usage: juice proxy [--frontend URI] [--backend URI] [--query URI|none] [options]
+export const help = formatHelp(`Usage: juice proxy [--frontend URI] [--backend URI] [--query URI|none] [options]
 
 Runs the Juice XSUB/XPUB proxy until Ctrl-C or SIGTERM. On a terminal it shows one live status
 line (events/s, bytes/s, subscriptions, clients); otherwise it logs a line every --interval.
@@ -17,7 +17,9 @@ line (events/s, bytes/s, subscriptions, clients); otherwise it logs a line every
   --keys FILE          turn CURVE on with this key pair (from juice keygen --out FILE)
   --allow FILE         client public keys allowed in, one per line (required with --keys)
   -h, --help           this help
-`
+
+Example: juice proxy --frontend tcp://*:5122 --backend tcp://*:5123 --query tcp://127.0.0.1:5124
+`)
 
 const rate = (n: number) => Math.round(n).toLocaleString('en-US')
 
@@ -33,8 +35,8 @@ function bytes(n: number): string {
 
 function statusLine(s: ProxyStats, eps: number, bps: number): string {
   return (
-    `${rate(eps)} events/s  ${bytes(bps)}/s  ${s.subscriptions} subscriptions  ` +
-    `${s.publishers} publishers  ${s.subscribers} subscribers  (${rate(s.messages)} events in total)`
+    `${rate(eps)} events/s  ${bytes(bps)}/s  ${plural(s.subscriptions, 'subscription')}  ` +
+    `${plural(s.publishers, 'publisher')}  ${plural(s.subscribers, 'subscriber')}  (${rate(s.messages)} events in total)`
   )
 }
 
@@ -62,7 +64,7 @@ export async function proxy(argv: string[]): Promise<number> {
   err.write(
     `juice proxy: publishers -> ${p.frontend}, subscribers -> ${p.backend}` +
       (p.query ? `, queries -> ${p.query}` : '') +
-      (p.curvePublicKey ? `\njuice proxy: CURVE on; server public key ${p.curvePublicKey}, ${curve?.allowedClients.length} clients allowed` : '') +
+      (p.curvePublicKey ? `\njuice proxy: CURVE on; server public key ${p.curvePublicKey}, ${plural(curve?.allowedClients.length ?? 0, 'client')} allowed` : '') +
       '\n',
   )
   const tty = Boolean(process.stdout.isTTY)

@@ -1,14 +1,16 @@
 // `juice publish`: send events of any type from the shell.
+import { createInterface } from 'node:readline'
 import { call } from '../errors'
 import { Event, timeFromText } from '../event'
 import { native } from '../load-addon'
 import { PublisherAsync } from '../publisher'
-import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, UsageError } from './args'
+import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, UsageError, formatHelp } from './args'
 
-export const help = `Usage: juice publish TYPE '{"json": "body"}' [--topic T] [--count N] [--rate R] [options]
+export const help = formatHelp(`Usage: juice publish TYPE '{"json": "body"}' [--topic T] [--count N] [--rate R] [options]
 
 Publishes an event of type TYPE whose fields are the JSON object given (its "time", if any, must
-be an ISO 8601 string; otherwise each event is stamped now). Prints a summary to stderr.
+be an ISO 8601 string; otherwise each event is stamped now). With - instead of the JSON, reads
+one JSON object per line from stdin and publishes each. Prints a summary to stderr.
 
   --uri URI                 the proxy's publisher endpoint (default tcp://127.0.0.1:5122)
   --topic T                 the event's topic (dot-separated), e.g. qpu0.fridge
@@ -18,7 +20,10 @@ be an ISO 8601 string; otherwise each event is stamped now). Prints a summary to
   --connect-timeout SECS    give up if the proxy cannot be reached (default 5)
 ${CLIENT_CURVE_HELP}
   -h, --help                this help
-`
+
+Example: juice publish Telemetry '{"path": "qpu0.fridge", "kelvin": 0.012}' --topic qpu0.fridge
+         some-producer | juice publish Telemetry - --topic qpu0.fridge     (one JSON object per line)
+`)
 
 function body(text: string): Record<string, unknown> {
   let data: unknown
@@ -58,7 +63,10 @@ export async function publish(argv: string[]): Promise<number> {
   }
   const [type, json] = positionals
   call(() => native.validateTypeName(type))
-  const fields = body(json)
+  // `-`: one JSON object per line from stdin, each published once, as the lines arrive.
+  const fromStdin = json === '-'
+  if (fromStdin && values.count !== undefined) throw new UsageError('--count does not go with - (each line of stdin is one event)')
+  const fields = fromStdin ? {} : body(json)
   const count = positiveNumber('--count', values.count as string | undefined, 1, { integer: true })
   const rate = positiveNumber('--rate', values.rate as string | undefined, Infinity)
   const wait = positiveNumber('--subscription-wait', values['subscription-wait'] as string | undefined, 1, { zeroOk: true })
@@ -75,13 +83,29 @@ export async function publish(argv: string[]): Promise<number> {
   try {
     await awaitConnection('proxy', uri, connectTimeout, { connected: () => pub.stats().connected, handshakeError: () => pub.handshakeError() })
     const start = performance.now()
-    for (let i = 0; i < count; i++) {
-      if (Number.isFinite(rate)) {
-        const due = start + (i * 1000) / rate
-        const left = due - performance.now()
-        if (left > 1) await new Promise((r) => setTimeout(r, left))
+    const pace = async (i: number) => {
+      if (!Number.isFinite(rate)) return
+      const left = start + (i * 1000) / rate - performance.now()
+      if (left > 1) await new Promise((r) => setTimeout(r, left))
+    }
+    if (fromStdin) {
+      let i = 0
+      for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+        if (line.trim() === '') continue
+        let event: Record<string, unknown>
+        try {
+          event = body(line)
+        } catch (e) {
+          throw new UsageError(`stdin line ${i + 1}: ${(e as Error).message}`)
+        }
+        await pace(i++)
+        await pub.publish(new Cls(event))
       }
-      await pub.publish(new Cls({ ...fields }))
+    } else {
+      for (let i = 0; i < count; i++) {
+        await pace(i)
+        await pub.publish(new Cls({ ...fields }))
+      }
     }
   } finally {
     await pub.close()

@@ -2,9 +2,9 @@
 import { decodeEvent, Event, type EventClass } from '../event'
 import { SubscriberAsync } from '../subscriber'
 import { DEFAULT_BACKEND } from '../proxy'
-import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, typeAndTopic, UsageError } from './args'
+import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, typeAndTopic, UsageError, formatHelp } from './args'
 
-export const help = `Usage: juice tail TYPE[.TOPIC]... [--uri URI] [--json] [options]
+export const help = formatHelp(`Usage: juice tail TYPE[.TOPIC]... [--uri URI] [--json] [options]
        juice tail --all [--uri URI] [--json] [options]
 
 Subscribes by event type name (and optional dot-separated topic prefix) and prints each event
@@ -21,7 +21,7 @@ ${CLIENT_CURVE_HELP}
   -h, --help              this help
 
 Example: juice tail KernelStatusChanged Telemetry.qpu0.fridge --json
-`
+`)
 
 /**
  * A subscriber that needs no user classes: it names each event's class after the type in the wire

@@ -1,9 +1,9 @@
 // `juice topics`: the topics a running proxy has forwarded, with when each was last seen.
 import { queryTopics } from '../proxy'
-import { CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, CommandError, parse, positiveNumber, UsageError } from './args'
+import { CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, CommandError, parse, positiveNumber, UsageError, formatHelp } from './args'
 import { DEFAULT_QUERY } from './proxy'
 
-export const help = `Usage: juice topics [--query URI] [--json]
+export const help = formatHelp(`Usage: juice topics [--query URI] [--json]
 
 Lists the topics (Type.topic) the proxy has forwarded, with when each was last seen and how many
 events carried it. Asks the proxy's query endpoint (juice proxy --query).
@@ -13,7 +13,9 @@ events carried it. Asks the proxy's query endpoint (juice proxy --query).
   --timeout SECONDS    how long to wait for the answer (default 3)
 ${CLIENT_CURVE_HELP}
   -h, --help           this help
-`
+
+Example: juice topics --query tcp://127.0.0.1:5124
+`)
 
 function ago(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000))
