@@ -103,3 +103,35 @@ test('tricky points survive a round trip through a real InfluxDB 1.x', async (t)
   const types = rows(await db.query('lp', 'SHOW FIELD KEYS FROM "tricky meas,urement"'))
   t.like(Object.fromEntries(types.map((x) => [x.fieldKey, x.fieldType])), { n: 'integer', x: 'float', yes: 'boolean', msg: 'string' })
 })
+
+test('times with an offset or without a zone keep their microseconds: distinct instants stay distinct points', (t) => {
+  class Offset extends j.Event {
+    static measurement = 'offset_times'
+  }
+  const a = new Offset({ v: 1, time: '2026-01-02T04:04:05.123100+01:00' })
+  const b = new Offset({ v: 1, time: '2026-01-02T04:04:05.123200+01:00' })
+  const naive = new Offset({ v: 1, time: '2026-01-02T03:04:05.123456' })
+  t.true(a.toLineProtocol().endsWith(' 1767323045123100000'), a.toLineProtocol())
+  t.true(b.toLineProtocol().endsWith(' 1767323045123200000'), b.toLineProtocol())
+  t.true(naive.toLineProtocol().endsWith(' 1767323045123456000'), 'a naive time is UTC')
+  t.is(JSON.parse(JSON.stringify(a)).time, '2026-01-02T03:04:05.123100Z', 'normalised to UTC with every digit')
+})
+
+test('a measurement starting with "#" and Map, Set or class-instance fields are errors, never silently dropped', (t) => {
+  class Hash extends j.Event {
+    static measurement = '#comment'
+  }
+  t.throws(() => new Hash({ v: 1 }).toLineProtocol(), { instanceOf: TypeError, message: /starts with "#"/ })
+  class Holder extends j.Event {
+    static measurement = 'holder'
+  }
+  t.throws(() => new Holder({ m: new Map([['a', 1]]) }).toLineProtocol(), { instanceOf: TypeError, message: /field "m" is a Map/ })
+  t.throws(() => new Holder({ s: new Set([1]) }).toLineProtocol(), { instanceOf: TypeError, message: /field "s" is a Set/ })
+  class Thing {
+    constructor() {
+      this.x = 1
+    }
+  }
+  t.throws(() => new Holder({ nested: { thing: new Thing() } }).toLineProtocol(), { instanceOf: TypeError, message: /field "nested.thing" is a Thing/ })
+  t.is(new Holder({ nested: { plain: 1 }, time: '2026-01-01T00:00:00Z' }).toLineProtocol(), 'holder nested.plain=1 1767225600000000000')
+})

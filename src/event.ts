@@ -295,14 +295,27 @@ export function eventTopic(event: Event): string | null {
   return topic
 }
 
+/**
+ * The same instant as ISO 8601 UTC text, keeping every fractional digit: `Date` holds only
+ * milliseconds, and two events a few microseconds apart must stay two points in InfluxDB.
+ * Invalid text stays as it is (and fails to parse later, with its own message).
+ */
+function utcText(text: string): string {
+  const ms = parseWireTime(text)
+  if (Number.isNaN(ms)) return text
+  const frac = /T\d\d:\d\d:\d\d\.(\d{1,9})/.exec(text)?.[1]
+  const whole = new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)
+  return frac === undefined ? `${whole}Z` : `${whole}.${frac}Z`
+}
+
 function parseTime(value: unknown): Date {
   // UTC text keeps its exact form (and any microseconds) on the wire and in line protocol; text
-  // with another offset is normalised to UTC.
+  // with another offset, or none (taken as UTC), is normalised to UTC with all its digits.
   const d =
     typeof value === 'string'
       ? /Z$/i.test(value)
         ? new WireTime(value)
-        : new EventTime(parseWireTime(value))
+        : new WireTime(utcText(value))
       : new EventTime(typeof value === 'number' ? value : NaN)
   if (Number.isNaN(d.getTime())) throw new TypeError(`invalid event time: ${JSON.stringify(value)}`)
   return d

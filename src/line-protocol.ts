@@ -34,6 +34,10 @@ export function schemaOf(cls: EventClass): Schema {
   if (typeof measurement !== 'string' || measurement.length === 0) {
     throw new TypeError(`${cls.name} has no static measurement; set \`static measurement = '...'\` to store it`)
   }
+  // A line starting with '#' is a comment: InfluxDB answers 204 and stores nothing.
+  if (measurement.startsWith('#')) {
+    throw new TypeError(`measurement ${JSON.stringify(measurement)} of ${cls.name} starts with "#", which makes the line a comment that InfluxDB silently ignores`)
+  }
   const owner = owners.get(measurement)
   if (owner !== undefined && owner !== cls) {
     throw new TypeError(`measurement ${JSON.stringify(measurement)} of ${cls.name} is already used by ${(owner as EventClass).name}; measurements are unique per class`)
@@ -132,6 +136,13 @@ function addFields(schema: Schema, obj: Record<string, unknown>, prefix: string,
     }
     if (Array.isArray(v)) throw new TypeError(`field ${JSON.stringify(path)} is an array; store its items as separate fields or points`)
     if (typeof v === 'object' && !(v instanceof Date)) {
+      // Only plain objects are flattened: a Map, Set or class instance has no enumerable
+      // fields to store and would vanish without a word.
+      const proto = Object.getPrototypeOf(v) as unknown
+      if (proto !== Object.prototype && proto !== null) {
+        const kind = (v as object).constructor?.name ?? 'object'
+        throw new TypeError(`field ${JSON.stringify(path)} is a ${kind}, which InfluxDB cannot store; convert it to a plain object or separate fields`)
+      }
       addFields(schema, v as Record<string, unknown>, path + '.', out, tags, depth + 1)
       continue
     }
