@@ -241,3 +241,115 @@ test('juice ingest stores the chosen types and topics, then stops cleanly on SIG
   t.regex(err, /stopped; received 300, written 300, buffered 0, retries 0, rejected 0, overflow 0/)
   await proxy.close()
 })
+
+/** An HTTP server that answers each write with `judge(lines)` ({ status, body?, headers? }). */
+async function fakeInflux(judge) {
+  const seen = []
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks)
+      const body = (req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw).toString('utf8')
+      const lines = body.split('\n')
+      seen.push({ at: Date.now(), lines })
+      const a = judge(lines)
+      res.writeHead(a.status, a.headers ?? {})
+      res.end(a.body ?? '')
+    })
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => new Promise((r) => server.close(r)) }
+}
+
+async function sinkWith(url, opts = {}) {
+  const proxy = await startProxy()
+  const sink = new j.TelemetrySink({ uri: proxy.backend, influx: { version: 1, url, database: 'lab' }, flushInterval: 0.2, ...opts }).subscribe(Cryo).start()
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  return { proxy, sink, pub }
+}
+
+test('one bad point costs only itself: a refused or oversized batch is split until the bad point is alone', async (t) => {
+  const MAX = 1 << 20
+  const db = await fakeInflux((lines) => {
+    if (lines.join('\n').length > MAX) return { status: 413, body: '{"error":"Request Entity Too Large"}' }
+    if (lines.some((l) => l.includes('note="poison'))) return { status: 400, body: '{"error":"unable to parse: bad point"}' }
+    return { status: 204 }
+  })
+  t.teardown(() => db.close())
+  const { proxy, sink, pub } = await sinkWith(db.url)
+  for (let n = 0; n < 100; n++) {
+    const ev = cryo(n)
+    if (n === 37) ev.note = 'poison'
+    if (n === 60) ev.note = 'x'.repeat(2 << 20) // 2 MB: too large alone
+    await pub.publish(ev)
+  }
+  t.true(await until(() => sink.stats().written + sink.stats().rejected === 100, 15_000), JSON.stringify(sink.stats()))
+  t.like(sink.stats(), { received: 100, written: 98, rejected: 2 })
+  const stored = new Set(db.seen.filter((r) => r.lines.join('\n').length <= MAX && !r.lines.some((l) => l.includes('poison'))).flatMap((r) => r.lines))
+  t.is(stored.size, 98, 'every good point was stored')
+  await pub.close()
+  await sink.close()
+  await proxy.close()
+})
+
+test('batches are sized by bytes too: 500 events of 3 KB are stored under a 1 MiB request limit', async (t) => {
+  const db = await fakeInflux((lines) => (lines.join('\n').length > (1 << 20) + 4096 ? { status: 413 } : { status: 204 }))
+  t.teardown(() => db.close())
+  const { proxy, sink, pub } = await sinkWith(db.url)
+  for (let n = 0; n < 500; n++) {
+    const ev = cryo(n)
+    ev.note = 'y'.repeat(3000)
+    await pub.publish(ev)
+  }
+  t.true(await until(() => sink.stats().written === 500, 15_000), JSON.stringify(sink.stats()))
+  t.is(sink.stats().rejected, 0)
+  t.true(db.seen.every((r) => r.lines.join('\n').length <= (1 << 20) + 4096), 'no request over the limit was sent')
+  await pub.close()
+  await sink.close()
+  await proxy.close()
+})
+
+test('Retry-After is honoured on 429', async (t) => {
+  let first = true
+  const db = await fakeInflux(() => {
+    if (first) {
+      first = false
+      return { status: 429, headers: { 'Retry-After': '1' }, body: '{"error":"slow down"}' }
+    }
+    return { status: 204 }
+  })
+  t.teardown(() => db.close())
+  const { proxy, sink, pub } = await sinkWith(db.url, { retry: { min: 0.01, max: 0.02 } })
+  await pub.publish(cryo(1))
+  t.true(await until(() => sink.stats().written === 1, 10_000))
+  const gap = db.seen[1].at - db.seen[0].at
+  t.true(gap >= 900, `waited ${gap} ms, as Retry-After asked (the backoff alone is 10 ms)`)
+  t.is(sink.stats().retries, 1)
+  await pub.close()
+  await sink.close()
+  await proxy.close()
+})
+
+test('a field-type conflict in a real InfluxDB: the partial write is read, the other points written, the bad one rejected', async (t) => {
+  const db = await startInflux()
+  t.teardown(() => db.dispose())
+  await db.createDatabase('conflict')
+  const { proxy, sink, pub } = await pipeline(db, 'conflict', { flushInterval: 0.3 })
+  await pub.publish(cryo(1))
+  t.true(await until(() => sink.stats().written === 1, 10_000))
+  for (let n = 2; n <= 7; n++) {
+    const ev = cryo(n)
+    if (n === 4) ev.kelvin = 'warm' // a string into a float field
+    await pub.publish(ev)
+  }
+  t.true(await until(() => sink.stats().written + sink.stats().rejected === 7, 10_000), JSON.stringify(sink.stats()))
+  t.like(sink.stats(), { written: 6, rejected: 1 })
+  t.regex(sink.stats().lastError, /partial write|field type conflict/)
+  const got = rows(await db.query('conflict', 'SELECT seq FROM cryo'))
+  t.deepEqual(got.map((r) => r.seq).sort((a, b) => a - b), [1, 2, 3, 5, 6, 7])
+  await pub.close()
+  await sink.close()
+  await proxy.close()
+})

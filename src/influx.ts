@@ -34,6 +34,29 @@ export interface WriteOutcome {
   status: number
   /** What went wrong, for stats().lastError. */
   error?: string
+  /** The server's answer to a refused write (InfluxDB explains partial writes there). */
+  body?: string
+  /** A `Retry-After` the server sent with 429 or 503, in milliseconds. */
+  retryAfterMs?: number
+}
+
+/**
+ * Points InfluxDB dropped from a write it otherwise stored: 1.x answers a partial write with
+ * HTTP 400 and `... dropped=N` in its error text. Undefined when the answer says no such thing.
+ */
+export function droppedByPartialWrite(outcome: WriteOutcome): number | undefined {
+  if (outcome.status !== 400 || outcome.body === undefined || !/partial write/.test(outcome.body)) return undefined
+  const m = /dropped=(\d+)/.exec(outcome.body)
+  return m === null ? undefined : Number(m[1])
+}
+
+/** `Retry-After` as seconds or an HTTP date, in milliseconds from now (capped at 5 minutes). */
+function retryAfter(header: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header
+  if (v === undefined) return undefined
+  const secs = Number(v)
+  const ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(v) - Date.now()
+  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), 300_000) : undefined
 }
 
 /** Bodies at least this big are gzipped: below it the CPU costs more than the bytes saved. */
@@ -98,8 +121,15 @@ export class InfluxWriter {
         res.on('end', () => {
           const status = res.statusCode ?? 0
           if (status >= 200 && status < 300) return resolve({ ok: true, retry: false, status })
-          const text = Buffer.concat(chunks).toString('utf8').slice(0, 500)
-          resolve({ ok: false, retry: status === 429 || status >= 500, status, error: `HTTP ${status} from ${this.endpoint.origin}: ${text.trim()}` })
+          const text = Buffer.concat(chunks).toString('utf8').slice(0, 2000)
+          resolve({
+            ok: false,
+            retry: status === 429 || status >= 500,
+            status,
+            error: `HTTP ${status} from ${this.endpoint.origin}: ${text.trim().slice(0, 500)}`,
+            body: text,
+            retryAfterMs: retryAfter(res.headers['retry-after']),
+          })
         })
         res.on('error', (e) => resolve({ ok: false, retry: true, status: 0, error: e.message }))
       })

@@ -6,10 +6,13 @@
 //
 // Nothing is dropped silently: when the buffer is full the sink stops reading, the subscriber's
 // own bounded queue takes the rest and counts what it drops (stats().overflow); events that cannot
-// become points, and batches the database refuses (4xx), are counted as rejected.
+// become points, and points the database refuses, are counted as rejected. One bad point costs
+// only itself: a partial write is read from InfluxDB's answer, and a refused or oversized batch is
+// split in halves and sent again until the refused points are alone (writes are idempotent, so a
+// point the server had already stored is only overwritten with itself).
 import type { Event, EventClass } from './event'
 import { lineProtocolOf, schemaOf } from './line-protocol'
-import { InfluxWriter, type InfluxOptions } from './influx'
+import { droppedByPartialWrite, InfluxWriter, type InfluxOptions, type WriteOutcome } from './influx'
 import { SubscriberAsync, type SubscribeOptions, type SubscriberOptions } from './subscriber'
 
 export interface TelemetrySinkOptions {
@@ -20,6 +23,8 @@ export interface TelemetrySinkOptions {
   subscriber?: SubscriberOptions
   /** Points per request. Default 5000. */
   batchSize?: number
+  /** About how many bytes of line protocol one request may carry. Default 1 MiB. */
+  maxBatchBytes?: number
   /** Seconds a point may wait for its batch to fill. Default 1. */
   flushInterval?: number
   /** Points held while the database is slow or down; beyond it the sink stops reading. Default 500000. */
@@ -63,6 +68,7 @@ export class TelemetrySink {
   private readonly sub: SubscriberAsync<Event>
   private readonly writer: InfluxWriter
   private readonly batchSize: number
+  private readonly maxBatchBytes: number
   private readonly flushMs: number
   private readonly maxBuffer: number
   private readonly retryMin: number
@@ -82,6 +88,7 @@ export class TelemetrySink {
   constructor(opts: TelemetrySinkOptions) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('TelemetrySink needs options { uri, influx }')
     this.batchSize = Math.floor(seconds(opts.batchSize, 'batchSize', 5000))
+    this.maxBatchBytes = Math.floor(seconds(opts.maxBatchBytes, 'maxBatchBytes', 1 << 20))
     this.flushMs = seconds(opts.flushInterval, 'flushInterval', 1) * 1000
     this.maxBuffer = Math.floor(seconds(opts.maxBuffer, 'maxBuffer', 500_000))
     this.retryMin = seconds(opts.retry?.min, 'retry.min', 0.1) * 1000
@@ -199,32 +206,70 @@ export class TelemetrySink {
     await this.sending
   }
 
-  /** Sends the oldest batch until it is accepted, refused, or close() gives up. */
+  /** Lines (from the front) of the next batch: up to batchSize of them and about maxBatchBytes. */
+  private nextBatchLength(): number {
+    const limit = Math.min(this.batchSize, this.lines.length)
+    let bytes = 0
+    for (let n = 0; n < limit; n++) {
+      bytes += this.lines[n].length + 1
+      if (bytes > this.maxBatchBytes) return Math.max(1, n)
+    }
+    return limit
+  }
+
+  /** Sends the oldest batch until every point in it is stored or refused, or close() gives up. */
   private async sendFront(): Promise<void> {
-    const n = Math.min(this.batchSize, this.lines.length)
-    const body = this.lines.slice(0, n).join('\n')
+    const n = this.nextBatchLength()
+    const done = await this.deliver(this.lines.slice(0, n))
+    this.lines.splice(0, done)
+    if (this.lines.length > 0) this.oldestAt = Date.now()
+  }
+
+  /**
+   * Writes `batch`, retrying what is worth retrying. A refused batch is settled point by point:
+   * from a partial-write answer, or by halving it until each refused point is alone. Returns how
+   * many lines from the front are settled (all of them, unless close() gave up meanwhile).
+   */
+  private async deliver(batch: string[]): Promise<number> {
     let delay = this.retryMin
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) this.counts.retries++
-      const r = await this.writer.write(body)
-      if (r.ok || !r.retry) {
-        this.lines.splice(0, n)
-        if (this.lines.length > 0) this.oldestAt = Date.now()
-        if (r.ok) {
-          this.counts.written += n
-          this.counts.batches++
-        } else {
-          this.counts.rejected += n
-          this.lastError = r.error
-        }
-        return
+      const r = await this.writer.write(batch.join('\n'))
+      if (r.ok) {
+        this.counts.written += batch.length
+        this.counts.batches++
+        return batch.length
       }
       this.lastError = r.error
+      if (!r.retry) return this.refused(batch, r)
       const left = this.giveUpAt - Date.now()
-      if (left <= 0) return
-      // Jitter keeps many sinks from retrying in step after a shared outage.
-      await new Promise((res) => setTimeout(res, Math.min(left, delay * (0.75 + Math.random() * 0.5))))
+      if (left <= 0) return 0
+      // The server's Retry-After when it gives one; otherwise backoff with jitter, which keeps
+      // many sinks from retrying in step after a shared outage.
+      const wait = r.retryAfterMs ?? delay * (0.75 + Math.random() * 0.5)
+      await new Promise((res) => setTimeout(res, Math.min(left, wait)))
       delay = Math.min(this.retryMax, delay * 2)
     }
+  }
+
+  private async refused(batch: string[], r: WriteOutcome): Promise<number> {
+    const dropped = droppedByPartialWrite(r)
+    if (dropped !== undefined && dropped <= batch.length) {
+      this.counts.written += batch.length - dropped
+      this.counts.rejected += dropped
+      this.counts.batches++
+      return batch.length
+    }
+    // 400 (a bad line), 413 (too large) and 422 (unprocessable) may be about one point only;
+    // 401, 403 and 404 are about the whole database, and splitting would only multiply requests.
+    const perPoint = r.status === 400 || r.status === 413 || r.status === 422
+    if (!perPoint || batch.length === 1) {
+      this.counts.rejected += batch.length
+      return batch.length
+    }
+    const half = batch.length >> 1
+    const first = await this.deliver(batch.slice(0, half))
+    if (first < half) return first
+    return half + (await this.deliver(batch.slice(half)))
   }
 }
