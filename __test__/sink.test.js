@@ -353,3 +353,66 @@ test('a field-type conflict in a real InfluxDB: the partial write is read, the o
   await sink.close()
   await proxy.close()
 })
+
+function ingestChild(args) {
+  const { spawn } = require('node:child_process')
+  const path = require('node:path')
+  const bin = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
+  const child = spawn(process.execPath, [bin, 'ingest', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const r = { child, err: '' }
+  child.stderr.on('data', (d) => (r.err += d))
+  r.exit = new Promise((res) => child.on('close', (code) => res(code)))
+  return r
+}
+
+test('juice ingest checks the database at start: a missing one is an error, --create-db creates it', async (t) => {
+  const db = await startInflux()
+  t.teardown(() => db.dispose())
+  const proxy = await startProxy()
+  t.teardown(() => proxy.close())
+  const missing = ingestChild(['Cryo', '--uri', proxy.backend, '--influx', db.url, '--db', 'nosuchdb'])
+  t.is(await missing.exit, 1, missing.err)
+  t.regex(missing.err, /juice ingest: database "nosuchdb" does not exist at http:\/\/127\.0\.0\.1:\d+ \(create it, or pass --create-db\)/)
+  const down = ingestChild(['Cryo', '--uri', proxy.backend, '--influx', 'http://127.0.0.1:9', '--db', 'x'])
+  t.is(await down.exit, 1)
+  t.regex(down.err, /InfluxDB at http:\/\/127\.0\.0\.1:9 does not answer \(ECONNREFUSED\)/)
+  const created = ingestChild(['Cryo', '--uri', proxy.backend, '--influx', db.url, '--db', 'made', '--create-db', '--flush-interval', '0.1'])
+  t.teardown(() => created.child.kill('SIGKILL'))
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  await pub.publish(cryo(1))
+  await pub.close()
+  const count = async () => rows(await db.query('made', 'SELECT count(seq) FROM Cryo'))[0]?.count ?? 0
+  const end = Date.now() + 10_000
+  while ((await count()) < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 100))
+  t.is(await count(), 1, created.err)
+  created.child.kill('SIGTERM')
+  t.is(await created.exit, 0, created.err)
+})
+
+test('juice ingest with InfluxDB down: the first Ctrl-C says what it is waiting for, the second stops and says what was lost', async (t) => {
+  let writes = 0
+  const db = await fakeInflux(() => (writes++, { status: 503, body: '{"error":"down"}' }))
+  // /ping and SHOW DATABASES answer like a healthy 1.x server; writes fail with 503.
+  const server = http.createServer((req, res) => {
+    if (req.url.startsWith('/ping')) return res.writeHead(204).end()
+    if (req.url.startsWith('/query')) return res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"results":[{"series":[{"values":[["lab"]]}]}]}')
+    req.pipe(http.request(db.url + req.url, { method: req.method, headers: req.headers }, (up) => (res.writeHead(up.statusCode, up.headers), up.pipe(res))))
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => (server.close(), db.close()))
+  const proxy = await startProxy()
+  t.teardown(() => proxy.close())
+  const ing = ingestChild(['Cryo', '--uri', proxy.backend, '--influx', `http://127.0.0.1:${server.address().port}`, '--db', 'lab', '--flush-interval', '0.1'])
+  t.teardown(() => ing.child.kill('SIGKILL'))
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  for (let n = 0; n < 5; n++) await pub.publish(cryo(n))
+  await pub.close()
+  t.true(await until(() => writes >= 2, 10_000), 'the sink is retrying')
+  ing.child.kill('SIGINT')
+  t.true(await until(() => /stopping: writing 5 buffered points to InfluxDB \(giving up after 30 s; Ctrl-C again to stop now\)/.test(ing.err), 3000), ing.err)
+  ing.child.kill('SIGINT')
+  t.is(await ing.exit, 1)
+  t.regex(ing.err, /stopped at once; lost 5 buffered points; received 5, written 0/)
+})

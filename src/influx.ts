@@ -139,6 +139,62 @@ export class InfluxWriter {
     })
   }
 
+  /**
+   * Checks that the server answers and that the 1.x database or 2.x bucket exists; with `create`,
+   * creates a missing 1.x database. Throws an Error saying what is wrong.
+   */
+  async check(create = false): Promise<void> {
+    const origin = this.endpoint.origin
+    const base = this.endpoint.href.slice(0, this.endpoint.href.indexOf(this.endpoint.pathname)) + this.endpoint.pathname.replace(/\/(api\/v2\/)?write$/, '')
+    // node:http rather than fetch, which refuses some ports outright ("bad port").
+    const ask = (path: string, method = 'GET'): Promise<{ status: number; text: string }> =>
+      new Promise((resolve, reject) => {
+        const url = new URL(base + path)
+        const lib = url.protocol === 'https:' ? https : http
+        const headers = this.headers.Authorization ? { Authorization: this.headers.Authorization } : {}
+        const req = lib.request(url, { method, headers, timeout: this.timeoutMs }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+          res.on('error', (e) => reject(new Error(`InfluxDB at ${origin} does not answer (${e.message})`)))
+        })
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)))
+        req.on('error', (e: NodeJS.ErrnoException) => reject(new Error(`InfluxDB at ${origin} does not answer (${e.code ?? e.message})`)))
+        req.end()
+      })
+    const json = (text: string): unknown => {
+      try {
+        return JSON.parse(text)
+      } catch {
+        return {}
+      }
+    }
+    const ping = await ask('/ping')
+    if (ping.status >= 300) throw new Error(`${origin}/ping answered HTTP ${ping.status}: is this InfluxDB?`)
+    if (this.opts.version === 1) {
+      const db = this.opts.database
+      const r = await ask(`/query?q=${encodeURIComponent('SHOW DATABASES')}`, 'POST')
+      if (r.status === 401 || r.status === 403) throw new Error(`InfluxDB at ${origin} refused the credentials (HTTP ${r.status})`)
+      const body = json(r.text) as { results?: { series?: { values?: string[][] }[] }[] }
+      const names = body.results?.[0]?.series?.[0]?.values?.map((v) => v[0]) ?? []
+      if (names.includes(db)) return
+      if (!create) throw new Error(`database ${JSON.stringify(db)} does not exist at ${origin} (create it, or pass --create-db)`)
+      const c = await ask(`/query?q=${encodeURIComponent(`CREATE DATABASE "${db.replace(/["\\]/g, (x) => '\\' + x)}"`)}`, 'POST')
+      const failed = (json(c.text) as { results?: { error?: string }[] }).results?.[0]?.error
+      if (c.status >= 300 || failed) throw new Error(`cannot create database ${JSON.stringify(db)} at ${origin}: ${failed ?? `HTTP ${c.status} ${c.text.slice(0, 200)}`}`)
+      return
+    }
+    const { org, bucket } = this.opts
+    const r = await ask(`/api/v2/buckets?org=${encodeURIComponent(org)}&name=${encodeURIComponent(bucket)}`)
+    if (r.status === 401 || r.status === 403) throw new Error(`InfluxDB at ${origin} refused the token (HTTP ${r.status})`)
+    const body = json(r.text) as { buckets?: unknown[] }
+    const ok = r.status >= 200 && r.status < 300
+    if (r.status === 404 || (ok && (body.buckets?.length ?? 0) === 0)) {
+      throw new Error(`bucket ${JSON.stringify(bucket)} does not exist in org ${JSON.stringify(org)} at ${origin}` + (create ? ' (--create-db creates 1.x databases only)' : ''))
+    }
+    if (!ok) throw new Error(`InfluxDB at ${origin} answered HTTP ${r.status} when asked for bucket ${JSON.stringify(bucket)}`)
+  }
+
   close(): void {
     this.agent.destroy()
   }

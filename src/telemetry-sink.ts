@@ -112,6 +112,14 @@ export class TelemetrySink {
     return this
   }
 
+  /**
+   * Checks that InfluxDB answers and the database (1.x) or bucket (2.x) exists; `create` makes a
+   * missing 1.x database. Rejects with an Error that says what is wrong.
+   */
+  async checkDatabase(opts: { create?: boolean } = {}): Promise<void> {
+    await this.writer.check(opts.create === true)
+  }
+
   stats(): TelemetrySinkStats {
     return { ...this.counts, overflow: this.sub.stats().dropped, buffered: this.lines.length, lastError: this.lastError }
   }

@@ -4,7 +4,7 @@ import { call } from '../errors'
 import { native } from '../load-addon'
 import type { InfluxOptions } from '../influx'
 import { TelemetrySink } from '../telemetry-sink'
-import { parse, positiveNumber, typeAndTopic, UsageError, formatHelp } from './args'
+import { CommandError, formatHelp, parse, positiveNumber, typeAndTopic, UsageError } from './args'
 
 export const help = formatHelp(`Usage: juice ingest TYPE[.TOPIC]... --influx URL --db NAME [options]        (InfluxDB 1.x)
        juice ingest TYPE[.TOPIC]... --influx URL --org ORG --bucket B [options]  (InfluxDB 2.x)
@@ -24,6 +24,9 @@ Each type is stored as the measurement of the same name; all other fields are fi
   --flush-interval SECS   longest wait before a batch is sent (default 1)
   --max-buffer N          points held while the database is down (default 500000)
   --status-interval SECS  seconds between status lines on stderr (default 10)
+  --create-db             create the 1.x database if it does not exist
+  --lossless              stop reading when the buffer is full instead of dropping (with a
+                          lossless proxy, publishers then wait: nothing is dropped anywhere)
   -h, --help              this help
 
 Example: juice ingest Telemetry --influx http://127.0.0.1:8086 --db lab --tags path
@@ -68,6 +71,8 @@ export async function ingest(argv: string[]): Promise<number> {
     'flush-interval': { type: 'string' },
     'max-buffer': { type: 'string' },
     'status-interval': { type: 'string' },
+    'create-db': { type: 'boolean' },
+    lossless: { type: 'boolean' },
   })
   if (values.help) return void process.stdout.write(help), 0
   if (positionals.length === 0) throw new UsageError('name at least one TYPE[.TOPIC] to ingest')
@@ -84,6 +89,7 @@ export async function ingest(argv: string[]): Promise<number> {
     batchSize: positiveNumber('--batch-size', values['batch-size'], 5000, { integer: true }),
     flushInterval: positiveNumber('--flush-interval', values['flush-interval'], 1),
     maxBuffer: positiveNumber('--max-buffer', values['max-buffer'], 500_000, { integer: true }),
+    subscriber: values.lossless ? { lossless: true } : undefined,
   })
   const classes = new Map<string, EventClass>()
   try {
@@ -107,6 +113,12 @@ export async function ingest(argv: string[]): Promise<number> {
     await sink.close()
     throw e
   }
+  try {
+    await sink.checkDatabase({ create: values['create-db'] === true })
+  } catch (e) {
+    await sink.close()
+    throw new CommandError((e as Error).message)
+  }
   sink.start()
   const where = influx.version === 1 ? `${influx.url} database ${influx.database}` : `${influx.url} bucket ${influx.bucket}`
   process.stderr.write(`juice ingest: ${positionals.join(', ')} -> InfluxDB ${influx.version}.x at ${where}\n`)
@@ -120,7 +132,22 @@ export async function ingest(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve)
   })
   clearInterval(timer)
+  const held = sink.stats().buffered
+  if (held > 0) {
+    process.stderr.write(
+      `juice ingest: stopping: writing ${held} buffered point${held === 1 ? '' : 's'} to InfluxDB (giving up after 30 s; Ctrl-C again to stop now)\n`,
+    )
+  }
+  // A second signal stops at once, saying what is lost.
+  const now = () => {
+    const s = sink.stats()
+    process.stderr.write(`juice ingest: stopped at once; lost ${s.buffered} buffered point${s.buffered === 1 ? '' : 's'}; ${line()}\n`)
+    process.exit(1)
+  }
+  process.once('SIGINT', now)
+  process.once('SIGTERM', now)
   await sink.close()
   process.stderr.write(`juice ingest: stopped; ${line()}\n`)
-  return sink.stats().lost > 0 ? 1 : 0
+  const s = sink.stats()
+  return s.lost > 0 || s.overflow > 0 ? 1 : 0
 }
