@@ -135,3 +135,23 @@ test('a measurement starting with "#" and Map, Set or class-instance fields are 
   t.throws(() => new Holder({ nested: { thing: new Thing() } }).toLineProtocol(), { instanceOf: TypeError, message: /field "nested.thing" is a Thing/ })
   t.is(new Holder({ nested: { plain: 1 }, time: '2026-01-01T00:00:00Z' }).toLineProtocol(), 'holder nested.plain=1 1767225600000000000')
 })
+
+test('static fields: declared types are enforced with errors naming the field; NaN text is left out of float fields', (t) => {
+  class Typed extends j.Event {
+    static measurement = 'typed'
+    static tags = ['on']
+    static fields = { k: 'float', n: 'int', on: 'bool', s: 'string' }
+  }
+  const at = '2026-01-01T00:00:00Z'
+  t.is(new Typed({ k: 'NaN', n: 2, on: true, s: 'x', time: at }).toLineProtocol(), 'typed,on=True n=2i,s="x" 1767225600000000000')
+  t.is(new Typed({ k: 2, n: 2, on: false, s: 'NaN', time: at }).toLineProtocol(), 'typed,on=False k=2,n=2i,s="NaN" 1767225600000000000')
+  t.throws(() => new Typed({ k: 'warm', time: at }).toLineProtocol(), { instanceOf: TypeError, message: /field "k" is declared float but holds "warm"/ })
+  t.throws(() => new Typed({ n: 1.5, time: at }).toLineProtocol(), { instanceOf: TypeError, message: /field "n" is declared int but holds 1.5/ })
+  t.throws(() => new Typed({ k: 1, extra: 1, time: at }).toLineProtocol(), { instanceOf: TypeError, message: /field "extra" is not declared/ })
+  t.throws(() => new Typed({ s: { nested: 1 }, time: at }).toLineProtocol(), { instanceOf: TypeError, message: /field "s" is declared string but holds object/ })
+  class BadSchema extends j.Event {
+    static measurement = 'bad_schema'
+    static fields = { k: 'double' }
+  }
+  t.throws(() => new BadSchema({ k: 1 }).toLineProtocol(), { instanceOf: TypeError, message: /BadSchema.fields.k must be 'float', 'int', 'bool' or 'string', got "double"/ })
+})

@@ -156,6 +156,9 @@ export function timeFromText(text: string): Date {
   return t
 }
 
+/** How a field is stored in InfluxDB (see {@link Event.fields}). */
+export type FieldType = 'float' | 'int' | 'bool' | 'string'
+
 /** A class of events: anything constructed with `new` that produces an Event. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type EventClass<E extends Event = Event> = (abstract new (...args: any[]) => E) & {
@@ -185,6 +188,16 @@ export class Event {
    * floats unless listed here (or given as `bigint`); one field must keep one type in InfluxDB.
    */
   static integerFields?: readonly string[]
+
+  /**
+   * The storage type of each field, declared like the fields of the class's Python twin:
+   * `{ kelvin: 'float', count: 'int', on: 'bool', name: 'string' }`. With it, a point is stored as
+   * upstream's InfluxDB client stores the Python event: ints as integers, NaN and infinities
+   * (numbers, or pydantic's `"NaN"`/`"Infinity"` text) left out of float fields, tags formatted as
+   * Python prints them (`True`, `2.0`), nested objects refused. Fields it does not name (other
+   * than tags and `time`) are an error, not silently dropped. Overrides `integerFields`.
+   */
+  static fields?: Readonly<Record<string, FieldType>>
 
   /** When the event happened. Defaults to now; always sent as UTC. */
   time: Date

@@ -7,13 +7,15 @@
 // escaped. Line protocol cannot represent a newline in a name or tag, nor a backslash at the end
 // of one or before an escaped character (InfluxDB 1.x reads `\\` as two backslashes there), so
 // those are rejected with an error naming the field instead of being stored wrongly.
-import type { Event, EventClass } from './event'
+import type { Event, EventClass, FieldType } from './event'
 
 interface Schema {
   /** The escaped measurement. */
   measurement: string
   tags: ReadonlySet<string>
   integers: ReadonlySet<string>
+  /** Declared field types (`static fields`), or null for the untyped rules. */
+  types: ReadonlyMap<string, FieldType> | null
   /** Escaped keys, cached by field name. */
   keys: Map<string, string>
 }
@@ -50,7 +52,19 @@ export function schemaOf(cls: EventClass): Schema {
   const tags = list('tags')
   const integers = list('integerFields')
   for (const t of tags) if (integers.has(t)) throw new TypeError(`${cls.name}: ${JSON.stringify(t)} cannot be both a tag and an integer field`)
-  s = { measurement: escapeName(measurement, 'measurement', /[, ]/g), tags, integers, keys: new Map() }
+  const declared = own<unknown>(cls, 'fields') ?? (cls as unknown as Record<string, unknown>).fields
+  let types: Map<string, FieldType> | null = null
+  if (declared !== undefined) {
+    if (declared === null || typeof declared !== 'object' || Array.isArray(declared)) throw new TypeError(`${cls.name}.fields must map field names to 'float', 'int', 'bool' or 'string'`)
+    types = new Map()
+    for (const [name, type] of Object.entries(declared)) {
+      if (type !== 'float' && type !== 'int' && type !== 'bool' && type !== 'string') {
+        throw new TypeError(`${cls.name}.fields.${name} must be 'float', 'int', 'bool' or 'string', got ${JSON.stringify(type)}`)
+      }
+      types.set(name, type)
+    }
+  }
+  s = { measurement: escapeName(measurement, 'measurement', /[, ]/g), tags, integers, types, keys: new Map() }
   owners.set(measurement, cls)
   schemas.set(cls, s)
   return s
@@ -117,6 +131,70 @@ function fieldValue(schema: Schema, path: string, v: unknown): string {
   }
 }
 
+/** Python's `repr` of a float, which is how upstream writes a float tag (`2.0`, `1e-05`). */
+export function pythonFloat(v: number): string {
+  if (Number.isNaN(v)) return 'nan'
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf'
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1)
+  const exp = v === 0 ? 0 : Math.floor(Math.log10(Math.abs(v)))
+  if (exp < -4 || exp >= 16) {
+    // Shortest round-trip digits, in Python's exponent form: 1e-05, 1.5e+16.
+    const [mant, e] = v.toExponential().split('e')
+    const n = Number(e)
+    return `${mant}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`
+  }
+  return String(v)
+}
+
+/** pydantic's JSON for non-finite floats. */
+const NON_FINITE_TEXT = new Set(['NaN', 'Infinity', '-Infinity'])
+
+/** A tag value as upstream prints it, given its declared type. */
+function typedTag(name: string, type: FieldType | undefined, v: unknown): string {
+  if (typeof v === 'object') throw new TypeError(`tag ${JSON.stringify(name)} must be a string, number or boolean, got an ${Array.isArray(v) ? 'array' : 'object'}`)
+  if (type === 'bool' && typeof v === 'boolean') return v ? 'True' : 'False'
+  if (type === 'float' && typeof v === 'number') return pythonFloat(v)
+  return String(v)
+}
+
+/** A declared field's value, or undefined when upstream leaves it out (a non-finite float). */
+function typedField(name: string, type: FieldType, v: unknown): string | undefined {
+  const bad = (what: string) => new TypeError(`field ${JSON.stringify(name)} is declared ${type} but holds ${what}`)
+  switch (type) {
+    case 'float':
+      if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined
+      if (typeof v === 'string' && NON_FINITE_TEXT.has(v)) return undefined
+      throw bad(typeof v === 'string' ? JSON.stringify(v) : typeof v)
+    case 'int':
+      if (typeof v === 'bigint' && v >= -(2n ** 63n) && v < 2n ** 63n) return `${v}i`
+      if (typeof v === 'number' && Number.isSafeInteger(v)) return `${v}i`
+      throw bad(typeof v === 'number' ? String(v) : typeof v)
+    case 'bool':
+      if (typeof v === 'boolean') return v ? 'true' : 'false'
+      throw bad(typeof v)
+    case 'string':
+      if (typeof v === 'string') return quoteString(v)
+      throw bad(typeof v)
+  }
+}
+
+/** Fields and tags of an event whose class declares `static fields`: upstream's rules. */
+function addTypedFields(schema: Schema, types: ReadonlyMap<string, FieldType>, obj: Record<string, unknown>, out: string[], tags: string[]): void {
+  for (const name of Object.keys(obj)) {
+    const v = obj[name]
+    if (v === null || v === undefined || name === 'time') continue
+    if (schema.tags.has(name)) {
+      const text = typedTag(name, types.get(name), v)
+      if (text.length > 0) tags.push(`${key(schema, name)}=${escapeName(text, `tag ${JSON.stringify(name)} value`, KEY_SPECIAL)}`)
+      continue
+    }
+    const type = types.get(name)
+    if (type === undefined) throw new TypeError(`field ${JSON.stringify(name)} is not declared in the class's static fields`)
+    const value = typedField(name, type, v)
+    if (value !== undefined) out.push(`${key(schema, name)}=${value}`)
+  }
+}
+
 /**
  * Adds the fields of `obj` under `prefix`. Nested plain objects are flattened with `.` (a field
  * `part: { kelvin: 1 }` becomes `part.kelvin=1`); arrays are rejected, since a point has no lists.
@@ -156,7 +234,9 @@ export function lineProtocolOf(event: Event): string {
   const schema = schemaOf(cls)
   const fields: string[] = []
   const tags: string[] = []
-  addFields(schema, event as unknown as Record<string, unknown>, '', fields, tags, 0)
+  const data = event as unknown as Record<string, unknown>
+  if (schema.types !== null) addTypedFields(schema, schema.types, data, fields, tags)
+  else addFields(schema, data, '', fields, tags, 0)
   if (fields.length === 0) throw new TypeError(`${cls.name} event has no fields to store (InfluxDB points need at least one)`)
   // Tags sorted by key, as InfluxDB recommends for write performance.
   tags.sort()

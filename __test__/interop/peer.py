@@ -5,6 +5,7 @@ orangeqs-juice-core (orangeqs.juice.messaging.zmq). One JSON object per stdout l
   peer.py sub URI async|blocking SUBS EXPECT     subscribe, report events
   peer.py pub URI async|blocking EVENTS          send probes until stdin says "go", then EVENTS
   peer.py pub-first URI async|blocking           publish one Telemetry at once; report how long it took
+  peer.py line RECORDS                           upstream's line protocol and JSON for each record
 """
 
 import asyncio
@@ -169,6 +170,40 @@ def run_pub_first(uri, mode):
     pub.close()
 
 
+def run_line(records):
+    """For each record, upstream's line protocol (orangeqs.juice.database.Point through the
+    influxdb-client encoder) and the pydantic JSON of the same data, as an event would carry it."""
+    from typing import Annotated, ClassVar
+
+    from orangeqs.juice.database import Point
+    from orangeqs.juice.messaging.protocol import Event
+
+    class Reading(Point):
+        measurement: ClassVar[str] = "reading"
+        kelvin: float
+        count: int
+        on: bool
+        label: str
+        whole: float
+        flag: Annotated[bool, "tag"]
+        level: Annotated[float, "tag"]
+        site: Annotated[str, "tag"]
+
+    class ReadingEvent(Event):
+        kelvin: float
+        count: int
+        on: bool
+        label: str
+        whole: float
+        flag: bool
+        level: float
+        site: str
+
+    for r in records:
+        data = {k: float(v) if k == "kelvin" and isinstance(v, str) else v for k, v in r.items()}
+        say(line=Reading(**data).to_influxdb2().to_line_protocol(), json=ReadingEvent(**data).model_dump_json())
+
+
 def main(argv):
     role = argv[1]
     if role == "proxy":
@@ -186,6 +221,8 @@ def main(argv):
             asyncio.run(run_pub_async(uri, events))
         else:
             run_pub_blocking(uri, events)
+    elif role == "line":
+        run_line(json.loads(argv[2]))
     elif role == "pub-first":
         run_pub_first(argv[2], argv[3])
     else:

@@ -1,5 +1,5 @@
 // `juice ingest`: store events of chosen types in InfluxDB (TelemetrySink as a service).
-import { Event, type EventClass } from '../event'
+import { Event, type EventClass, type FieldType } from '../event'
 import { call } from '../errors'
 import { native } from '../load-addon'
 import type { InfluxOptions } from '../influx'
@@ -19,6 +19,8 @@ Each type is stored as the measurement of the same name; all other fields are fi
   --org ORG --bucket B    2.x organisation and bucket (the token in $INFLUX_TOKEN)
   --tags a,b              fields stored as tags
   --integers x,y          number fields stored as integers (others are floats)
+  --fields k:float,n:int  every field's type (float, int, bool, string), as the Python twin
+                          declares them: stored as upstream stores them (see the README)
   --measurement NAME      measurement name, when a single TYPE is ingested
   --batch-size N          points per request (default 5000)
   --flush-interval SECS   longest wait before a batch is sent (default 1)
@@ -55,6 +57,20 @@ function influxOptions(values: Record<string, unknown>): InfluxOptions {
   }
 }
 
+/** `--fields k:float,n:int` as a field schema. */
+function fieldTypes(v: unknown): Record<string, FieldType> | undefined {
+  if (typeof v !== 'string') return undefined
+  const out: Record<string, FieldType> = {}
+  for (const item of list(v)) {
+    const [name, type] = item.split(':')
+    if (!name || !['float', 'int', 'bool', 'string'].includes(type)) {
+      throw new UsageError(`--fields: ${JSON.stringify(item)} is not NAME:TYPE with TYPE float, int, bool or string`)
+    }
+    out[name] = type as FieldType
+  }
+  return out
+}
+
 export async function ingest(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     uri: { type: 'string' },
@@ -66,6 +82,7 @@ export async function ingest(argv: string[]): Promise<number> {
     bucket: { type: 'string' },
     tags: { type: 'string' },
     integers: { type: 'string' },
+    fields: { type: 'string' },
     measurement: { type: 'string' },
     'batch-size': { type: 'string' },
     'flush-interval': { type: 'string' },
@@ -82,6 +99,8 @@ export async function ingest(argv: string[]): Promise<number> {
   const influx = influxOptions(values)
   const tags = list(values.tags)
   const integers = list(values.integers)
+  const fields = fieldTypes(values.fields)
+  if (fields !== undefined && integers.length > 0) throw new UsageError('--fields already gives the integer fields; drop --integers')
   const statusEvery = positiveNumber('--status-interval', values['status-interval'], 10)
   const sink = new TelemetrySink({
     uri: (values.uri as string | undefined) ?? 'tcp://127.0.0.1:5123',
@@ -104,6 +123,7 @@ export async function ingest(argv: string[]): Promise<number> {
           static override measurement = measurement
           static override tags = tags
           static override integerFields = integers
+          static override fields = fields
         }
         classes.set(type, cls)
       }
