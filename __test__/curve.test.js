@@ -213,3 +213,22 @@ test('bad CURVE options are rejected with errors naming the field', async (t) =>
   })
   await t.throwsAsync(() => startProxy({ curve: { secretKey: server.secretKey } }), { instanceOf: TypeError, message: /allowedClients must be an array/ })
 })
+
+test('two CURVE proxies in one process keep their own allowlists (one ZAP handler, one domain each)', async (t) => {
+  const [s1, s2, c1, c2] = [j.generateKeyPair(), j.generateKeyPair(), j.generateKeyPair(), j.generateKeyPair()]
+  const ends = { frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0' }
+  const p1 = await j.Proxy.start({ ...ends, curve: { secretKey: s1.secretKey, allowedClients: [c1.publicKey] } })
+  const p2 = await j.Proxy.start({ ...ends, curve: { secretKey: s2.secretKey, allowedClients: [c2.publicKey] } })
+  const ok = new j.SubscriberAsync(p1.backend, { curve: { serverKey: p1.curvePublicKey, ...c1 } }).subscribe(Telemetry)
+  const wrong = new j.SubscriberAsync(p2.backend, { curve: { serverKey: p2.curvePublicKey, ...c1 } }).subscribe(Telemetry)
+  t.true(await until(() => ok.stats().connected, 5000), 'c1 is admitted by proxy 1')
+  t.true(await until(() => wrong.handshakeError() !== undefined, 5000))
+  t.regex(wrong.handshakeError(), /not on the proxy's allowlist/, 'c1 is refused by proxy 2')
+  t.is(p1.stats().authDenied, 0)
+  t.true(p2.stats().authDenied >= 1)
+  await p1.close() // the handler keeps serving proxy 2
+  const ok2 = new j.SubscriberAsync(p2.backend, { curve: { serverKey: p2.curvePublicKey, ...c2 } }).subscribe(Telemetry)
+  t.true(await until(() => ok2.stats().connected, 5000), 'c2 is admitted by proxy 2 after proxy 1 closed')
+  for (const s of [ok, wrong, ok2]) await s.close()
+  await p2.close()
+})

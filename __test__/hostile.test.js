@@ -273,3 +273,29 @@ test('frame limits leave room for CURVE handshakes: a CURVE proxy with a small m
   await sub.close()
   await proxy.close()
 })
+
+test('close() against a frozen proxy returns after linger, with the publisher on the shared context', async (t) => {
+  const p = await proxyChild()
+  try {
+    const sub = new j.SubscriberAsync(p.info.backend, { maxQueue: 1_000_000 }).subscribe(Telemetry, { topic: 'f' })
+    const pub = new j.PublisherAsync(p.info.frontend, { linger: 1 })
+    await pub.publish(new Telemetry({ path: 'f', n: -1 }))
+    await sub.get(10)
+    p.child.kill('SIGSTOP')
+    const blob = 'x'.repeat(400)
+    const sends = []
+    for (let n = 0; n < 20_000; n++) sends.push(pub.publish(new Telemetry({ path: 'f', n, blob })))
+    const t0 = Date.now()
+    const closing = pub.close()
+    await Promise.race([closing, sleep(8000)])
+    const took = Date.now() - t0
+    p.child.kill('SIGCONT')
+    await Promise.allSettled(sends)
+    t.true(took < 7000, `close() took ${took} ms with linger 1 s`)
+    t.log(`close() took ${took} ms; ${JSON.stringify(pub.stats())}`)
+    await sub.close()
+  } finally {
+    p.child.kill('SIGCONT')
+    await p.stop()
+  }
+})

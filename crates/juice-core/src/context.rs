@@ -2,8 +2,9 @@
 //! `ZMQ_MAX_SOCKETS`; this thin wrapper owns the handle itself and hands out ordinary
 //! `zmq::Socket`s.
 //!
-//! One process-wide context ([`global`]) serves every subscriber, proxy and query; a CURVE proxy
-//! gets one of its own, because libzmq binds ZAP handlers per context.
+//! One process-wide context ([`global`]) serves every socket: publishers, subscribers, proxies
+//! (CURVE ones too: they share one ZAP handler, see `curve.rs`) and queries. It lives as long as
+//! the process; objects stop their own threads and close their own sockets.
 
 use std::os::raw::{c_int, c_void};
 use std::sync::OnceLock;
@@ -16,9 +17,6 @@ const FD_RESERVE: u64 = 256;
 
 pub struct Ctx {
     raw: *mut c_void,
-    /// Terminate on drop (a CURVE proxy's own context); the global one lives as long as the
-    /// process.
-    owned: bool,
 }
 
 // SAFETY: a libzmq context is thread safe (zmq_ctx_* and zmq_socket may be called from any
@@ -27,18 +25,13 @@ unsafe impl Send for Ctx {}
 unsafe impl Sync for Ctx {}
 
 impl Ctx {
-    /// A new context that is terminated when dropped. Every socket of it must be closed first.
-    pub fn new() -> Result<Ctx> {
-        Self::create(true)
-    }
-
-    fn create(owned: bool) -> Result<Ctx> {
+    fn create() -> Result<Ctx> {
         // SAFETY: zmq_ctx_new has no preconditions; a null result is handled.
         let raw = unsafe { zmq_sys::zmq_ctx_new() };
         if raw.is_null() {
             return Err(Error::zmq("zmq_ctx_new", last_error()));
         }
-        Ok(Ctx { raw, owned })
+        Ok(Ctx { raw })
     }
 
     /// Raises the socket limit (default 1023) to `n`, clipped to what libzmq supports. Only
@@ -74,33 +67,17 @@ impl Ctx {
     }
 }
 
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        if !self.owned {
-            return;
-        }
-        loop {
-            // SAFETY: terminating a live context once; retried only when interrupted.
-            let rc = unsafe { zmq_sys::zmq_ctx_term(self.raw) };
-            if rc == 0 || last_error() != zmq::Error::EINTR {
-                return;
-            }
-        }
-    }
-}
-
 /// The process-wide context, with a socket limit sized to the process's descriptor limit: at
 /// libzmq's default of 1023 a process could hold only about 200 subscribers.
 pub fn global() -> &'static Ctx {
     static CTX: OnceLock<Ctx> = OnceLock::new();
     CTX.get_or_init(|| {
-        let ctx = match Ctx::create(false) {
+        let ctx = match Ctx::create() {
             Ok(c) => c,
             // Out of memory or descriptors at the very start: nothing can work; report it on
             // the first socket instead of panicking here.
             Err(_) => Ctx {
                 raw: std::ptr::null_mut(),
-                owned: false,
             },
         };
         if !ctx.raw.is_null() {
@@ -157,14 +134,5 @@ mod tests {
         if fd_limit() > 4096 {
             assert!(global().max_sockets() > 1023, "{}", global().max_sockets());
         }
-    }
-
-    #[test]
-    fn an_owned_context_makes_sockets_and_terminates() {
-        let ctx = Ctx::new().unwrap();
-        let s = ctx.socket(zmq::PUB).unwrap();
-        s.bind("inproc://ctx-test").unwrap();
-        drop(s);
-        drop(ctx);
     }
 }

@@ -5,7 +5,7 @@
 //! admit each connecting client by its public key. Clients that are not on the allowlist, or that
 //! speak no CURVE at all, fail the handshake and never exchange a message.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -153,16 +153,18 @@ pub fn allowlist_from(keys: &[String]) -> Result<HashSet<[u8; 32]>> {
         .collect()
 }
 
-/// Makes `sock` a CURVE server. Must run before `bind`.
-pub fn apply_server(sock: &zmq::Socket, secret_z85: &str) -> Result<()> {
+/// Makes `sock` a CURVE server whose handshakes the ZAP handler judges under `zap_domain`.
+/// Must run before `bind`.
+pub fn apply_server(sock: &zmq::Socket, secret_z85: &str, zap_domain: &str) -> Result<()> {
     require_curve()?;
     let secret = decode_key("curve.secretKey", secret_z85)?;
     sock.set_curve_server(true)
         .map_err(|e| Error::zmq("curve server", e))?;
     sock.set_curve_secretkey(&secret)
         .map_err(|e| Error::zmq("curve secretkey", e))?;
-    // Any non-empty domain makes libzmq consult the ZAP handler for every handshake.
-    sock.set_zap_domain("juice")
+    // A non-empty domain makes libzmq consult the ZAP handler for every handshake; the handler
+    // finds this proxy's allowlist by it.
+    sock.set_zap_domain(zap_domain)
         .map_err(|e| Error::zmq("zap domain", e))?;
     Ok(())
 }
@@ -173,44 +175,77 @@ pub struct ZapCounters {
     pub denied: AtomicU64,
 }
 
-/// Answers libzmq's ZAP requests for one context (RFC 27): "200" for listed CURVE keys, "400"
-/// for everything else.
-pub struct ZapHandler {
+/// The allowlist and counters of one CURVE proxy, found by its ZAP domain.
+type Domain = (Allowlist, Arc<ZapCounters>);
+type Domains = Arc<RwLock<HashMap<String, Domain>>>;
+
+/// The process's one ZAP handler (RFC 27): libzmq binds ZAP per context, and every socket of
+/// ours lives in the process-wide context, so CURVE proxies share one handler and are told apart
+/// by the ZAP domain their sockets carry. It runs while at least one CURVE proxy is open.
+struct ZapService {
     control: Control,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: JoinHandle<()>,
+    domains: Domains,
+}
+
+static ZAP: Mutex<Option<ZapService>> = Mutex::new(None);
+
+/// A CURVE proxy's registration with the ZAP handler; unregisters (and stops the handler when it
+/// was the last) on close or drop.
+pub struct ZapHandler {
+    domain: String,
+    closed: Mutex<bool>,
 }
 
 impl ZapHandler {
-    /// Binds the ZAP endpoint of `ctx`. Must run before any CURVE socket of `ctx` accepts a
-    /// connection: with no handler bound, libzmq would let every client in.
-    pub fn start(
-        ctx: &crate::context::Ctx,
-        allow: Allowlist,
-        counters: Arc<ZapCounters>,
-    ) -> Result<Self> {
-        let rep = socket::open(ctx, zmq::REP, "zap socket")?;
-        rep.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
-        rep.bind(ZAP_ENDPOINT)
-            .map_err(|e| Error::zmq("zap bind", e))?;
-        let (control, ctl) = Control::pair_in(ctx, "zap")?;
-        let thread = std::thread::Builder::new()
-            .name("juice-zap".into())
-            .spawn(move || {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    serve(&rep, &ctl, &allow, &counters)
-                }));
-            })
-            .map_err(|e| Error::invalid_arg(format!("cannot start ZAP thread: {e}")))?;
+    /// Registers an allowlist under a new domain, starting the handler if it is not running.
+    /// Must run before the proxy's sockets accept connections: with no handler bound, libzmq would
+    /// let every client in.
+    pub fn start(allow: Allowlist, counters: Arc<ZapCounters>) -> Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let domain = format!("juice-proxy-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let mut zap = ZAP.lock().unwrap_or_else(|e| e.into_inner());
+        if zap.is_none() {
+            *zap = Some(start_service()?);
+        }
+        if let Some(service) = zap.as_ref() {
+            service
+                .domains
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(domain.clone(), (allow, counters));
+        }
         Ok(ZapHandler {
-            control,
-            thread: Mutex::new(Some(thread)),
+            domain,
+            closed: Mutex::new(false),
         })
     }
 
+    /// The ZAP domain to set on the proxy's sockets (see [`apply_server`]).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
     pub fn close(&self) {
-        self.control.shut(b"q");
-        if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = h.join();
+        let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        if *closed {
+            return;
+        }
+        *closed = true;
+        let mut zap = ZAP.lock().unwrap_or_else(|e| e.into_inner());
+        let last = match zap.as_ref() {
+            Some(service) => {
+                let mut domains = service.domains.write().unwrap_or_else(|e| e.into_inner());
+                domains.remove(&self.domain);
+                domains.is_empty()
+            }
+            None => false,
+        };
+        if last {
+            if let Some(service) = zap.take() {
+                service.control.shut(b"q");
+                let _ = service.thread.join();
+            }
         }
     }
 }
@@ -221,7 +256,39 @@ impl Drop for ZapHandler {
     }
 }
 
-fn serve(rep: &zmq::Socket, ctl: &zmq::Socket, allow: &Allowlist, counters: &ZapCounters) {
+fn start_service() -> Result<ZapService> {
+    let ctx = socket::context();
+    let rep = socket::open(ctx, zmq::REP, "zap socket")?;
+    rep.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
+    // The previous handler unbinds before it closes, so the name is normally free at once.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match rep.bind(ZAP_ENDPOINT) {
+            Ok(()) => break,
+            Err(zmq::Error::EADDRINUSE) if std::time::Instant::now() < give_up => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Err(e) => return Err(Error::zmq("zap bind", e)),
+        }
+    }
+    let (control, ctl) = Control::pair_in(ctx, "zap")?;
+    let domains: Domains = Arc::default();
+    let d2 = domains.clone();
+    let thread = std::thread::Builder::new()
+        .name("juice-zap".into())
+        .spawn(move || {
+            let _ =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(&rep, &ctl, &d2)));
+        })
+        .map_err(|e| Error::invalid_arg(format!("cannot start ZAP thread: {e}")))?;
+    Ok(ZapService {
+        control,
+        thread,
+        domains,
+    })
+}
+
+fn serve(rep: &zmq::Socket, ctl: &zmq::Socket, domains: &Domains) {
     loop {
         let mut items = [ctl.as_poll_item(zmq::POLLIN), rep.as_poll_item(zmq::POLLIN)];
         match zmq::poll(&mut items, -1) {
@@ -230,6 +297,8 @@ fn serve(rep: &zmq::Socket, ctl: &zmq::Socket, allow: &Allowlist, counters: &Zap
             Err(_) => return,
         }
         if items[0].is_readable() {
+            // Unbinding is immediate for inproc, unlike closing: the next handler can bind.
+            let _ = rep.unbind(ZAP_ENDPOINT);
             return;
         }
         if !items[1].is_readable() {
@@ -240,13 +309,26 @@ fn serve(rep: &zmq::Socket, ctl: &zmq::Socket, allow: &Allowlist, counters: &Zap
             Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => continue,
             Err(_) => return,
         };
-        let reply = decide(&frames, allow);
-        if reply.1 == b"200" {
-            counters.accepted.fetch_add(1, Ordering::Relaxed);
-        } else {
-            counters.denied.fetch_add(1, Ordering::Relaxed);
+        let domain = frames
+            .get(2)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| domains.read().ok()?.get(d).cloned());
+        let (request_id, status, text) = match &domain {
+            Some((allow, _)) => decide(&frames, allow),
+            None => (
+                frames.get(1).cloned().unwrap_or_default(),
+                &b"400"[..],
+                &b"unknown ZAP domain"[..],
+            ),
+        };
+        if let Some((_, counters)) = &domain {
+            let counter = if status == b"200" {
+                &counters.accepted
+            } else {
+                &counters.denied
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
-        let (request_id, status, text) = reply;
         let out: [&[u8]; 6] = [b"1.0", &request_id, status, text, b"", b""];
         let _ = rep.send_multipart(out, 0);
     }

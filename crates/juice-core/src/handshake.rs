@@ -81,6 +81,27 @@ impl SocketMonitor {
         }
     }
 
+    /// After `target` was closed with `ZMQ_EVENT_MONITOR_STOPPED` in the mask: reads events
+    /// until libzmq reports the monitor stopped, which it does when it finally destroys the
+    /// socket, i.e. once everything queued was written or linger ran out. Returns false if that
+    /// took longer than `timeout` (the reader must then be kept, not dropped).
+    pub fn wait_stopped(&self, timeout: std::time::Duration) -> bool {
+        let give_up = std::time::Instant::now() + timeout;
+        loop {
+            let mut stopped = false;
+            self.drain(|event, _, _| stopped |= event == zmq_sys::ZMQ_EVENT_MONITOR_STOPPED);
+            if stopped {
+                return true;
+            }
+            let left = give_up.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let mut items = [self.poll_item()];
+            let _ = zmq::poll(&mut items, left.as_millis().clamp(1, 1000) as i64);
+        }
+    }
+
     /// Calls `on_event(event id, value, endpoint frames)` for every pending event.
     pub fn drain(&self, mut on_event: impl FnMut(u32, u32, &[Vec<u8>])) {
         while let Ok(frames) = self.sock.recv_multipart(zmq::DONTWAIT) {
@@ -98,12 +119,29 @@ pub struct HandshakeMonitor(SocketMonitor);
 
 impl HandshakeMonitor {
     pub fn attach(ctx: &crate::context::Ctx, target: &zmq::Socket, name: &str) -> Result<Self> {
-        let events = zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-            | zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-            | zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-            | zmq_sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-            | zmq_sys::ZMQ_EVENT_DISCONNECTED;
+        SocketMonitor::attach(ctx, target, name, Self::EVENTS).map(HandshakeMonitor)
+    }
+
+    /// As [`HandshakeMonitor::attach`], also reporting when libzmq destroys the socket, for a
+    /// close that waits on [`HandshakeMonitor::wait_closed`] instead of detaching.
+    pub fn attach_until_closed(
+        ctx: &crate::context::Ctx,
+        target: &zmq::Socket,
+        name: &str,
+    ) -> Result<Self> {
+        let events = Self::EVENTS | zmq_sys::ZMQ_EVENT_MONITOR_STOPPED;
         SocketMonitor::attach(ctx, target, name, events).map(HandshakeMonitor)
+    }
+
+    const EVENTS: u32 = zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        | zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        | zmq_sys::ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+        | zmq_sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+        | zmq_sys::ZMQ_EVENT_DISCONNECTED;
+
+    /// See [`SocketMonitor::wait_stopped`].
+    pub fn wait_closed(&self, timeout: std::time::Duration) -> bool {
+        self.0.wait_stopped(timeout)
     }
 
     pub fn poll_item(&self) -> zmq::PollItem<'_> {

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::context::Ctx;
 use crate::curve::{self, Allowlist, ServerKeys, ZapCounters, ZapHandler};
 use crate::error::{Error, Result};
 use crate::handshake::SocketMonitor;
@@ -133,29 +132,20 @@ pub struct Proxy {
     control: Control,
     thread: Mutex<Option<JoinHandle<()>>>,
     zap: Option<(ZapHandler, Allowlist, Arc<ZapCounters>)>,
-    /// A CURVE proxy's own context, terminated by `close()` once every socket of it is closed:
-    /// it holds threads and descriptors that must not wait for the garbage collector.
-    own_ctx: Mutex<Option<Ctx>>,
 }
 
 impl Proxy {
     pub fn start(opts: ProxyOptions) -> Result<Self> {
-        // ZAP handlers are per context, so a CURVE proxy gets a context of its own; it must not
-        // judge connections to other sockets of this process.
-        // Declared first, so that on an early return it is dropped (terminated) after every
-        // socket and thread of it.
-        let own_ctx = match opts.curve {
-            Some(_) => Some(Ctx::new()?),
-            None => None,
-        };
-        let ctx = own_ctx.as_ref().unwrap_or_else(|| socket::context());
+        // Every socket lives in the process-wide context (inproc needs it); a CURVE proxy's
+        // allowlist is found by the ZAP domain its sockets carry.
+        let ctx = socket::context();
         let zap = match &opts.curve {
             Some(keys) => {
                 let allow: Allowlist = Arc::new(std::sync::RwLock::new(curve::allowlist_from(
                     &keys.allowed_clients,
                 )?));
                 let counters = Arc::new(ZapCounters::default());
-                let handler = ZapHandler::start(ctx, allow.clone(), counters.clone())?;
+                let handler = ZapHandler::start(allow.clone(), counters.clone())?;
                 Some((handler, allow, counters))
             }
             None => None,
@@ -197,10 +187,11 @@ impl Proxy {
             None => None,
         };
         if let Some(keys) = &opts.curve {
-            curve::apply_server(&xsub, &keys.secret_key)?;
-            curve::apply_server(&xpub, &keys.secret_key)?;
+            let domain = zap.as_ref().map_or("", |z| z.0.domain());
+            curve::apply_server(&xsub, &keys.secret_key, domain)?;
+            curve::apply_server(&xpub, &keys.secret_key, domain)?;
             if let Some(q) = &query_sock {
-                curve::apply_server(q, &keys.secret_key)?;
+                curve::apply_server(q, &keys.secret_key, domain)?;
             }
         }
         let conn_events = zmq_sys::ZMQ_EVENT_ACCEPTED | zmq_sys::ZMQ_EVENT_DISCONNECTED;
@@ -256,7 +247,6 @@ impl Proxy {
             control,
             thread: Mutex::new(Some(thread)),
             zap,
-            own_ctx: Mutex::new(own_ctx),
         })
     }
 
@@ -314,12 +304,6 @@ impl Proxy {
         if let Some((zap, _, _)) = &self.zap {
             zap.close();
         }
-        drop(
-            self.own_ctx
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(),
-        );
     }
 }
 

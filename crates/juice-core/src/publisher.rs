@@ -10,9 +10,10 @@
 //! loses them). `ZMQ_XPUB_NODROP` turns a full pipe into "would block" instead of a silent drop:
 //! `try_send` stops there and reports how far it got; `wait_ready` waits for room.
 //!
-//! Each tcp/ipc publisher has its own ZMQ context, so that `close()` can terminate it, which is
-//! the only way libzmq offers to wait until queued messages are really written (bounded by
-//! linger). An inproc publisher uses the process-wide context, where its peer is.
+//! Publishers live in the process-wide context like every other socket (inproc needs it). To wait
+//! in `close()` until queued messages are really written (bounded by linger), the publisher keeps
+//! its socket monitor through the close: libzmq reports "monitor stopped" only when it destroys
+//! the socket, which it does once its queue is written or linger has run out.
 //!
 //! Batch layout (little-endian), repeated: `type_len: u32, topic_len: u32 (u32::MAX = no topic),
 //! payload_len: u32, type, topic, payload`.
@@ -22,7 +23,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::context::Ctx;
 use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::handshake::{HandshakeLog, HandshakeMonitor};
@@ -141,7 +141,8 @@ struct Inner {
     sock: Option<zmq::Socket>,
     /// Reports failed handshakes (a refused CURVE key); read by the watcher.
     monitor: Option<HandshakeMonitor>,
-    ctx: Option<Ctx>,
+    /// `ZMQ_LINGER`: how long `close()` may wait for libzmq to write what it holds.
+    linger: Duration,
     /// Subscriptions have arrived and settled (or the wait for them timed out): sends go
     /// straight out.
     ready: bool,
@@ -216,16 +217,7 @@ fn watch(shared: Arc<Shared>) {
 
 impl Publisher {
     pub fn connect(uri: &str, opts: PublisherOptions) -> Result<Self> {
-        // Over tcp and ipc a context of its own, so that `close()` can terminate it: the only way
-        // libzmq offers to wait until queued messages are written (bounded by linger). An inproc
-        // peer lives in the process-wide context, and inproc only joins sockets of one context;
-        // its messages sit in a pipe the peer reads even after this socket is closed.
-        let own_ctx = if uri.starts_with("inproc://") {
-            None
-        } else {
-            Some(Ctx::new()?)
-        };
-        let ctx = own_ctx.as_ref().unwrap_or_else(|| socket::context());
+        let ctx = socket::context();
         let mut sock = socket::open(ctx, zmq::XPUB, "publisher socket")?;
         sock.set_sndhwm(opts.snd_hwm)
             .map_err(|e| Error::zmq("sndhwm", e))?;
@@ -241,13 +233,13 @@ impl Publisher {
         if let Some(keys) = &opts.curve {
             keys.apply(&sock)?;
         }
-        let monitor = HandshakeMonitor::attach(ctx, &sock, "pub")?;
+        let monitor = HandshakeMonitor::attach_until_closed(ctx, &sock, "pub")?;
         socket::connect(&sock, uri)?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 sock: Some(sock),
                 monitor: Some(monitor),
-                ctx: own_ctx,
+                linger: Duration::from_millis(opts.linger_ms.max(0) as u64),
                 ready: opts.subscription_wait_ms == 0,
                 last_notice: None,
                 routes: Routes::default(),
@@ -442,15 +434,20 @@ impl Shared {
     /// Closes the socket and waits (up to linger) until libzmq has written out everything sent.
     /// Safe to call more than once.
     fn close_socket(&self) {
-        let (sock, monitor, ctx) = {
+        let (sock, monitor, linger) = {
             let mut inner = self.lock();
-            (inner.sock.take(), inner.monitor.take(), inner.ctx.take())
+            (inner.sock.take(), inner.monitor.take(), inner.linger)
         };
-        if let (Some(mut sock), Some(monitor)) = (sock, monitor) {
-            monitor.detach(&mut sock);
+        // Closing hands the socket to libzmq's reaper, which writes what is queued (up to
+        // linger) and then destroys it, reporting "monitor stopped": that is when close returns.
+        drop(sock);
+        if let Some(monitor) = monitor {
+            if !monitor.wait_closed(linger + Duration::from_secs(2)) {
+                // libzmq may still send events to this reader: dropping it could stall libzmq's
+                // I/O thread, so it is leaked instead (this has not been seen to happen).
+                std::mem::forget(monitor);
+            }
         }
-        // Every socket of the context is closed now. Terminating the context waits until libzmq has written what it holds, up to linger.
-        drop(ctx);
     }
 }
 
