@@ -74,6 +74,11 @@ pub.close(); sub.close(); await proxy.close()
   const plat = pack(path.join(root, 'npm', TRIPLE))
   t.true(main.files.includes('dist/index.js') && main.files.includes('dist/index.mjs') && main.files.includes('dist/index.d.ts'))
   t.true(main.files.includes('dist/cli/main.js'))
+  t.true(main.files.includes('LICENSE'), 'the Apache-2.0 text package.json declares')
+  // npm runs install-time scripts (`prepare` included) when a tarball is installed, and npm 11
+  // warns about each: the package has none (`npm start`, `npm test` and `npm run build` build).
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) t.is(manifest.scripts[s], undefined, `no ${s} script`)
   t.false(main.files.some((f) => f.endsWith('.node')), 'the root package carries no binary')
   t.deepEqual(plat.files.sort(), ['README.md', `juice-messaging.${TRIPLE}.node`, 'package.json'])
 
@@ -86,6 +91,7 @@ pub.close(); sub.close(); await proxy.close()
   t.not(which.status, 0, `cargo must not be reachable, found ${which.stdout}`)
   const install = spawnSync('npm', ['install', '--no-package-lock', plat.file, main.file], { cwd: app, env, encoding: 'utf8', timeout: 120_000 })
   t.is(install.status, 0, install.stderr)
+  t.notRegex(install.stderr, /warn/i, 'npm install of the tarballs prints no warning')
   t.false(fs.existsSync(path.join(app, 'node_modules', 'juice-messaging', 'target')), 'nothing was compiled')
 
   // 3. Roundtrips.
@@ -103,6 +109,9 @@ pub.close(); sub.close(); await proxy.close()
   const cli = spawnSync(path.join(app, 'node_modules', '.bin', 'juice'), ['keygen', '--json'], { cwd: app, env, encoding: 'utf8' })
   t.is(cli.status, 0, cli.stderr)
   t.regex(cli.stdout, /"publicKey":"[^"]{40}"/)
+  // `npx juice` outside a project finds an unrelated package; the package's own name works.
+  const alias = spawnSync(path.join(app, 'node_modules', '.bin', 'juice-messaging'), ['keygen', '--json'], { cwd: app, env, encoding: 'utf8' })
+  t.is(alias.status, 0, alias.stderr)
 
   // 4. Size.
   const addon = path.join(app, 'node_modules', `juice-messaging-${TRIPLE}`, `juice-messaging.${TRIPLE}.node`)
@@ -114,4 +123,12 @@ pub.close(); sub.close(); await proxy.close()
       `installed ${mib(installed)} (addon ${mib(fs.statSync(addon).size)})`,
   )
   t.true(installed < 16 * 1048576, `installed size ${mib(installed)}`)
+
+  // 5. Without the platform package: one line saying what to do, no stack trace.
+  fs.rmSync(path.join(app, 'node_modules', `juice-messaging-${TRIPLE}`), { recursive: true })
+  const bare = spawnSync(path.join(app, 'node_modules', '.bin', 'juice'), ['keygen'], { cwd: app, env, encoding: 'utf8' })
+  t.is(bare.status, 1)
+  t.is(bare.stderr.trim().split('\n').length, 1, bare.stderr)
+  t.regex(bare.stderr, /^juice: juice-messaging has no native binary for this platform \(linux-x64-gnu, Node v[\d.]+\)\. Fix: .*reinstall so that npm fetches the optional dependency juice-messaging-linux-x64-gnu/)
+  t.notRegex(bare.stderr, /npm run build:native/, 'no advice that only works in a clone')
 })

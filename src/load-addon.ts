@@ -20,6 +20,9 @@ export function platformTriple(): string {
   return `${platform}-${arch}`
 }
 
+/** The platforms with a prebuilt binary (package.json `napi.targets`). */
+const SUPPORTED = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'darwin-arm64', 'win32-x64-msvc']
+
 function load(): NativeModule {
   const triple = platformTriple()
   const tried: string[] = []
@@ -39,11 +42,17 @@ function load(): NativeModule {
   } catch (e) {
     tried.push(`${pkg}: ${(e as Error).message.split('\n')[0]}`)
   }
+  // A clone can build the addon; an installed package has no sources to build from.
+  const clone = existsSync(join(__dirname, '..', 'crates'))
   throw new Error(
     `juice-messaging has no native binary for this platform (${triple}, Node ${process.version}).\n` +
       `Tried:\n  - ${tried.join('\n  - ')}\n` +
-      `Fix: reinstall so npm fetches the optional dependency ${pkg} (do not use --no-optional), ` +
-      `or build from source with a Rust toolchain: npm run build:native`,
+      (clone
+        ? 'Fix: build it with a Rust toolchain: npm run build:native'
+        : SUPPORTED.includes(triple)
+          ? `Fix: reinstall so that npm fetches the optional dependency ${pkg} (not with --no-optional or --omit=optional)`
+          : `Fix: there is no prebuilt binary for ${triple} (only ${SUPPORTED.join(', ')}); build from a clone of the ` +
+            'repository with a Rust toolchain (npm install && npm run build there) and install that folder'),
   )
 }
 
