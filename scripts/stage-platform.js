@@ -17,7 +17,9 @@ function hostTriple() {
 
 const triple = process.argv[2] ?? hostTriple()
 const file = `juice-messaging.${triple}.node`
-const from = path.join(root, file)
+// The portable release build (scripts/build-portable.js) when there is one, else the local build.
+const portable = path.join(root, 'target', 'portable', file)
+const from = fs.existsSync(portable) ? portable : path.join(root, file)
 const dir = path.join(root, 'npm', triple)
 if (!fs.existsSync(dir)) {
   console.error(`stage-platform: there is no platform package npm/${triple} (targets are listed in package.json "napi")`)

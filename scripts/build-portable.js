@@ -1,0 +1,94 @@
+// Builds the release addon for a platform package with zig as the C/C++ toolchain and linker
+// (cargo-zigbuild), so that it loads on old and other Linux systems:
+//   node scripts/build-portable.js [TRIPLE] [--stage]
+// TRIPLE is a platform package name suffix (default linux-x64-gnu). For glibc targets the binary
+// links against glibc 2.17 (manylinux2014's baseline, as napi-rs's own packages) and carries its
+// C++ runtime statically (zig's libc++), so it needs no libstdc++. libsodium is built for the
+// same target from libsodium-sys-stable's bundled source (see with-sodium.js). The result is
+// target/portable/juice-messaging.TRIPLE.node; --stage also copies it into npm/TRIPLE/.
+// Tools come from the registries and stay inside target/: ziglang (PyPI) in a venv, and
+// cargo-zigbuild (crates.io). Skips the build when the binary is newer than the sources.
+'use strict'
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const root = path.join(__dirname, '..')
+const tools = path.join(root, 'target', 'portable-tools')
+const out = path.join(root, 'target', 'portable')
+
+const TARGETS = {
+  'linux-x64-gnu': 'x86_64-unknown-linux-gnu.2.17',
+  'linux-arm64-gnu': 'aarch64-unknown-linux-gnu.2.17',
+  'linux-x64-musl': 'x86_64-unknown-linux-musl',
+}
+
+function fail(msg) {
+  console.error(`[build-portable] ${msg}`)
+  process.exit(1)
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', opts.capture ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8', maxBuffer: 256 << 20, ...opts })
+  if (r.error) fail(`cannot run ${cmd}: ${r.error.message}`)
+  if (r.status !== 0) fail(`${cmd} ${args.join(' ')} failed (exit ${r.status})`)
+  return r.stdout
+}
+
+function newest(dir) {
+  let t = 0
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) t = Math.max(t, newest(p))
+    else if (/\.(rs|toml|c|h)$/.test(e.name)) t = Math.max(t, fs.statSync(p).mtimeMs)
+  }
+  return t
+}
+
+/** A PATH where `python3 -m ziglang` works (a venv in target/) and cargo-zigbuild is found. */
+function toolPath() {
+  const venv = path.join(tools, 'zig-venv')
+  const py = path.join(venv, 'bin', 'python3')
+  if (spawnSync(py, ['-m', 'ziglang', 'version'], { stdio: 'ignore' }).status !== 0) {
+    console.log('[build-portable] installing zig (PyPI ziglang) into target/portable-tools (once)')
+    run('python3', ['-m', 'venv', venv])
+    run(py, ['-m', 'pip', 'install', '--quiet', 'ziglang'])
+  }
+  const bin = path.join(tools, 'bin')
+  if (!fs.existsSync(path.join(bin, 'cargo-zigbuild'))) {
+    console.log('[build-portable] installing cargo-zigbuild (crates.io) into target/portable-tools (once)')
+    run('cargo', ['install', '--quiet', '--locked', 'cargo-zigbuild', '--root', tools])
+  }
+  return [path.join(venv, 'bin'), bin, process.env.PATH].join(path.delimiter)
+}
+
+const args = process.argv.slice(2)
+const triple = args.find((a) => !a.startsWith('--')) ?? 'linux-x64-gnu'
+const target = TARGETS[triple] ?? fail(`no portable build for ${triple}; known: ${Object.keys(TARGETS).join(', ')}`)
+const file = path.join(out, `juice-messaging.${triple}.node`)
+const fresh = fs.existsSync(file) && fs.statSync(file).mtimeMs > Math.max(newest(path.join(root, 'crates')), fs.statSync(path.join(root, 'Cargo.lock')).mtimeMs)
+if (!fresh) {
+  const env = { ...process.env, PATH: toolPath() }
+  console.log(`[build-portable] building ${triple} (${target}) with zig`)
+  const json = run('cargo', ['zigbuild', '--release', '-p', 'juice-sodium', '--target', target, '--target-dir', out, '--message-format=json-render-diagnostics'], { env, capture: true })
+  const sodium = json
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+    .find((m) => m.reason === 'build-script-executed' && m.package_id.includes('libsodium-sys-stable'))
+  if (!sodium) fail('libsodium-sys-stable did not report its build directory')
+  const installed = path.join(sodium.out_dir, 'installed')
+  // cc reads CXXFLAGS_<target> with the triple as rustc sees it (no glibc suffix).
+  const key = `CXXFLAGS_${target.replace(/\.[\d.]+$/, '').replace(/-/g, '_')}`
+  env[key] = `-DZMQ_USE_LIBSODIUM=1 -DZMQ_HAVE_CURVE=1 -I${path.join(installed, 'include')}`
+  env.SODIUM_LIB_DIR = path.join(installed, 'lib')
+  run('cargo', ['zigbuild', '--release', '-p', 'juice-node', '--target', target, '--target-dir', out], { env })
+  const rustTarget = target.replace(/\.[\d.]+$/, '')
+  fs.copyFileSync(path.join(out, rustTarget, 'release', 'libjuice_node.so'), file)
+}
+console.log(`[build-portable] ${path.relative(root, file)} (${(fs.statSync(file).size / 1048576).toFixed(2)} MiB)`)
+if (args.includes('--stage')) {
+  const dest = path.join(root, 'npm', triple, `juice-messaging.${triple}.node`)
+  fs.copyFileSync(file, dest)
+  console.log(`[build-portable] staged ${path.relative(root, dest)}`)
+}
