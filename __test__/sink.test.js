@@ -98,22 +98,11 @@ test('a 5 s database outage mid-stream loses nothing and stores nothing twice', 
 })
 
 /** A loopback HTTP server that records requests and answers with `statuses` in turn (then 204). */
-async function recorder(statuses = []) {
-  const seen = []
-  const server = http.createServer((req, res) => {
-    const chunks = []
-    req.on('data', (c) => chunks.push(c))
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks)
-      const gz = req.headers['content-encoding'] === 'gzip'
-      seen.push({ method: req.method, url: new URL(req.url, 'http://x'), headers: req.headers, body: (gz ? zlib.gunzipSync(raw) : raw).toString('utf8'), gz, size: raw.length })
-      const status = statuses.shift() ?? 204
-      res.writeHead(status, { 'Content-Type': 'application/json' })
-      res.end(status === 204 ? '' : JSON.stringify({ code: 'x', message: `status ${status}` }))
-    })
+function recorder(statuses = []) {
+  return fakeInflux(() => {
+    const status = statuses.shift() ?? 204
+    return { status, headers: { 'Content-Type': 'application/json' }, body: status === 204 ? '' : JSON.stringify({ code: 'x', message: `status ${status}` }) }
   })
-  await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => new Promise((r) => server.close(r)) }
 }
 
 test('InfluxDB 2.x: POST /api/v2/write with org, bucket, ns precision, a token and gzip when it pays', async (t) => {
@@ -242,7 +231,11 @@ test('juice ingest stores the chosen types and topics, then stops cleanly on SIG
   await proxy.close()
 })
 
-/** An HTTP server that answers each write with `judge(lines)` ({ status, body?, headers? }). */
+/**
+ * A loopback HTTP server standing in for InfluxDB: records every request (method, url, headers,
+ * body decompressed, lines, whether gzipped, size on the wire, arrival time) and answers each
+ * with `judge(lines)` ({ status, body?, headers? }).
+ */
 async function fakeInflux(judge) {
   const seen = []
   const server = http.createServer((req, res) => {
@@ -250,9 +243,10 @@ async function fakeInflux(judge) {
     req.on('data', (c) => chunks.push(c))
     req.on('end', () => {
       const raw = Buffer.concat(chunks)
-      const body = (req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw).toString('utf8')
+      const gz = req.headers['content-encoding'] === 'gzip'
+      const body = (gz ? zlib.gunzipSync(raw) : raw).toString('utf8')
       const lines = body.split('\n')
-      seen.push({ at: Date.now(), lines })
+      seen.push({ at: Date.now(), method: req.method, url: new URL(req.url, 'http://x'), headers: req.headers, body, lines, gz, size: raw.length })
       const a = judge(lines)
       res.writeHead(a.status, a.headers ?? {})
       res.end(a.body ?? '')
