@@ -77,6 +77,7 @@ test('close() flushes: 100,000 events published before close() all arrive', asyn
   await pub.close()
   t.is(pub.stats().sent, n)
   t.is(pub.stats().unsent, 0)
+  t.false(pub.stats().lingerExpired, 'everything was written before linger ran out')
   let inOrder = 0
   for (let k = 0; k < n; k++) if ((await sub.get(10)).i === k) inOrder++
   t.is(inOrder, n, 'every event arrives, in order')

@@ -76,13 +76,14 @@ export interface NativePublisherStats {
   unrouted: number
   handshakeFailures: number
   connected: boolean
+  lingerExpired: boolean
 }
 
 export interface NativePublisher {
   /** Sends from an encoded batch without waiting; returns the bytes consumed. */
   trySend(batch: Buffer): number
   /** Sends the whole batch, blocking the thread while the proxy cannot take more. */
-  sendBlocking(batch: Buffer): void
+  sendBlocking(batch: Buffer, limitMs: number | null): number
   /** Resolves once sending can progress (true) or after the timeout (false). */
   waitReady(timeoutMs: number): Promise<boolean>
   stats(): NativePublisherStats

@@ -62,6 +62,13 @@ export interface PublisherStats {
   handshakeFailures: number
   /** A connection to the proxy is up (its handshake completed). */
   connected: boolean
+  /**
+   * `close()` ran out of `linger` while libzmq still held events for an unresponsive proxy, and
+   * libzmq discarded them. libzmq 4.3 cannot say how many (they were already counted as `sent`);
+   * `close()` also emits a `JUICE_LINGER_EXPIRED` process warning. See the README's "What close()
+   * counts".
+   */
+  lingerExpired: boolean
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -98,7 +105,8 @@ abstract class PublisherBase {
   protected unsent = 0
   /** The URI this publisher connects to. */
   readonly uri: string
-  protected readonly lingerMs: number
+  /** @internal */
+  readonly lingerMs: number
   private readonly maxMessage: number
   private readonly diagnosis: Diagnosis
 
@@ -147,7 +155,18 @@ abstract class PublisherBase {
       unrouted: s.unrouted,
       handshakeFailures: s.handshakeFailures,
       connected: s.connected,
+      lingerExpired: s.lingerExpired,
     }
+  }
+
+  /** After the native close: makes a discard by libzmq loud, since it cannot be counted. */
+  protected reportLingerExpired(): void {
+    if (!this.native.stats().lingerExpired) return
+    process.emitWarning(
+      `close() ran out of linger (${this.lingerMs} ms) with events still queued for ${this.uri}; libzmq discarded them. ` +
+        'stats().lingerExpired is set; a longer linger or a responsive proxy avoids this.',
+      { code: 'JUICE_LINGER_EXPIRED' },
+    )
   }
 
   /**
@@ -248,6 +267,7 @@ export class PublisherAsync extends PublisherBase {
       this.writer.consume(this.writer.len)
     }
     await this.native.close()
+    this.reportLingerExpired()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -267,7 +287,10 @@ export function flushBlockingPublishers(): void {
   for (const p of pendingBlocking) p.flush()
 }
 
-process.once('exit', flushBlockingPublishers)
+// At exit, as in close(), an unresponsive proxy gets `linger` and no more: exit must not hang.
+process.once('exit', () => {
+  for (const p of pendingBlocking) p.flushWithin(p.lingerMs)
+})
 
 /**
  * Synchronous client for publishing events to other Juice services.
@@ -304,23 +327,38 @@ export class PublisherBlocking extends PublisherBase {
 
   /** Hands every queued event to libzmq now, blocking while the proxy cannot take more. */
   flush(): void {
+    this.flushWithin(null)
+  }
+
+  /**
+   * As flush(), but gives up after `limitMs` (null: never); what is then still queued is
+   * dropped and counted as `unsent`.
+   * @internal
+   */
+  flushWithin(limitMs: number | null): void {
     pendingBlocking.delete(this)
     if (this.writer.len === 0) return
+    let taken = 0
     try {
-      call(() => this.native.sendBlocking(this.writer.view()))
+      taken = call(() => this.native.sendBlocking(this.writer.view(), limitMs))
     } finally {
+      if (taken < this.writer.len) this.unsent = this.published - this.native.stats().sent
       this.writer.consume(this.writer.len)
     }
   }
 
-  /** Sends what is queued, then closes, waiting up to `linger` for it to be written. Idempotent. */
+  /**
+   * Sends what is queued, then closes, waiting up to `linger` in all for an unresponsive proxy:
+   * what is still queued in JavaScript then is counted as `unsent`. Idempotent.
+   */
   close(): void {
     if (this.closing) return
     try {
-      this.flush()
+      this.flushWithin(this.lingerMs)
     } finally {
       this.closing = true
       this.native.closeBlocking()
+      this.reportLingerExpired()
     }
   }
 

@@ -18,7 +18,7 @@
 //! Batch layout (little-endian), repeated: `type_len: u32, topic_len: u32 (u32::MAX = no topic),
 //! payload_len: u32, type, topic, payload`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -80,6 +80,10 @@ pub struct PublisherStats {
     pub handshake_failures: u64,
     /// Connected to the proxy (a handshake completed and the connection has not dropped).
     pub connected: bool,
+    /// `close()` ran out of linger while libzmq still held events for the proxy, so libzmq
+    /// discarded them. How many is not knowable through libzmq 4.3's API (its pipe statistics
+    /// lag by up to half the high-water mark), but that some were lost is.
+    pub linger_expired: bool,
 }
 
 /// Appends events to a batch in the layout [`Publisher::try_send`] reads.
@@ -177,6 +181,7 @@ pub struct Shared {
     sent: AtomicU64,
     blocked: AtomicU64,
     unrouted: AtomicU64,
+    linger_expired: AtomicBool,
     handshakes: HandshakeLog,
     /// Set by `close()`; the watcher sleeps on `wake` and exits when it sees it.
     stopping: Mutex<bool>,
@@ -250,6 +255,7 @@ impl Publisher {
             sent: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
             unrouted: AtomicU64::new(0),
+            linger_expired: AtomicBool::new(false),
             handshakes: HandshakeLog::default(),
             stopping: Mutex::new(false),
             wake: Condvar::new(),
@@ -363,17 +369,26 @@ impl Shared {
         }
     }
 
-    /// Sends the whole batch, blocking the caller while the first subscription is awaited or the
-    /// pipe is full.
-    pub fn send_blocking(&self, batch: &[u8]) -> Result<()> {
+    /// Sends the batch, blocking the caller while the first subscription is awaited or the pipe
+    /// is full, for at most `limit` (None: as long as it takes). Returns the bytes consumed, less
+    /// than the batch only when `limit` ran out.
+    pub fn send_blocking(&self, batch: &[u8], limit: Option<Duration>) -> Result<usize> {
+        let deadline = limit.map(|d| Instant::now() + d);
         let mut at = 0;
         while at < batch.len() {
             at += self.try_send(&batch[at..])?;
             if at < batch.len() {
-                self.wait_ready(Duration::from_secs(3600))?;
+                let wait = match deadline {
+                    None => Duration::from_secs(3600),
+                    Some(d) => match d.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => left,
+                        _ => break,
+                    },
+                };
+                self.wait_ready(wait)?;
             }
         }
-        Ok(())
+        Ok(at)
     }
 
     /// Reads subscription notices, waiting up to `wait` for more, and says whether the publisher
@@ -419,6 +434,7 @@ impl Shared {
             unrouted: self.unrouted.load(Ordering::Relaxed),
             handshake_failures: self.handshakes.failures(),
             connected: self.handshakes.connected() > 0,
+            linger_expired: self.linger_expired.load(Ordering::Relaxed),
         }
     }
 
@@ -440,9 +456,17 @@ impl Shared {
         };
         // Closing hands the socket to libzmq's reaper, which writes what is queued (up to
         // linger) and then destroys it, reporting "monitor stopped": that is when close returns.
+        let had_socket = sock.is_some();
+        let t0 = Instant::now();
         drop(sock);
         if let Some(monitor) = monitor {
-            if !monitor.wait_closed(linger + Duration::from_secs(2)) {
+            let stopped = monitor.wait_closed(linger + Duration::from_secs(2));
+            // libzmq destroys the socket as soon as its queue is written, or when its linger
+            // timer fires with something left: taking the whole linger means the latter.
+            if had_socket && !linger.is_zero() && t0.elapsed() >= linger {
+                self.linger_expired.store(true, Ordering::Relaxed);
+            }
+            if !stopped {
                 // libzmq may still send events to this reader: dropping it could stall libzmq's
                 // I/O thread, so it is leaked instead (this has not been seen to happen).
                 std::mem::forget(monitor);

@@ -17,7 +17,7 @@ fn proxy() -> Proxy {
 fn publish(p: &Publisher, type_name: &str, topic: Option<&str>, payload: &[u8]) -> Result<()> {
     let mut w = BatchWriter::default();
     w.push(type_name, topic, payload);
-    p.send_blocking(&w.bytes)
+    p.send_blocking(&w.bytes, None).map(drop)
 }
 
 /// Collects (type_id, topic, payload) until `n` events arrived or 5 s passed.
@@ -123,11 +123,11 @@ fn close_flushes_everything_published() {
     for i in 0..n {
         w.push("E", None, format!("{{\"i\":{i}}}").as_bytes());
         if w.bytes.len() > 1 << 16 {
-            publisher.send_blocking(&w.bytes).unwrap();
+            publisher.send_blocking(&w.bytes, None).unwrap();
             w.bytes.clear();
         }
     }
-    publisher.send_blocking(&w.bytes).unwrap();
+    publisher.send_blocking(&w.bytes, None).unwrap();
     publisher.close();
     assert_eq!(publisher.stats().sent, n as u64);
     let got = collect(&sub, n);

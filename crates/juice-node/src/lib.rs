@@ -253,6 +253,7 @@ pub struct PublisherStats {
     pub unrouted: f64,
     pub handshake_failures: f64,
     pub connected: bool,
+    pub linger_expired: bool,
 }
 
 /// Throws unless `name` can be an event type name on the wire.
@@ -294,10 +295,14 @@ impl NativePublisher {
         self.inner.try_send(batch).map(|n| n as u32).map_err(js_err)
     }
 
-    /// Sends a whole batch, blocking the JS thread while the publisher cannot make progress.
+    /// Sends a batch, blocking the JS thread while the publisher cannot make progress, for at
+    /// most `limit_ms` (null: as long as it takes). Returns the bytes consumed.
     #[napi]
-    pub fn send_blocking(&self, batch: &[u8]) -> Result<(), CodedError> {
-        self.inner.send_blocking(batch).map_err(js_err)
+    pub fn send_blocking(&self, batch: &[u8], limit_ms: Option<f64>) -> Result<u32, CodedError> {
+        self.inner
+            .send_blocking(batch, ms(limit_ms))
+            .map(|n| n as u32)
+            .map_err(js_err)
     }
 
     /// Resolves (off the JS thread) once sending can make progress (true) or after the timeout.
@@ -318,6 +323,7 @@ impl NativePublisher {
             unrouted: s.unrouted as f64,
             handshake_failures: s.handshake_failures as f64,
             connected: s.connected,
+            linger_expired: s.linger_expired,
         }
     }
 
@@ -483,7 +489,7 @@ impl NativeSubscriber {
     /// was queued (the waker is then armed); minus the size needed when the next record alone
     /// does not fit.
     #[napi]
-    pub fn take_or_arm_into(&self, mut out: Buffer) -> Result<i64, CodedError> {
+    pub fn take_or_arm_into(&self, mut out: BufferSlice) -> Result<i64, CodedError> {
         self.inner
             .inbox()
             .take_into_or_arm(&mut out)
@@ -496,7 +502,7 @@ impl NativeSubscriber {
     #[napi]
     pub fn wait_take_into(
         &self,
-        mut out: Buffer,
+        mut out: BufferSlice,
         timeout_ms: Option<f64>,
     ) -> Result<i64, CodedError> {
         self.inner
