@@ -1,6 +1,6 @@
 // Builds the release addon for a platform package with zig as the C/C++ toolchain and linker
 // (cargo-zigbuild), so that it loads on old and other Linux systems:
-//   node scripts/build-portable.js [TRIPLE] [--stage]
+//   node scripts/build-portable.js [TRIPLE...] [--stage]
 // TRIPLE is a platform package name suffix (default linux-x64-gnu). For glibc targets the binary
 // links against glibc 2.17 (manylinux2014's baseline, as napi-rs's own packages) and carries its
 // C++ runtime statically (zig's libc++), so it needs no libstdc++. libsodium is built for the
@@ -62,33 +62,46 @@ function toolPath() {
   return [path.join(venv, 'bin'), bin, process.env.PATH].join(path.delimiter)
 }
 
-const args = process.argv.slice(2)
-const triple = args.find((a) => !a.startsWith('--')) ?? 'linux-x64-gnu'
-const target = TARGETS[triple] ?? fail(`no portable build for ${triple}; known: ${Object.keys(TARGETS).join(', ')}`)
-const file = path.join(out, `juice-messaging.${triple}.node`)
-const fresh = fs.existsSync(file) && fs.statSync(file).mtimeMs > Math.max(newest(path.join(root, 'crates')), fs.statSync(path.join(root, 'Cargo.lock')).mtimeMs)
-if (!fresh) {
-  const env = { ...process.env, PATH: toolPath() }
-  console.log(`[build-portable] building ${triple} (${target}) with zig`)
-  const json = run('cargo', ['zigbuild', '--release', '-p', 'juice-sodium', '--target', target, '--target-dir', out, '--message-format=json-render-diagnostics'], { env, capture: true })
-  const sodium = json
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l))
-    .find((m) => m.reason === 'build-script-executed' && m.package_id.includes('libsodium-sys-stable'))
-  if (!sodium) fail('libsodium-sys-stable did not report its build directory')
-  const installed = path.join(sodium.out_dir, 'installed')
-  // cc reads CXXFLAGS_<target> with the triple as rustc sees it (no glibc suffix).
-  const key = `CXXFLAGS_${target.replace(/\.[\d.]+$/, '').replace(/-/g, '_')}`
-  env[key] = `-DZMQ_USE_LIBSODIUM=1 -DZMQ_HAVE_CURVE=1 -I${path.join(installed, 'include')}`
-  env.SODIUM_LIB_DIR = path.join(installed, 'lib')
-  run('cargo', ['zigbuild', '--release', '-p', 'juice-node', '--target', target, '--target-dir', out], { env })
-  const rustTarget = target.replace(/\.[\d.]+$/, '')
-  fs.copyFileSync(path.join(out, rustTarget, 'release', 'libjuice_node.so'), file)
+/** Rust's standard library for `rustTarget`, from rustup (once). */
+function ensureRustTarget(rustTarget) {
+  const r = spawnSync('rustup', ['target', 'list', '--installed'], { encoding: 'utf8' })
+  if (r.error) fail(`rustup is needed to add the ${rustTarget} standard library: ${r.error.message}`)
+  if (r.stdout.split('\n').includes(rustTarget)) return
+  console.log(`[build-portable] adding Rust's ${rustTarget} standard library (rustup target add, once)`)
+  run('rustup', ['target', 'add', rustTarget])
 }
-console.log(`[build-portable] ${path.relative(root, file)} (${(fs.statSync(file).size / 1048576).toFixed(2)} MiB)`)
-if (args.includes('--stage')) {
-  const dest = path.join(root, 'npm', triple, `juice-messaging.${triple}.node`)
-  fs.copyFileSync(file, dest)
-  console.log(`[build-portable] staged ${path.relative(root, dest)}`)
+
+const args = process.argv.slice(2)
+const triples = args.filter((a) => !a.startsWith('--'))
+for (const triple of triples.length > 0 ? triples : ['linux-x64-gnu']) build(triple, args.includes('--stage'))
+
+function build(triple, stage) {
+  const target = TARGETS[triple] ?? fail(`no portable build for ${triple}; known: ${Object.keys(TARGETS).join(', ')}`)
+  const file = path.join(out, `juice-messaging.${triple}.node`)
+  const fresh = fs.existsSync(file) && fs.statSync(file).mtimeMs > Math.max(newest(path.join(root, 'crates')), fs.statSync(path.join(root, 'Cargo.lock')).mtimeMs)
+  if (!fresh) {
+    const rustTarget = target.replace(/\.[\d.]+$/, '')
+    ensureRustTarget(rustTarget)
+    const env = { ...process.env, PATH: toolPath() }
+    console.log(`[build-portable] building ${triple} (${target}) with zig`)
+    const json = run('cargo', ['zigbuild', '--release', '-p', 'juice-sodium', '--target', target, '--target-dir', out, '--message-format=json-render-diagnostics'], { env, capture: true })
+    const sodium = json
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((m) => m.reason === 'build-script-executed' && m.package_id.includes('libsodium-sys-stable'))
+    if (!sodium) fail('libsodium-sys-stable did not report its build directory')
+    const installed = path.join(sodium.out_dir, 'installed')
+    // cc reads CXXFLAGS_<target> with the triple as rustc sees it (no glibc suffix).
+    env[`CXXFLAGS_${rustTarget.replace(/-/g, '_')}`] = `-DZMQ_USE_LIBSODIUM=1 -DZMQ_HAVE_CURVE=1 -I${path.join(installed, 'include')}`
+    env.SODIUM_LIB_DIR = path.join(installed, 'lib')
+    run('cargo', ['zigbuild', '--release', '-p', 'juice-node', '--target', target, '--target-dir', out], { env })
+    fs.copyFileSync(path.join(out, rustTarget, 'release', 'libjuice_node.so'), file)
+  }
+  console.log(`[build-portable] ${path.relative(root, file)} (${(fs.statSync(file).size / 1048576).toFixed(2)} MiB)`)
+  if (stage) {
+    const dest = path.join(root, 'npm', triple, `juice-messaging.${triple}.node`)
+    fs.copyFileSync(file, dest)
+    console.log(`[build-portable] staged ${path.relative(root, dest)}`)
+  }
 }
