@@ -29,7 +29,12 @@ function proxyChild(opts = {}) {
           info: JSON.parse(line),
           exited: () => exit,
           rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]),
-          stop: () => new Promise((r) => (exit ? r() : (child.once('exit', r), child.kill('SIGKILL')))),
+          stop: () =>
+            new Promise((r) => {
+              if (exit) return r()
+              child.once('exit', r)
+              child.kill('SIGKILL')
+            }),
         })
       }
     })
@@ -184,7 +189,7 @@ test('the topic registry is bounded in bytes: 1,000 distinct 256 KiB topics from
     let topics
     await until(() => {
       j.queryTopics(p.info.query).then((x) => (topics = x), () => {})
-      return topics && topics.topics.some((x) => x.name === 'T.last')
+      return topics?.topics.some((x) => x.name === 'T.last') === true
     }, 20_000)
     t.truthy(topics, 'the query endpoint answered')
     const names = topics.topics.map((x) => x.name)

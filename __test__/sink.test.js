@@ -387,15 +387,24 @@ test('juice ingest checks the database at start: a missing one is an error, --cr
 
 test('juice ingest with InfluxDB down: the first Ctrl-C says what it is waiting for, the second stops and says what was lost', async (t) => {
   let writes = 0
-  const db = await fakeInflux(() => (writes++, { status: 503, body: '{"error":"down"}' }))
+  const db = await fakeInflux(() => {
+    writes++
+    return { status: 503, body: '{"error":"down"}' }
+  })
   // /ping and SHOW DATABASES answer like a healthy 1.x server; writes fail with 503.
   const server = http.createServer((req, res) => {
     if (req.url.startsWith('/ping')) return res.writeHead(204).end()
     if (req.url.startsWith('/query')) return res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"results":[{"series":[{"values":[["lab"]]}]}]}')
-    req.pipe(http.request(db.url + req.url, { method: req.method, headers: req.headers }, (up) => (res.writeHead(up.statusCode, up.headers), up.pipe(res))))
+    req.pipe(http.request(db.url + req.url, { method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode, up.headers)
+      up.pipe(res)
+    }))
   })
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => (server.close(), db.close()))
+  t.teardown(() => {
+    server.close()
+    db.close()
+  })
   const proxy = await startProxy()
   t.teardown(() => proxy.close())
   const ing = ingestChild(['Cryo', '--uri', proxy.backend, '--influx', `http://127.0.0.1:${server.address().port}`, '--db', 'lab', '--flush-interval', '0.1'])

@@ -6,8 +6,8 @@ function chart(sizes, series) {
   const H = 420
   const pad = { l: 80, r: 170, t: 40, b: 50 }
   const all = Object.values(series).flat().filter((v) => v > 0)
-  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...all))))
-  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...all))))
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...all)))
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...all)))
   const x = (i) => pad.l + (i * (W - pad.l - pad.r)) / (sizes.length - 1)
   const y = (v) => pad.t + ((Math.log10(hi) - Math.log10(Math.max(v, lo))) * (H - pad.t - pad.b)) / (Math.log10(hi) - Math.log10(lo))
   const colors = ['#d95f02', '#1b9e77', '#7570b3', '#e7298a']
@@ -28,7 +28,7 @@ function chart(sizes, series) {
   Object.entries(series).forEach(([name, vals], k) => {
     const c = colors[k % colors.length]
     out.push(`<polyline fill="none" stroke="${c}" stroke-width="2.5" points="${vals.map((v, i) => `${x(i)},${y(v)}`).join(' ')}"/>`)
-    vals.forEach((v, i) => out.push(`<circle cx="${x(i)}" cy="${y(v)}" r="3.5" fill="${c}"/>`))
+    vals.forEach((v, i) => void out.push(`<circle cx="${x(i)}" cy="${y(v)}" r="3.5" fill="${c}"/>`))
     out.push(`<rect x="${W - pad.r + 15}" y="${pad.t + k * 22}" width="14" height="4" fill="${c}"/>`)
     out.push(`<text x="${W - pad.r + 35}" y="${pad.t + k * 22 + 6}">${name}</text>`)
   })

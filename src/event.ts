@@ -114,7 +114,7 @@ function parseWireTime(text: string): number {
       if (n === 20) return parsedPrefixMs
       const frac =
         digitAt(text, 20) * 100 + (digits >= 2 ? digitAt(text, 21) * 10 : 0) + (digits >= 3 ? digitAt(text, 22) : 0)
-      if (frac === frac) return parsedPrefixMs + frac
+      if (!Number.isNaN(frac)) return parsedPrefixMs + frac
     }
   }
   // A naive timestamp (no offset) would be read as local time by Date.parse; Juice stores UTC.
@@ -160,7 +160,7 @@ export function timeFromText(text: string): Date {
 export type FieldType = 'float' | 'int' | 'bool' | 'string'
 
 /** A class of events: anything constructed with `new` that produces an Event. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: constructor parameters must be `any` for subclasses' own signatures to be assignable
 export type EventClass<E extends Event = Event> = (abstract new (...args: any[]) => E) & {
   readonly eventName?: string
   readonly name: string
@@ -281,14 +281,14 @@ function reservedOf(cls: EventClass): Set<string> {
 function shadowingKey(cls: EventClass, data: object): string | undefined {
   const reserved = reservedOf(cls)
   for (const k in data) {
-    if (reserved.has(k) && Object.prototype.hasOwnProperty.call(data, k)) return k
+    if (reserved.has(k) && Object.hasOwn(data, k)) return k
   }
   return undefined
 }
 
 /** The wire type name of an event class. */
 export function eventTypeName(cls: EventClass): string {
-  const own = Object.prototype.hasOwnProperty.call(cls, 'eventName') ? cls.eventName : undefined
+  const own = Object.hasOwn(cls, 'eventName') ? cls.eventName : undefined
   const name = own ?? cls.name
   if (typeof name !== 'string' || name.length === 0) {
     throw new TypeError('event class has no name; set `static eventName = "..."` on it')

@@ -25,7 +25,7 @@ const schemas = new WeakMap<object, Schema>()
 const owners = new Map<string, object>()
 
 function own<T>(cls: object, key: string): T | undefined {
-  return Object.prototype.hasOwnProperty.call(cls, key) ? ((cls as Record<string, unknown>)[key] as T) : undefined
+  return  Object.hasOwn(cls, key) ? ((cls as Record<string, unknown>)[key] as T) : undefined
 }
 
 /** The storage schema of an event class, checked once. */

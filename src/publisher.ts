@@ -9,7 +9,7 @@
 // event loop a turn, and before any blocking get() in the process.
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from './curve'
 import { call, ClosedError } from './errors'
-import { Event, EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
+import { Event, type EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
 import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
 import type { NativePublisher } from './native'

@@ -6,7 +6,7 @@
 //   BatchReader --> decodeEvent
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from './curve'
 import { AbortError, call, ClosedError, TimeoutError } from './errors'
-import { decodeEvent, Event, EventClass, eventTypeName } from './event'
+import { decodeEvent, Event, type EventClass, eventTypeName } from './event'
 import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
 import type { NativeSubscriber, NativeSubscriberStats } from './native'

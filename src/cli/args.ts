@@ -18,7 +18,7 @@ export type Options = NonNullable<ParseArgsConfig['options']>
 
 export interface Parsed {
   /** By flag name: a string for `type: 'string'` options, a boolean for flags (parseArgs checks). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: parseArgs types each option by its config; callers narrow with `as`
   values: Record<string, any>
   positionals: string[]
 }
@@ -133,7 +133,7 @@ export function clientCurve(values: Record<string, unknown>): ClientCurveOptions
  * the flag, two or more spaces, the text; a continuation line is indented past the flags.
  */
 export function formatHelp(text: string): string {
-  const option = /^  (-\S.*?)  +(\S.*)$/
+  const option = /^ {2}(-\S.*?) {2,}(\S.*)$/
   const lines = text.split('\n')
   const width = Math.max(...lines.map((l) => option.exec(l)?.[1].length ?? 0))
   let continues = false

@@ -91,7 +91,10 @@ export async function ingest(argv: string[]): Promise<number> {
     'create-db': { type: 'boolean' },
     lossless: { type: 'boolean' },
   })
-  if (values.help) return void process.stdout.write(help), 0
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
   if (positionals.length === 0) throw new UsageError('name at least one TYPE[.TOPIC] to ingest')
   if (values.measurement !== undefined && new Set(positionals.map((p) => p.split('.')[0])).size > 1) {
     throw new UsageError('--measurement needs a single TYPE')

@@ -17,7 +17,10 @@ Example: juice keygen --out proxy.key && juice keygen --out dashboard.key
 
 export async function keygen(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' }, out: { type: 'string' } })
-  if (values.help) return void process.stdout.write(help), 0
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
   const pair = generateKeyPair()
   if (typeof values.out === 'string') {

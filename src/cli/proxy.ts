@@ -50,7 +50,10 @@ export async function proxy(argv: string[]): Promise<number> {
     keys: { type: 'string' },
     allow: { type: 'string' },
   })
-  if (values.help) return void process.stdout.write(help), 0
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
   const interval = positiveNumber('--interval', values.interval, 10)
   const query = values.query === 'none' ? undefined : (values.query ?? DEFAULT_QUERY)

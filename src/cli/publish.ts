@@ -57,7 +57,10 @@ export async function publish(argv: string[]): Promise<number> {
     'connect-timeout': { type: 'string' },
     ...CLIENT_CURVE_FLAGS,
   })
-  if (values.help) return void process.stdout.write(help), 0
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
   if (positionals.length !== 2) {
     throw new UsageError(`expected TYPE and a JSON body, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`)
   }

@@ -71,7 +71,10 @@ export async function tail(argv: string[]): Promise<number> {
     'connect-timeout': { type: 'string' },
     ...CLIENT_CURVE_FLAGS,
   })
-  if (values.help) return void process.stdout.write(help), 0
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
   if (positionals.length === 0 && !values.all) throw new UsageError('name at least one TYPE[.TOPIC] to follow, or --all')
   const count = positiveNumber('--count', values.count as string | undefined, Infinity, { integer: true })
   const idle = positiveNumber('--timeout', values.timeout as string | undefined, 0)

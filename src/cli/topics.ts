@@ -27,11 +27,14 @@ function ago(ms: number): string {
 
 export async function topics(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { query: { type: 'string' }, json: { type: 'boolean' }, timeout: { type: 'string' }, ...CLIENT_CURVE_FLAGS })
-  if (values.help) return void process.stdout.write(help), 0
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
   const uri = (values.query as string | undefined) ?? DEFAULT_QUERY
   const timeout = positiveNumber('--timeout', values.timeout as string | undefined, 3)
-  let reply
+  let reply: Awaited<ReturnType<typeof queryTopics>>
   try {
     reply = await queryTopics(uri, { timeout, curve: clientCurve(values) })
   } catch (e) {

@@ -97,7 +97,10 @@ fn fd_limit() -> u64 {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return 1024;
     }
-    lim.rlim_cur as u64
+    // rlim_t is u64 on the 64-bit targets built today, but not by definition.
+    #[allow(clippy::unnecessary_cast)]
+    let cur = lim.rlim_cur as u64;
+    cur
 }
 
 fn last_error() -> zmq::Error {

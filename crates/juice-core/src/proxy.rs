@@ -410,7 +410,7 @@ impl Forwarder {
             // XPUB passes up a subscriber's data messages too; only well-formed notices within
             // the limit may reach the publishers' tries. A rejected subscribe's later unsubscribe
             // is dropped the same way, uncounted, since it was never passed on.
-            let fits = frame.len() <= self.max_subscription + 1;
+            let fits = frame.size() <= self.max_subscription + 1;
             match frame.first() {
                 Some(1) if fits => {
                     c.subscriptions.fetch_add(1, Ordering::Relaxed);
@@ -441,7 +441,7 @@ impl Forwarder {
             }
             loop {
                 let more = frame.more();
-                bytes += frame.len() as u64;
+                bytes += frame.size() as u64;
                 let flags = if more { zmq::SNDMORE } else { 0 };
                 // Without NODROP, XPUB never blocks: at a full subscriber pipe libzmq drops
                 // for that subscriber only. With it (lossless), wait for room.

@@ -215,19 +215,20 @@ impl RawFrame {
         }
     }
 
-    pub fn more(&mut self) -> bool {
+    pub fn more(&self) -> bool {
         // SAFETY: the message is initialised for the life of `self`.
-        unsafe { zmq_sys::zmq_msg_more(&mut self.msg) != 0 }
+        unsafe { zmq_sys::zmq_msg_more(&self.msg) != 0 }
     }
 
-    pub fn len(&mut self) -> usize {
+    /// The frame's size in bytes.
+    pub fn size(&self) -> usize {
         // SAFETY: as above.
-        unsafe { zmq_sys::zmq_msg_size(&mut self.msg) }
+        unsafe { zmq_sys::zmq_msg_size(&self.msg) }
     }
 
     /// The frame's bytes, valid until the next receive or send.
     pub fn bytes(&mut self) -> &[u8] {
-        let len = self.len();
+        let len = self.size();
         if len == 0 {
             return &[];
         }
@@ -240,7 +241,7 @@ impl RawFrame {
 
     /// First byte of the frame, if any.
     pub fn first(&mut self) -> Option<u8> {
-        if self.len() == 0 {
+        if self.size() == 0 {
             return None;
         }
         // SAFETY: the frame holds at least one byte at zmq_msg_data.
