@@ -1,0 +1,128 @@
+//! Every option object JavaScript passes in, and its one conversion into the core's options.
+//! A missing field takes the core's default; the TypeScript layer has already range-checked each
+//! value (src/options.ts), so numbers arrive as whole, in-range f64s.
+
+use juice_core as core;
+use napi_derive::napi;
+
+/// A client's CURVE keys (Z85).
+#[napi(object)]
+pub struct ClientCurve {
+    pub server_key: String,
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+impl From<ClientCurve> for core::ClientKeys {
+    fn from(c: ClientCurve) -> Self {
+        core::ClientKeys {
+            server_key: c.server_key,
+            public_key: c.public_key,
+            secret_key: c.secret_key,
+        }
+    }
+}
+
+/// The proxy's CURVE settings (Z85).
+#[napi(object)]
+pub struct ServerCurve {
+    pub secret_key: String,
+    pub allowed_clients: Vec<String>,
+}
+
+#[napi(object)]
+pub struct ProxyOptions {
+    pub frontend: Option<String>,
+    pub backend: Option<String>,
+    /// `ZMQ_RCVHWM` of the XSUB frontend, per publisher connection.
+    pub rcv_hwm: Option<i32>,
+    /// `ZMQ_SNDHWM` of the XPUB backend, per subscriber connection.
+    pub snd_hwm: Option<i32>,
+    /// `ZMQ_MAXMSGSIZE` of the frontend; -1 for no limit.
+    pub max_message_size: Option<f64>,
+    /// `ZMQ_XPUB_NODROP` on the backend.
+    pub lossless: Option<bool>,
+    pub curve: Option<ServerCurve>,
+    pub max_topics: Option<u32>,
+    pub query: Option<String>,
+    pub max_subscription: Option<u32>,
+    pub max_topics_bytes: Option<f64>,
+}
+
+impl From<ProxyOptions> for core::ProxyOptions {
+    fn from(o: ProxyOptions) -> Self {
+        let d = core::ProxyOptions::default();
+        core::ProxyOptions {
+            frontend: o.frontend.unwrap_or(d.frontend),
+            backend: o.backend.unwrap_or(d.backend),
+            rcv_hwm: o.rcv_hwm.unwrap_or(d.rcv_hwm),
+            snd_hwm: o.snd_hwm.unwrap_or(d.snd_hwm),
+            max_message_size: o.max_message_size.map_or(d.max_message_size, |v| v as i64),
+            lossless: o.lossless.unwrap_or(d.lossless),
+            curve: o.curve.map(|c| core::ServerKeys {
+                secret_key: c.secret_key,
+                allowed_clients: c.allowed_clients,
+            }),
+            max_topics: o.max_topics.map_or(d.max_topics, |v| v as usize),
+            query: o.query,
+            max_subscription: o
+                .max_subscription
+                .map_or(d.max_subscription, |v| v as usize),
+            max_topics_bytes: o
+                .max_topics_bytes
+                .map_or(d.max_topics_bytes, |v| v as usize),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct PublisherOptions {
+    /// `ZMQ_SNDHWM`.
+    pub snd_hwm: Option<i32>,
+    /// `ZMQ_LINGER`, ms.
+    pub linger_ms: Option<i32>,
+    pub subscription_wait_ms: Option<u32>,
+    pub curve: Option<ClientCurve>,
+}
+
+impl From<PublisherOptions> for core::PublisherOptions {
+    fn from(o: PublisherOptions) -> Self {
+        let d = core::PublisherOptions::default();
+        core::PublisherOptions {
+            snd_hwm: o.snd_hwm.unwrap_or(d.snd_hwm),
+            linger_ms: o.linger_ms.unwrap_or(d.linger_ms),
+            subscription_wait_ms: o
+                .subscription_wait_ms
+                .map_or(d.subscription_wait_ms, u64::from),
+            curve: o.curve.map(Into::into),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct SubscriberOptions {
+    pub max_queue: Option<u32>,
+    pub max_queue_bytes: Option<f64>,
+    pub max_payload: Option<f64>,
+    /// `ZMQ_RCVHWM`.
+    pub rcv_hwm: Option<i32>,
+    /// `ZMQ_MAXMSGSIZE`; -1 for no limit.
+    pub max_message_size: Option<f64>,
+    pub lossless: Option<bool>,
+    pub curve: Option<ClientCurve>,
+}
+
+impl From<SubscriberOptions> for core::SubscriberOptions {
+    fn from(o: SubscriberOptions) -> Self {
+        let d = core::SubscriberOptions::default();
+        core::SubscriberOptions {
+            max_queue: o.max_queue.map_or(d.max_queue, |v| v as usize),
+            max_queue_bytes: o.max_queue_bytes.map_or(d.max_queue_bytes, |v| v as usize),
+            max_payload: o.max_payload.map_or(d.max_payload, |v| v as usize),
+            rcv_hwm: o.rcv_hwm.unwrap_or(d.rcv_hwm),
+            max_message_size: o.max_message_size.map_or(d.max_message_size, |v| v as i64),
+            lossless: o.lossless.unwrap_or(d.lossless),
+            curve: o.curve.map(Into::into),
+        }
+    }
+}
