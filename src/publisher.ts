@@ -13,7 +13,7 @@ import { Event, type EventClass, encodeEvent, eventTopic, eventTypeName } from '
 import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
 import type { NativePublisher } from './native'
-import { BatchWriter } from './batch'
+import { BatchWriter } from './records'
 import { I32_MAX, intOption, limitOption, secondsOption } from './options'
 import { checkTopic } from './topic'
 

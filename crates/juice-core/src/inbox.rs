@@ -5,7 +5,7 @@
 //! N-API once per batch instead of once per event, and the payload bytes are copied exactly once
 //! (from the ZMQ frame into the batch buffer).
 //!
-//! Record layout (little-endian): `type_id: u32, topic_len: u32, payload_len: u32, topic, payload`.
+//! The records are inbox records ([`crate::records`]).
 //!
 //! The inbox is bounded both by event count and by bytes. What does not fit is dropped at the
 //! tail and counted in `dropped`; nothing disappears without a count.
@@ -15,9 +15,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-
-/// Size of a record header in bytes.
-pub const RECORD_HEADER: usize = 12;
+use crate::records::{inbox_record_len as record_len, push_inbox};
+pub use crate::records::{read_inbox as records, RECORD_HEADER};
 
 /// Called (off the consumer's thread) when events arrive for a consumer that asked to be woken.
 pub type Waker = Box<dyn Fn() + Send + Sync>;
@@ -44,15 +43,6 @@ pub enum Copied {
 /// several thousand small events, more than one drain or take moves.
 const KEEP_CAPACITY: usize = 1 << 20;
 
-/// Length of the record starting at `at` (header included).
-fn record_len(buf: &[u8], at: usize) -> usize {
-    let word = |i: usize| {
-        let s = at + 4 + 4 * i;
-        u32::from_le_bytes([buf[s], buf[s + 1], buf[s + 2], buf[s + 3]]) as usize
-    };
-    RECORD_HEADER + word(0) + word(1)
-}
-
 /// Records the receive thread collected from one drain of the socket, not yet in the inbox.
 #[derive(Default)]
 pub struct Pending {
@@ -63,13 +53,7 @@ pub struct Pending {
 
 impl Pending {
     pub fn push(&mut self, type_id: u32, topic: &[u8], payload: &[u8]) {
-        self.buf.extend_from_slice(&type_id.to_le_bytes());
-        self.buf
-            .extend_from_slice(&(topic.len() as u32).to_le_bytes());
-        self.buf
-            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(topic);
-        self.buf.extend_from_slice(payload);
+        push_inbox(&mut self.buf, type_id, topic, payload);
         self.ends.push(self.buf.len());
     }
 
@@ -371,25 +355,6 @@ impl Inbox {
         }
         self.set_waker(None);
     }
-}
-
-/// Reads records back out of a batch; used by the tests and by pure-Rust consumers.
-pub fn records(bytes: &[u8]) -> impl Iterator<Item = (u32, &[u8], &[u8])> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        if at + RECORD_HEADER > bytes.len() {
-            return None;
-        }
-        let word = |i: usize| {
-            let s = at + 4 * i;
-            u32::from_le_bytes([bytes[s], bytes[s + 1], bytes[s + 2], bytes[s + 3]])
-        };
-        let (id, tl, pl) = (word(0), word(1) as usize, word(2) as usize);
-        let t0 = at + RECORD_HEADER;
-        let p0 = t0 + tl;
-        at = p0 + pl;
-        Some((id, &bytes[t0..p0], &bytes[p0..p0 + pl]))
-    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //!   of subscriptions.
 //! - [`topic_registry`]: the topics a proxy has forwarded, for `juice topics`.
 //! - [`inbox`]: the bounded, batched hand-off from a receive thread to its consumer.
+//! - [`records`]: the two binary record formats the caller and the core exchange.
 //! - [`subscriber`], [`publisher`], [`proxy`]: one socket and one native thread each.
 //! - [`curve`]: CURVE keys, socket setup and the proxy's ZAP allowlist handler.
 //! - [`socket`]: the shared context, endpoint checks and control channels.
@@ -24,6 +25,7 @@ pub mod probe;
 pub mod proxy;
 pub mod publisher;
 pub mod query;
+pub mod records;
 pub mod routes;
 pub mod socket;
 pub mod subscriber;
@@ -35,6 +37,7 @@ pub use curve::{ClientKeys, KeyPair, ServerKeys};
 pub use error::{Error, ErrorCode, Result};
 pub use inbox::{Batch, Inbox};
 pub use proxy::{Proxy, ProxyOptions, ProxyStats};
-pub use publisher::{BatchWriter, Publisher, PublisherOptions, PublisherStats};
+pub use publisher::{Publisher, PublisherOptions, PublisherStats};
+pub use records::BatchWriter;
 pub use subscriber::{Subscriber, SubscriberOptions, SubscriberStats};
 pub use topic_tree::UNKNOWN_TYPE;

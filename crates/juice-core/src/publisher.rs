@@ -1,6 +1,6 @@
 //! Publisher: an XPUB socket the caller sends on directly, guarded by a mutex.
 //!
-//! Per-event path: the caller encodes events into a batch ([`BatchWriter`] layout below); one
+//! Per-event path: the caller encodes events into a batch ([`crate::records::BatchWriter`]); one
 //! call to [`Publisher::try_send`] builds each topic frame ([`wire::topic_frame_into`]) and hands
 //! both frames to libzmq, which queues them for its I/O thread. No extra thread or copy of ours
 //! sits in between, and one call covers a whole batch.
@@ -15,8 +15,7 @@
 //! its socket monitor through the close: libzmq reports "monitor stopped" only when it destroys
 //! the socket, which it does once its queue is written or linger has run out.
 //!
-//! Batch layout (little-endian), repeated: `type_len: u32, topic_len: u32 (u32::MAX = no topic),
-//! payload_len: u32, type, topic, payload`.
+//! Batches are publish records ([`crate::records`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -26,12 +25,10 @@ use std::time::{Duration, Instant};
 use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::handshake::{HandshakeLog, HandshakeMonitor};
+use crate::records::read_publish;
 use crate::routes::Routes;
 use crate::socket;
 use crate::wire;
-
-/// Marks "no topic" in a batch record.
-pub const NO_TOPIC: u32 = u32::MAX;
 
 /// Longest single wait inside [`Publisher::wait_ready`], so `close()` is never held up long.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -84,61 +81,6 @@ pub struct PublisherStats {
     /// discarded them. How many is not knowable through libzmq 4.3's API (its pipe statistics
     /// lag by up to half the high-water mark), but that some were lost is.
     pub linger_expired: bool,
-}
-
-/// Appends events to a batch in the layout [`Publisher::try_send`] reads.
-#[derive(Default)]
-pub struct BatchWriter {
-    pub bytes: Vec<u8>,
-}
-
-impl BatchWriter {
-    pub fn push(&mut self, type_name: &str, topic: Option<&str>, payload: &[u8]) {
-        let b = &mut self.bytes;
-        b.extend_from_slice(&(type_name.len() as u32).to_le_bytes());
-        b.extend_from_slice(&topic.map_or(NO_TOPIC, |t| t.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        b.extend_from_slice(type_name.as_bytes());
-        b.extend_from_slice(topic.unwrap_or("").as_bytes());
-        b.extend_from_slice(payload);
-    }
-}
-
-struct Record<'a> {
-    type_name: &'a [u8],
-    topic: Option<&'a [u8]>,
-    payload: &'a [u8],
-}
-
-/// Reads the record at `at`, returning it and the offset of the next one.
-fn record(batch: &[u8], at: usize) -> Result<(Record<'_>, usize)> {
-    let bad = || Error::invalid_arg(format!("publish batch is truncated at byte {at}"));
-    let word = |i: usize| -> Result<u32> {
-        let s = at + 4 * i;
-        let b = batch.get(s..s + 4).ok_or_else(bad)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let (tl, ol, pl) = (word(0)? as usize, word(1)?, word(2)? as usize);
-    let ol = if ol == NO_TOPIC {
-        None
-    } else {
-        Some(ol as usize)
-    };
-    let t0 = at + 12;
-    let o0 = t0 + tl;
-    let p0 = o0 + ol.unwrap_or(0);
-    let end = p0 + pl;
-    if end > batch.len() {
-        return Err(bad());
-    }
-    Ok((
-        Record {
-            type_name: &batch[t0..o0],
-            topic: ol.map(|_| &batch[o0..p0]),
-            payload: &batch[p0..end],
-        },
-        end,
-    ))
 }
 
 struct Inner {
@@ -304,7 +246,7 @@ impl Shared {
         let mut at = 0;
         let (mut sent, mut unrouted) = (0u64, 0u64);
         while at < batch.len() {
-            let (rec, next) = record(batch, at)?;
+            let (rec, next) = read_publish(batch, at)?;
             // Batches usually repeat one type name; check each distinct run once.
             if rec.type_name.is_empty() || rec.type_name != &inner.checked_type[..] {
                 let type_name = std::str::from_utf8(rec.type_name)
@@ -512,6 +454,7 @@ fn read_notices(sock: &zmq::Socket, routes: &mut Routes) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::BatchWriter;
 
     #[test]
     fn truncated_batches_are_errors_not_panics() {
@@ -519,15 +462,15 @@ mod tests {
         w.push("T", Some("a.b"), b"{}");
         let full = w.bytes.clone();
         for cut in 1..full.len() {
-            assert!(record(&full[..cut], 0).is_err(), "cut at {cut}");
+            assert!(read_publish(&full[..cut], 0).is_err(), "cut at {cut}");
         }
-        let (r, end) = record(&full, 0).unwrap();
+        let (r, end) = read_publish(&full, 0).unwrap();
         assert_eq!(end, full.len());
         assert_eq!(r.type_name, b"T");
         assert_eq!(r.topic, Some(&b"a.b"[..]));
         assert_eq!(r.payload, b"{}");
         w.push("U", None, b"[]");
-        let (r2, _) = record(&w.bytes, end).unwrap();
+        let (r2, _) = read_publish(&w.bytes, end).unwrap();
         assert_eq!(r2.topic, None);
     }
 

@@ -1,4 +1,4 @@
-//! `NativePublisher`: sends encoded batches (src/batch.ts layout) through the core publisher;
+//! `NativePublisher`: sends encoded batches (src/records.ts layout) through the core publisher;
 //! waits and closes can run off the JS thread as async tasks.
 
 use std::sync::Arc;

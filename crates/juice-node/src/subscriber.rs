@@ -1,4 +1,4 @@
-//! `NativeSubscriber`: subscriptions, and batches of received records (src/batch.ts layout)
+//! `NativeSubscriber`: subscriptions, and batches of received records (src/records.ts layout)
 //! copied from the core's inbox into a JS buffer, waiting or not.
 
 use juice_core as core;

@@ -1,7 +1,12 @@
-// Reads the record batches the native receive thread produces (see crates/juice-core/src/inbox.rs):
-// little-endian `type_id u32, topic_len u32, payload_len u32, topic, payload`, repeated.
-// Records are read lazily, one per `get()`, so a large batch costs nothing until consumed, and
-// the reader keeps the current record in fields instead of allocating an object per event.
+// The two binary record formats exchanged with the native core, mirroring
+// crates/juice-core/src/records.rs (both are tested against __test__/fixtures/records-golden.txt).
+// Little-endian u32s; each record is a 12-byte header then its bytes:
+// - publish records (BatchWriter -> native publisher):
+//   `type_len, topic_len (0xffffffff = none), payload_len, type, topic, payload`;
+// - inbox records (native receive thread -> BatchReader):
+//   `type_id, topic_len, payload_len, topic frame, payload`.
+// Inbox records are read lazily, one per `get()`, so a large batch costs nothing until consumed,
+// and the reader keeps the current record in fields instead of allocating an object per event.
 
 export const RECORD_HEADER = 12
 
@@ -42,6 +47,11 @@ export class BatchReader {
     this.topicStart = at + RECORD_HEADER
     this.payloadStart = this.topicStart + view.getUint32(at + 4, true)
     this.end = this.payloadStart + view.getUint32(at + 8, true)
+    if (this.end > this.limit) {
+      // Never produced by the core (it copies whole records); a cut batch ends here.
+      this.buf = null
+      return false
+    }
     this.at = this.end
     return true
   }
@@ -79,9 +89,8 @@ const NO_TOPIC = 0xffffffff
 const KEEP_BYTES = 1 << 20
 
 /**
- * Encodes events for the native publisher (see crates/juice-core/src/publisher.rs): per event
- * `type_len u32, topic_len u32 (0xffffffff = none), payload_len u32, type, topic, payload`.
- * Strings are written straight into one reusable buffer as UTF-8; one native call sends a batch.
+ * Encodes events as publish records for the native publisher. Strings are written straight into
+ * one reusable buffer as UTF-8; one native call sends a batch.
  */
 export class BatchWriter {
   private buf: Buffer = Buffer.allocUnsafe(64 * 1024)
@@ -97,11 +106,11 @@ export class BatchWriter {
    */
   add(type: string, typeBytes: number, topic: string | null, payload: string, maxMessage = Infinity): number {
     // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
-    const need = 12 + 3 * (type.length + (topic === null ? 0 : topic.length) + payload.length)
+    const need = RECORD_HEADER + 3 * (type.length + (topic === null ? 0 : topic.length) + payload.length)
     if (this.len + need > this.buf.length) this.grow(this.len + need)
     const buf = this.buf
     const at = this.len
-    let p = at + 12
+    let p = at + RECORD_HEADER
     let ol = NO_TOPIC
     if (topic === null) {
       p += utf8Write(buf, type, p)
@@ -113,7 +122,7 @@ export class BatchWriter {
     const pl = utf8Write(buf, payload, p)
     p += pl
     // The topic frame adds a dot after the type and after the topic.
-    const size = p - at - 12 + (topic === null ? 1 : 2)
+    const size = p - at - RECORD_HEADER + (topic === null ? 1 : 2)
     if (size > maxMessage) return -size
     const header = this.header
     header.setUint32(at, typeBytes, true)
