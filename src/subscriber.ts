@@ -11,6 +11,7 @@ import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
 import type { NativeSubscriber, NativeSubscriberStats } from './native'
 import { BatchReader } from './records'
+import { eventClass, RECEIVED_FRAME, typeOfFrame } from './by-name'
 import { AsyncQueue } from './queue'
 import { flushBlockingPublishers } from './publisher'
 import { boolOption, I32_MAX, intOption, limitOption, U32_MAX } from './options'
@@ -41,6 +42,19 @@ export interface SubscriberOptions {
   lossless?: boolean
   /** CURVE keys, required by a proxy started with `curve`. See `generateKeyPair()`. */
   curve?: ClientCurveOptions
+  /**
+   * Keep the topic each event arrived under, for `receivedTopic(event)`. Off by default: it
+   * costs a string per event.
+   */
+  keepTopic?: boolean
+}
+
+export interface SubscribeAllOptions {
+  /**
+   * Also decode events whose type has no subscribed class, as instances of `eventClass(name)`,
+   * instead of skipping them (and counting them in `stats().unknownType`). Default false.
+   */
+  anyType?: boolean
 }
 
 export interface SubscribeOptions {
@@ -51,7 +65,7 @@ export interface SubscribeOptions {
 export interface SubscriberStats extends NativeSubscriberStats {
   /** Payloads that were not a JSON object, or had an unreadable `time`. */
   malformedJson: number
-  /** Events received through `subscribeAll()` whose type has no subscribed class. */
+  /** Events received through `subscribeAll()` whose type has no subscribed class (and were skipped). */
   unknownType: number
 }
 
@@ -86,6 +100,9 @@ export abstract class SubscriberBase<E extends Event> {
   private readonly byName = new Map<string, EventClass>()
   protected malformedJson = 0
   private unknownType = 0
+  /** Decode events of types without a class as `eventClass(name)` (subscribeAll's `anyType`). */
+  private anyType = false
+  private readonly keepTopic: boolean
   protected isClosed = false
   /** The URI this subscriber connects to. */
   readonly uri: string
@@ -104,15 +121,20 @@ export abstract class SubscriberBase<E extends Event> {
       lossless: boolOption(o, 'lossless', opts.lossless),
       curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
     }
+    this.keepTopic = boolOption(o, 'keepTopic', opts.keepTopic) ?? false
     this.native = call(() => new native.NativeSubscriber(uri, nativeOpts))
     this.diagnosis = new Diagnosis(uri, 'subscriber', opts.curve !== undefined)
   }
 
   /**
    * Subscribes to one event type (exactly that class, not its subclasses), optionally narrowed
-   * to a topic prefix. May be called any number of times, also while receiving.
+   * to a topic prefix. May be called any number of times, also while receiving. A type name
+   * instead of a class subscribes with `eventClass(name)`.
    */
-  subscribe<T extends Event>(type: EventClass<T>, opts: SubscribeOptions = {}): this & SubscriberBase<E | T> {
+  subscribe<T extends Event>(type: EventClass<T>, opts?: SubscribeOptions): this & SubscriberBase<E | T>
+  subscribe(type: string, opts?: SubscribeOptions): this & SubscriberBase<E | Event>
+  subscribe(typeOrName: EventClass | string, opts: SubscribeOptions = {}): this {
+    const type = typeof typeOrName === 'string' ? eventClass(typeOrName) : typeOrName
     const [name, topic] = this.resolve(type, opts)
     const clash = this.byName.get(name)
     if (clash !== undefined && clash !== type) {
@@ -128,11 +150,14 @@ export abstract class SubscriberBase<E extends Event> {
 
   /**
    * Receives every event on the bus. Events whose type has a class subscribed here decode to
-   * that class; the rest are skipped and counted in `stats().unknownType`.
+   * that class; the rest are skipped and counted in `stats().unknownType`, or, with `anyType`,
+   * decode as `eventClass(name)`.
    */
-  subscribeAll(): this {
+  subscribeAll(opts: SubscribeAllOptions = {}): this {
     if (this.isClosed) throw new ClosedError(`subscribeAll() called on a closed subscriber (${this.uri})`)
+    const anyType = boolOption('subscribeAll', 'anyType', opts.anyType) ?? false
     call(() => this.native.subscribeAll())
+    if (anyType) this.anyType = true
     return this
   }
 
@@ -142,7 +167,8 @@ export abstract class SubscriberBase<E extends Event> {
   }
 
   /** Removes one earlier `subscribe` with the same type and topic. Returns false if there was none. */
-  unsubscribe(type: EventClass, opts: SubscribeOptions = {}): boolean {
+  unsubscribe(typeOrName: EventClass | string, opts: SubscribeOptions = {}): boolean {
+    const type = typeof typeOrName === 'string' ? eventClass(typeOrName) : typeOrName
     const [name, topic] = this.resolve(type, opts)
     return call(() => this.native.unsubscribe(name, topic))
   }
@@ -191,12 +217,14 @@ export abstract class SubscriberBase<E extends Event> {
     const r = this.reader
     while (r.next()) {
       const cls = this.classes[r.typeId]
-      if (cls === undefined) {
+      if (cls === undefined && !this.anyType) {
         this.unknownType++
         continue
       }
       try {
-        return decodeEvent(cls, r.payload()) as E
+        const ev = decodeEvent(cls ?? eventClass(typeOfFrame(r.topic())), r.payload()) as E
+        if (this.keepTopic) (ev as unknown as Record<symbol, string>)[RECEIVED_FRAME] = r.topic()
+        return ev
       } catch {
         this.malformedJson++
       }

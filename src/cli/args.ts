@@ -2,7 +2,7 @@
 // the bad flag or value, and CURVE key files.
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import type { ClientCurveOptions, CurveKeyPair } from '../curve'
+import type { ClientCurveOptions, CurveKeyPair } from '../index'
 
 /** A mistake in how the command was called: printed with a hint, exit code 2. */
 export class UsageError extends Error {

@@ -1,9 +1,5 @@
 // `juice ingest`: store events of chosen types in InfluxDB (TelemetrySink as a service).
-import { Event, type EventClass, type FieldType } from '../event'
-import { call } from '../errors'
-import { native } from '../load-addon'
-import type { InfluxOptions } from '../influx'
-import { TelemetrySink } from '../telemetry-sink'
+import { Event, type EventClass, type FieldType, type InfluxOptions, TelemetrySink, validateTypeName } from '../index'
 import { CommandError, formatHelp, parse, positiveNumber, typeAndTopic, UsageError } from './args'
 
 export const help = formatHelp(`Usage: juice ingest TYPE[.TOPIC]... --influx URL --db NAME [options]        (InfluxDB 1.x)
@@ -117,7 +113,7 @@ export async function ingest(argv: string[]): Promise<number> {
   try {
     for (const spec of positionals) {
       const { type, topic } = typeAndTopic(spec)
-      call(() => native.validateTypeName(type))
+      validateTypeName(type)
       let cls = classes.get(type)
       if (cls === undefined) {
         const measurement = (values.measurement as string | undefined) ?? type

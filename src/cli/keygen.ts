@@ -1,6 +1,6 @@
 // `juice keygen`: a CURVE key pair for the proxy or a client.
 import { writeFileSync } from 'node:fs'
-import { generateKeyPair } from '../curve'
+import { generateKeyPair } from '../index'
 import { parse, UsageError, formatHelp } from './args'
 
 export const help = formatHelp(`Usage: juice keygen [--json] [--out FILE]

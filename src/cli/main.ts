@@ -3,7 +3,7 @@
 // its own: on a platform without a binary, the user gets one line saying so and what to do,
 // not a stack trace from deep inside a module import.
 try {
-  require('../load-addon')
+  require('../index')
 } catch (e) {
   const text = (e as Error)?.message ?? String(e)
   const first = text.split('\n')[0]

@@ -1,5 +1,5 @@
 // `juice proxy`: the Juice proxy as a service, with a live status line.
-import { DEFAULT_BACKEND, DEFAULT_FRONTEND, Proxy, type ProxyStats } from '../proxy'
+import { DEFAULT_BACKEND, DEFAULT_FRONTEND, Proxy, type ProxyStats } from '../index'
 import { formatHelp, parse, plural, positiveNumber, readAllowlist, readKeyPair, UsageError } from './args'
 
 export const DEFAULT_QUERY = 'tcp://127.0.0.1:5124'

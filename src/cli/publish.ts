@@ -1,9 +1,6 @@
 // `juice publish`: send events of any type from the shell.
 import { createInterface } from 'node:readline'
-import { call } from '../errors'
-import { Event, timeFromText } from '../event'
-import { native } from '../load-addon'
-import { PublisherAsync } from '../publisher'
+import { Event, PublisherAsync, timeFromText, validateTypeName } from '../index'
 import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, UsageError, formatHelp } from './args'
 
 export const help = formatHelp(`Usage: juice publish TYPE '{"json": "body"}' [--topic T] [--count N] [--rate R] [options]
@@ -65,7 +62,7 @@ export async function publish(argv: string[]): Promise<number> {
     throw new UsageError(`expected TYPE and a JSON body, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`)
   }
   const [type, json] = positionals
-  call(() => native.validateTypeName(type))
+  validateTypeName(type)
   // `-`: one JSON object per line from stdin, each published once, as the lines arrive.
   const fromStdin = json === '-'
   if (fromStdin && values.count !== undefined) throw new UsageError('--count does not go with - (each line of stdin is one event)')

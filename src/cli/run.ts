@@ -1,7 +1,7 @@
 // `juice`: the command line of juice-messaging (loaded by main.ts once the addon has loaded). Every failure ends as one line on stderr and a
 // non-zero exit code (2: how the command was called, 1: what happened at run time), never a stack
 // trace.
-import { JuiceError } from '../errors'
+import { JuiceError } from '../index'
 import { CommandError, UsageError } from './args'
 import { ingest, help as ingestHelp } from './ingest'
 import { keygen, help as keygenHelp } from './keygen'

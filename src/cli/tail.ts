@@ -1,7 +1,5 @@
 // `juice tail`: print events of chosen types as they pass, without writing a class for them.
-import { decodeEvent, Event, type EventClass } from '../event'
-import { SubscriberAsync } from '../subscriber'
-import { DEFAULT_BACKEND } from '../proxy'
+import { DEFAULT_BACKEND, type Event, eventTypeName, receivedTopic, SubscriberAsync } from '../index'
 import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, typeAndTopic, UsageError, formatHelp } from './args'
 
 export const help = formatHelp(`Usage: juice tail TYPE[.TOPIC]... [--uri URI] [--json] [options]
@@ -23,44 +21,6 @@ ${CLIENT_CURVE_HELP}
 Example: juice tail KernelStatusChanged Telemetry.qpu0.fridge --json
 `)
 
-/**
- * A subscriber that needs no user classes: it names each event's class after the type in the wire
- * topic (so `--all` prints every type) and remembers the event's topic for printing.
- */
-class TailSubscriber extends SubscriberAsync<Event> {
-  lastTopic: string | null = null
-  private readonly typeClasses = new Map<string, EventClass<Event>>()
-
-  /** A class per type name, so events decode without user code. */
-  classFor(name: string): EventClass<Event> {
-    let cls = this.typeClasses.get(name)
-    if (cls === undefined) {
-      cls = class extends Event {
-        static override eventName = name
-      }
-      this.typeClasses.set(name, cls)
-    }
-    return cls
-  }
-
-  protected override nextBuffered(): Event | undefined {
-    const r = this.reader
-    while (r.next()) {
-      const frame = r.topic()
-      const dot = frame.indexOf('.')
-      try {
-        const ev = decodeEvent(this.classFor(frame.slice(0, dot)), r.payload())
-        const rest = frame.slice(dot + 1, -1)
-        this.lastTopic = rest.length > 0 ? rest : null
-        return ev
-      } catch {
-        this.malformedJson++
-      }
-    }
-    return undefined
-  }
-}
-
 export async function tail(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     uri: { type: 'string' },
@@ -80,13 +40,14 @@ export async function tail(argv: string[]): Promise<number> {
   const idle = positiveNumber('--timeout', values.timeout as string | undefined, 0)
   const connectTimeout = positiveNumber('--connect-timeout', values['connect-timeout'] as string | undefined, 5)
   const uri = (values.uri as string | undefined) ?? 'tcp://127.0.0.1:5123'
-  const sub = new TailSubscriber(uri, { curve: clientCurve(values) })
+  // Classes by type name (eventClass), and each event's topic kept: no user classes needed.
+  const sub = new SubscriberAsync(uri, { curve: clientCurve(values), keepTopic: true })
   try {
     for (const spec of positionals) {
       const { type, topic } = typeAndTopic(spec)
-      sub.subscribe(sub.classFor(type), { topic })
+      sub.subscribe(type, { topic })
     }
-    if (values.all) sub.subscribeAll()
+    if (values.all) sub.subscribeAll({ anyType: true })
     await awaitConnection('proxy', uri, connectTimeout, { connected: () => sub.stats().connected, handshakeError: () => sub.handshakeError() })
     const ac = new AbortController()
     const stop = () => ac.abort()
@@ -103,7 +64,7 @@ export async function tail(argv: string[]): Promise<number> {
         throw e
       }
       seen++
-      print(ev, sub.lastTopic, Boolean(values.json))
+      print(ev, receivedTopic(ev) ?? null, Boolean(values.json))
     }
     const bad = sub.stats().malformedJson
     if (bad > 0) process.stderr.write(`juice tail: skipped ${bad} events whose body was not a JSON object\n`)
@@ -114,7 +75,7 @@ export async function tail(argv: string[]): Promise<number> {
 }
 
 function print(ev: Event, topic: string | null, json: boolean): void {
-  const type = (ev.constructor as EventClass<Event>).eventName ?? ev.constructor.name
+  const type = eventTypeName(ev.constructor as new () => Event)
   const { time, ...body } = ev as unknown as Record<string, unknown>
   if (json) {
     process.stdout.write(JSON.stringify({ type, topic, event: ev }) + '\n')

@@ -1,5 +1,5 @@
 // `juice topics`: the topics a running proxy has forwarded, with when each was last seen.
-import { queryTopics } from '../proxy'
+import { queryTopics } from '../index'
 import { CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, CommandError, parse, positiveNumber, UsageError, formatHelp } from './args'
 import { DEFAULT_QUERY } from './proxy'
 
