@@ -102,7 +102,9 @@ struct Counters {
     subscribers: AtomicI64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The proxy's counters (in the query endpoint's `stats` answer, with camelCase keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProxyStats {
     /// Messages (whole multipart messages) forwarded to subscribers.
     pub messages: u64,
@@ -474,10 +476,7 @@ fn count_connection(n: &AtomicI64, event: u32) {
 }
 
 fn stats_json(s: &ProxyStats) -> String {
-    format!(
-        "{{\"messages\":{},\"bytes\":{},\"subscriptions\":{},\"authAccepted\":{},\"authDenied\":{},\"publishers\":{},\"subscribers\":{},\"rejectedSubscriptions\":{}}}",
-        s.messages, s.bytes, s.subscriptions, s.auth_accepted, s.auth_denied, s.publishers, s.subscribers, s.rejected_subscriptions
-    )
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// Sends `frame`, waiting while a lossless backend is full. Returns false if told to quit meanwhile.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::curve::ClientKeys;
 use crate::error::{Error, ErrorCode, Result};
 use crate::socket::{self, Control};
-use crate::topic_registry::{self, TopicRegistry};
+use crate::topic_registry::TopicRegistry;
 
 /// Longest frame the endpoint reads; longer ones make libzmq drop the connection. The limit
 /// applies to handshake commands too, and a CURVE INITIATE with its metadata takes a few hundred
@@ -157,33 +157,20 @@ impl Server {
 }
 
 fn unknown_request(req: &[u8]) -> String {
-    let mut out = String::from("{\"error\":");
     let what = String::from_utf8_lossy(&req[..req.len().min(64)]).into_owned();
-    topic_registry::json_string(
-        &format!("unknown request {what:?}; ask for \"topics\" or \"stats\""),
-        &mut out,
-    );
-    out.push('}');
-    out
+    let error = format!("unknown request {what:?}; ask for \"topics\" or \"stats\"");
+    serde_json::json!({ "error": error }).to_string()
 }
 
+/// The `topics` answer: `{"topics": [{"name", "lastSeenMs", "count"}...], "overflow"}`.
 fn topics_json(reg: &TopicRegistry) -> String {
-    let (topics, overflow) = reg.snapshot();
-    let mut out = String::with_capacity(64 + topics.len() * 64);
-    out.push_str("{\"topics\":[");
-    for (i, t) in topics.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"name\":");
-        topic_registry::json_string(&t.name, &mut out);
-        out.push_str(&format!(
-            ",\"lastSeenMs\":{},\"count\":{}}}",
-            t.last_seen_ms, t.count
-        ));
+    #[derive(serde::Serialize)]
+    struct Reply {
+        topics: Vec<crate::topic_registry::TopicEntry>,
+        overflow: u64,
     }
-    out.push_str(&format!("],\"overflow\":{overflow}}}"));
-    out
+    let (topics, overflow) = reg.snapshot();
+    serde_json::to_string(&Reply { topics, overflow }).unwrap_or_default()
 }
 
 /// Asks a proxy's query endpoint for `topics` or `stats` and returns its JSON answer.

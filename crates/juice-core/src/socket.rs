@@ -139,15 +139,20 @@ pub fn set_int_option(sock: &mut zmq::Socket, option: u32, value: i32) -> Result
     }
 }
 
-/// Receives the next frame, retrying when a signal interrupts the call (profilers and debuggers
-/// send signals; an EINTR in the middle of a multipart message must not split it).
-pub fn recv_frame(sock: &zmq::Socket, msg: &mut zmq::Message, flags: i32) -> zmq::Result<()> {
+/// Runs a libzmq call again for as long as a signal interrupts it (profilers and debuggers send
+/// signals; an EINTR in the middle of a multipart message must not split it).
+pub fn retry_eintr<T>(mut call: impl FnMut() -> zmq::Result<T>) -> zmq::Result<T> {
     loop {
-        match sock.recv(msg, flags) {
+        match call() {
             Err(zmq::Error::EINTR) => continue,
             other => return other,
         }
     }
+}
+
+/// Receives the next frame, retrying on EINTR.
+pub fn recv_frame(sock: &zmq::Socket, msg: &mut zmq::Message, flags: i32) -> zmq::Result<()> {
+    retry_eintr(|| sock.recv(msg, flags))
 }
 
 /// Sends a frame, retrying when a signal interrupts the call.
@@ -156,12 +161,7 @@ pub fn send_frame<T: zmq::Sendable + Clone>(
     data: T,
     flags: i32,
 ) -> zmq::Result<()> {
-    loop {
-        match sock.send(data.clone(), flags) {
-            Err(zmq::Error::EINTR) => continue,
-            other => return other,
-        }
-    }
+    retry_eintr(|| sock.send(data.clone(), flags))
 }
 
 /// A ZMQ frame handled through the C API, for the proxy's forwarding loop: unlike the `zmq`
@@ -192,27 +192,19 @@ impl RawFrame {
 
     /// Receives the next frame into `self`, retrying on EINTR.
     pub fn recv(&mut self, sock: &mut zmq::Socket, flags: i32) -> zmq::Result<()> {
-        loop {
+        retry_eintr(|| {
             // SAFETY: both pointers are valid: the socket for the life of `sock`, the message
             // for the life of `self`, which libzmq closes and refills.
-            let rc = unsafe { zmq_sys::zmq_msg_recv(&mut self.msg, sock.as_mut_ptr(), flags) };
-            match Self::result(rc) {
-                Err(zmq::Error::EINTR) => continue,
-                other => return other,
-            }
-        }
+            Self::result(unsafe { zmq_sys::zmq_msg_recv(&mut self.msg, sock.as_mut_ptr(), flags) })
+        })
     }
 
     /// Moves the frame into the socket (leaving `self` empty), retrying on EINTR.
     pub fn send(&mut self, sock: &mut zmq::Socket, flags: i32) -> zmq::Result<()> {
-        loop {
+        retry_eintr(|| {
             // SAFETY: as in `recv`; on failure libzmq leaves the message untouched.
-            let rc = unsafe { zmq_sys::zmq_msg_send(&mut self.msg, sock.as_mut_ptr(), flags) };
-            match Self::result(rc) {
-                Err(zmq::Error::EINTR) => continue,
-                other => return other,
-            }
-        }
+            Self::result(unsafe { zmq_sys::zmq_msg_send(&mut self.msg, sock.as_mut_ptr(), flags) })
+        })
     }
 
     pub fn more(&self) -> bool {

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// One topic's record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One topic's record (in the query endpoint's JSON, with camelCase keys).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TopicEntry {
     /// `Type.topic` (or `Type` for events without a topic), the wire frame without its last dot.
     pub name: String,
@@ -194,23 +195,6 @@ fn display_name(frame: &[u8]) -> String {
     String::from_utf8_lossy(trimmed).into_owned()
 }
 
-/// Escapes a string for a JSON document.
-pub fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,10 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn names_are_lossy_utf8_and_json_escaped() {
+    fn names_are_lossy_utf8() {
         assert_eq!(display_name(b"T.a\xffb."), "T.a\u{fffd}b");
-        let mut s = String::new();
-        json_string("a\"b\\c\n\u{1}", &mut s);
-        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001\"");
     }
 }
