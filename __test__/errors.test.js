@@ -69,3 +69,40 @@ test('publish() after close() fails clearly', async (t) => {
   t.throws(() => bpub.publish(new Telemetry()), { instanceOf: j.ClosedError })
   await proxy.close()
 })
+
+test('every error code of the Rust core becomes its own class, never a bare Error', (t) => {
+  const { translate } = require('../dist/errors')
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const rust = fs.readFileSync(path.join(__dirname, '..', 'crates', 'juice-core', 'src', 'error.rs'), 'utf8')
+  const codes = [...new Set(rust.match(/"ERR_JUICE_[A-Z_]+"/g).map((c) => c.slice(1, -1)))]
+  t.true(codes.length >= 6, codes.join())
+  const expected = {
+    ERR_JUICE_INVALID_URI: j.InvalidUriError,
+    ERR_JUICE_BIND: j.BindError,
+    ERR_JUICE_INVALID_ARGUMENT: TypeError,
+    ERR_JUICE_CLOSED: j.ClosedError,
+    ERR_JUICE_TIMEOUT: j.TimeoutError,
+    ERR_JUICE_ZMQ: j.ZmqError,
+  }
+  for (const code of codes) {
+    const native = Object.assign(new Error(`from the addon: ${code}`), { code })
+    const e = translate(native)
+    t.truthy(expected[code], `${code} has an expected class here`)
+    t.true(e instanceof expected[code], `${code} -> ${e.constructor.name}`)
+    t.is(e.message, native.message)
+    t.is(e.cause, native)
+    if (e instanceof j.JuiceError) t.is(e.code, code)
+  }
+})
+
+test('library errors are JuiceError subclasses with stable codes: an empty legacy queue, an unreachable InfluxDB', async (t) => {
+  const q = new j.AsyncQueue()
+  const empty = t.throws(() => q.getNowait(), { instanceOf: j.QueueEmptyError })
+  t.is(empty.code, 'ERR_JUICE_QUEUE_EMPTY')
+  const sink = new j.TelemetrySink({ uri: 'tcp://127.0.0.1:1', influx: { version: 1, url: 'http://127.0.0.1:1', database: 'x' }, flushInterval: 60 })
+  const down = await t.throwsAsync(sink.checkDatabase(), { instanceOf: j.InfluxError })
+  t.is(down.code, 'ERR_JUICE_INFLUX')
+  t.regex(down.message, /127\.0\.0\.1:1/)
+  await sink.close()
+})

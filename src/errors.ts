@@ -11,11 +11,18 @@ export class JuiceError extends Error {
   }
 }
 
-/** Nothing arrived before the timeout given to `get()`. */
+/** Nothing arrived before the timeout given to `get()` (or a query went unanswered). */
 export class TimeoutError extends JuiceError {
-  constructor(message = 'Timeout while waiting for an event', options?: { cause?: unknown }) {
+  /**
+   * Why nothing could arrive, when the library could tell: a handshake the proxy refused, or
+   * what a probe found at the endpoint instead (the proxy's other port, a CURVE proxy, not
+   * ZeroMQ). Also part of the message.
+   */
+  readonly diagnosis: string | undefined
+  constructor(message = 'Timeout while waiting for an event', options?: { cause?: unknown; diagnosis?: string }) {
     super(message, 'ERR_JUICE_TIMEOUT', options)
     this.name = 'TimeoutError'
+    this.diagnosis = options?.diagnosis
   }
 }
 
@@ -46,6 +53,38 @@ export class BindError extends InvalidUriError {
   }
 }
 
+/** libzmq refused an operation; the message names the operation and libzmq's reason. */
+export class ZmqError extends JuiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_JUICE_ZMQ', options)
+    this.name = 'ZmqError'
+  }
+}
+
+/** The native addon has no binary for this platform; the message says what was tried and what to do. */
+export class NoBinaryError extends JuiceError {
+  constructor(message: string) {
+    super(message, 'ERR_JUICE_NO_BINARY')
+    this.name = 'NoBinaryError'
+  }
+}
+
+/** An InfluxDB server refused, could not be reached, or lacks the database or bucket. */
+export class InfluxError extends JuiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_JUICE_INFLUX', options)
+    this.name = 'InfluxError'
+  }
+}
+
+/** `AsyncQueue.getNowait()` on an empty queue (Python's `asyncio.QueueEmpty`). */
+export class QueueEmptyError extends JuiceError {
+  constructor(message = 'queue is empty') {
+    super(message, 'ERR_JUICE_QUEUE_EMPTY')
+    this.name = 'QueueEmptyError'
+  }
+}
+
 /** `get()` was aborted through its AbortSignal. */
 export class AbortError extends JuiceError {
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
@@ -69,6 +108,8 @@ export function translate(e: unknown): unknown {
       return new TypeError(message, { cause: e })
     case 'ERR_JUICE_TIMEOUT':
       return new TimeoutError(message, { cause: e })
+    case 'ERR_JUICE_ZMQ':
+      return new ZmqError(message, { cause: e })
     default:
       return e
   }

@@ -13,7 +13,7 @@ export type { ProxyOptions, ProxyStats, TopicInfo, TopicsReply, QueryOptions } f
 export { generateKeyPair, curvePublicKey } from './curve'
 export type { CurveKeyPair, ClientCurveOptions, ProxyCurveOptions } from './curve'
 export { AsyncQueue } from './queue'
-export { JuiceError, TimeoutError, ClosedError, InvalidUriError, BindError, AbortError } from './errors'
+export { JuiceError, TimeoutError, ClosedError, InvalidUriError, BindError, AbortError, ZmqError, NoBinaryError, InfluxError, QueueEmptyError } from './errors'
 export { platformTriple } from './load-addon'
 export { TelemetrySink } from './telemetry-sink'
 export type { TelemetrySinkOptions, TelemetrySinkStats } from './telemetry-sink'

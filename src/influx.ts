@@ -2,7 +2,11 @@
 // the body is big enough to gain from it, and a verdict the sink can act on (retry or not).
 import http from 'node:http'
 import https from 'node:https'
-import { gzipSync } from 'node:zlib'
+import { promisify } from 'node:util'
+import { gzip as gzipCallback } from 'node:zlib'
+import { InfluxError } from './errors'
+
+const gzip = promisify(gzipCallback)
 
 /** InfluxDB 1.x: `POST /write?db=...`. */
 export interface InfluxV1Options {
@@ -104,12 +108,15 @@ export class InfluxWriter {
     this.agent = base.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
   }
 
-  /** Sends one body of line protocol. Never throws: failures come back as an outcome. */
-  write(body: string): Promise<WriteOutcome> {
+  /**
+   * Sends one body of line protocol. Never throws: failures come back as an outcome. Compression
+   * runs on libuv's thread pool, so a megabyte batch does not hold up the event loop.
+   */
+  async write(body: string): Promise<WriteOutcome> {
     let payload: Buffer = Buffer.from(body, 'utf8')
     const headers: Record<string, string | number> = { ...this.headers }
     if (payload.length >= this.gzipMin) {
-      payload = gzipSync(payload, { level: 1 })
+      payload = await gzip(payload, { level: 1 })
       headers['Content-Encoding'] = 'gzip'
     }
     headers['Content-Length'] = payload.length
@@ -133,7 +140,7 @@ export class InfluxWriter {
         })
         res.on('error', (e) => resolve({ ok: false, retry: true, status: 0, error: e.message }))
       })
-      req.on('timeout', () => req.destroy(new Error(`no answer from ${this.endpoint.origin} within ${this.timeoutMs} ms`)))
+      req.on('timeout', () => req.destroy(new InfluxError(`no answer from ${this.endpoint.origin} within ${this.timeoutMs} ms`)))
       req.on('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, retry: true, status: 0, error: `${e.code ?? ''} ${e.message}`.trim() }))
       req.end(payload)
     })
@@ -156,10 +163,10 @@ export class InfluxWriter {
           const chunks: Buffer[] = []
           res.on('data', (c: Buffer) => chunks.push(c))
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
-          res.on('error', (e) => reject(new Error(`InfluxDB at ${origin} does not answer (${e.message})`)))
+          res.on('error', (e) => reject(new InfluxError(`InfluxDB at ${origin} does not answer (${e.message})`)))
         })
-        req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)))
-        req.on('error', (e: NodeJS.ErrnoException) => reject(new Error(`InfluxDB at ${origin} does not answer (${e.code ?? e.message})`)))
+        req.on('timeout', () => req.destroy(new InfluxError(`no answer within ${this.timeoutMs} ms`)))
+        req.on('error', (e: NodeJS.ErrnoException) => reject(new InfluxError(`InfluxDB at ${origin} does not answer (${e.code ?? e.message})`)))
         req.end()
       })
     const json = (text: string): unknown => {
@@ -170,29 +177,29 @@ export class InfluxWriter {
       }
     }
     const ping = await ask('/ping')
-    if (ping.status >= 300) throw new Error(`${origin}/ping answered HTTP ${ping.status}: is this InfluxDB?`)
+    if (ping.status >= 300) throw new InfluxError(`${origin}/ping answered HTTP ${ping.status}: is this InfluxDB?`)
     if (this.opts.version === 1) {
       const db = this.opts.database
       const r = await ask(`/query?q=${encodeURIComponent('SHOW DATABASES')}`, 'POST')
-      if (r.status === 401 || r.status === 403) throw new Error(`InfluxDB at ${origin} refused the credentials (HTTP ${r.status})`)
+      if (r.status === 401 || r.status === 403) throw new InfluxError(`InfluxDB at ${origin} refused the credentials (HTTP ${r.status})`)
       const body = json(r.text) as { results?: { series?: { values?: string[][] }[] }[] }
       const names = body.results?.[0]?.series?.[0]?.values?.map((v) => v[0]) ?? []
       if (names.includes(db)) return
-      if (!create) throw new Error(`database ${JSON.stringify(db)} does not exist at ${origin} (create it, or pass --create-db)`)
+      if (!create) throw new InfluxError(`database ${JSON.stringify(db)} does not exist at ${origin} (create it, or pass --create-db)`)
       const c = await ask(`/query?q=${encodeURIComponent(`CREATE DATABASE "${db.replace(/["\\]/g, (x) => '\\' + x)}"`)}`, 'POST')
       const failed = (json(c.text) as { results?: { error?: string }[] }).results?.[0]?.error
-      if (c.status >= 300 || failed) throw new Error(`cannot create database ${JSON.stringify(db)} at ${origin}: ${failed ?? `HTTP ${c.status} ${c.text.slice(0, 200)}`}`)
+      if (c.status >= 300 || failed) throw new InfluxError(`cannot create database ${JSON.stringify(db)} at ${origin}: ${failed ?? `HTTP ${c.status} ${c.text.slice(0, 200)}`}`)
       return
     }
     const { org, bucket } = this.opts
     const r = await ask(`/api/v2/buckets?org=${encodeURIComponent(org)}&name=${encodeURIComponent(bucket)}`)
-    if (r.status === 401 || r.status === 403) throw new Error(`InfluxDB at ${origin} refused the token (HTTP ${r.status})`)
+    if (r.status === 401 || r.status === 403) throw new InfluxError(`InfluxDB at ${origin} refused the token (HTTP ${r.status})`)
     const body = json(r.text) as { buckets?: unknown[] }
     const ok = r.status >= 200 && r.status < 300
     if (r.status === 404 || (ok && (body.buckets?.length ?? 0) === 0)) {
-      throw new Error(`bucket ${JSON.stringify(bucket)} does not exist in org ${JSON.stringify(org)} at ${origin}` + (create ? ' (--create-db creates 1.x databases only)' : ''))
+      throw new InfluxError(`bucket ${JSON.stringify(bucket)} does not exist in org ${JSON.stringify(org)} at ${origin}` + (create ? ' (--create-db creates 1.x databases only)' : ''))
     }
-    if (!ok) throw new Error(`InfluxDB at ${origin} answered HTTP ${r.status} when asked for bucket ${JSON.stringify(bucket)}`)
+    if (!ok) throw new InfluxError(`InfluxDB at ${origin} answered HTTP ${r.status} when asked for bucket ${JSON.stringify(bucket)}`)
   }
 
   close(): void {

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NativeModule } from './native'
+import { NoBinaryError } from './errors'
 
 function libc(): 'gnu' | 'musl' {
   if (process.platform !== 'linux') return 'gnu'
@@ -44,7 +45,7 @@ function load(): NativeModule {
   }
   // A clone can build the addon; an installed package has no sources to build from.
   const clone = existsSync(join(__dirname, '..', 'crates'))
-  throw new Error(
+  throw new NoBinaryError(
     `juice-messaging has no native binary for this platform (${triple}, Node ${process.version}).\n` +
       `Tried:\n  - ${tried.join('\n  - ')}\n` +
       (clone

@@ -214,7 +214,7 @@ function ask(uri: string, request: string, opts: QueryOptions): string {
     // No answer: say what is there instead, if the endpoint can tell (a CURVE proxy asked without
     // keys, a publisher or subscriber port).
     const why = e instanceof TimeoutError ? diagnoseNow(uri, 'query', curve !== undefined) : undefined
-    if (why !== undefined) throw new TimeoutError(`${e instanceof Error ? e.message : String(e)}; ${why}`, { cause: e })
+    if (why !== undefined) throw new TimeoutError(`${e instanceof Error ? e.message : String(e)}; ${why}`, { cause: e, diagnosis: why })
     throw e
   }
 }

@@ -1,4 +1,5 @@
 // A small asyncio.Queue look-alike for the deprecated `SubscriberAsync.queue` / `listen()` API.
+import { QueueEmptyError } from './errors'
 
 /** An unbounded FIFO queue whose `get()` waits for an item. */
 export class AsyncQueue<T> {
@@ -31,7 +32,7 @@ export class AsyncQueue<T> {
   }
 
   getNowait(): T {
-    if (this.size === 0) throw new Error('queue is empty')
+    if (this.size === 0) throw new QueueEmptyError()
     const item = this.items[this.head++] as T
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head)

@@ -5,7 +5,7 @@
 //   native inbox --(takeOrArmInto / waitTakeInto: copy a batch into one reused Buffer)-->
 //   BatchReader --> decodeEvent
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from './curve'
-import { AbortError, call, ClosedError, TimeoutError } from './errors'
+import { AbortError, call, ClosedError, JuiceError, TimeoutError } from './errors'
 import { decodeEvent, Event, type EventClass, eventTypeName } from './event'
 import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
@@ -138,7 +138,7 @@ export abstract class SubscriberBase<E extends Event> {
     const [name, topic] = this.resolve(type, opts)
     const clash = this.byName.get(name)
     if (clash !== undefined && clash !== type) {
-      throw new Error(
+      throw new TypeError(
         `cannot subscribe to ${type.name}: ${clash.name} is already subscribed under the same type name ${JSON.stringify(name)}`,
       )
     }
@@ -203,9 +203,10 @@ export abstract class SubscriberBase<E extends Event> {
     return this.diagnosis.explain(this.native.stats().connected, failed !== undefined) ?? failed
   }
 
-  protected timeoutMessage(timeout: number | null | undefined): string {
+  protected timeoutError(timeout: number | null | undefined): TimeoutError {
     const why = this.handshakeError()
-    return `no event arrived within ${timeout} s` + (why ? `; the last handshake failed: ${why}` : '')
+    const message = `no event arrived within ${timeout} s` + (why ? `; the last handshake failed: ${why}` : '')
+    return new TimeoutError(message, { diagnosis: why })
   }
 
   get closed(): boolean {
@@ -329,7 +330,7 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
       if (timeout !== null) {
         timer = longTimeout(() => {
           this.remove(waiter)
-          reject(new TimeoutError(this.timeoutMessage(timeout)))
+          reject(this.timeoutError(timeout))
         }, timeout * 1000)
       }
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -429,7 +430,7 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
    * @deprecated Use `get()` instead.
    */
   async listen(): Promise<void> {
-    if (this.listening !== null) throw new Error('listen() is already running')
+    if (this.listening !== null) throw new JuiceError('listen() is already running', 'ERR_JUICE_LISTENING')
     const ctl = new AbortController()
     this.listening = ctl
     try {
@@ -496,7 +497,7 @@ export class SubscriberBlocking<E extends Event = Event> extends SubscriberBase<
       for (;;) {
         const left = Math.max(0, deadline - performance.now())
         if (this.refill((out) => this.native.waitTakeInto(out, Math.min(left, BLOCKING_SLICE_MS)))) break
-        if (left <= BLOCKING_SLICE_MS) throw new TimeoutError(this.timeoutMessage(timeout))
+        if (left <= BLOCKING_SLICE_MS) throw this.timeoutError(timeout)
       }
     }
   }

@@ -1,5 +1,5 @@
 // `juice topics`: the topics a running proxy has forwarded, with when each was last seen.
-import { queryTopics } from '../index'
+import { queryTopics, TimeoutError } from '../index'
 import { CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, CommandError, parse, positiveNumber, UsageError, formatHelp } from './args'
 import { DEFAULT_QUERY } from './proxy'
 
@@ -38,8 +38,8 @@ export async function topics(argv: string[]): Promise<number> {
   try {
     reply = await queryTopics(uri, { timeout, curve: clientCurve(values) })
   } catch (e) {
-    if ((e as Error).name === 'TimeoutError') {
-      const why = /; (.*)$/s.exec((e as Error).message)?.[1]
+    if (e instanceof TimeoutError) {
+      const why = e.diagnosis
       throw new CommandError(
         `no answer from a proxy query endpoint at ${uri} within ${timeout} s` + (why ? `: ${why}` : ' (is juice proxy running, with --query?)'),
       )
