@@ -219,16 +219,23 @@ fn core_subscriber(back: &str, n: u64) {
     sub.subscribe("Telemetry", Some("qpu0")).unwrap();
     say("{\"ready\":true}".into());
     let (mut got, mut lat) = (0u64, Vec::new());
+    // The same copy-into-a-reused-buffer path the Node binding takes.
+    let mut buf = vec![0u8; 1 << 20];
     'outer: while got < n {
-        let Some(batch) = sub
+        let len = match sub
             .inbox()
-            .wait_take(Some(Duration::from_secs(30)))
+            .wait_take_into(&mut buf, Some(Duration::from_secs(30)))
             .unwrap()
-        else {
-            break;
+        {
+            juice_core::inbox::Copied::Bytes(len) => len,
+            juice_core::inbox::Copied::NeedAtLeast(size) => {
+                buf.resize(size, 0);
+                continue;
+            }
+            juice_core::inbox::Copied::Empty => break,
         };
         let t = now_ns();
-        for (_, topic, payload) in juice_core::inbox::records(&batch.bytes) {
+        for (_, topic, payload) in juice_core::records::read_inbox(&buf[..len]) {
             if topic == END {
                 break 'outer;
             }

@@ -55,7 +55,7 @@ const Z85_ALPHABET: &str =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
 /// Decodes a Z85 key, naming the option that held it when it is not a 32-byte key.
-pub fn decode_key(option: &str, z85: &str) -> Result<[u8; 32]> {
+pub(crate) fn decode_key(option: &str, z85: &str) -> Result<[u8; 32]> {
     let bad = |why: &str| {
         Err(Error::invalid_arg(format!(
             "{option} is not a CURVE key: {why} (expected 40 Z85 characters, as made by generateKeyPair())"
@@ -113,7 +113,7 @@ pub struct ClientKeys {
 
 impl ClientKeys {
     /// Makes `sock` a CURVE client. Must run before `connect`.
-    pub fn apply(&self, sock: &zmq::Socket) -> Result<()> {
+    pub(crate) fn apply(&self, sock: &zmq::Socket) -> Result<()> {
         require_curve()?;
         let server = decode_key("curve.serverKey", &self.server_key)?;
         let public = decode_key("curve.publicKey", &self.public_key)?;
@@ -144,9 +144,9 @@ pub struct ServerKeys {
 
 /// The set of admitted client keys, shared between the proxy (which may replace it) and the ZAP
 /// thread (which reads it per handshake).
-pub type Allowlist = Arc<RwLock<HashSet<[u8; 32]>>>;
+pub(crate) type Allowlist = Arc<RwLock<HashSet<[u8; 32]>>>;
 
-pub fn allowlist_from(keys: &[String]) -> Result<HashSet<[u8; 32]>> {
+pub(crate) fn allowlist_from(keys: &[String]) -> Result<HashSet<[u8; 32]>> {
     keys.iter()
         .enumerate()
         .map(|(i, k)| decode_key(&format!("curve.allowedClients[{i}]"), k))
@@ -155,7 +155,7 @@ pub fn allowlist_from(keys: &[String]) -> Result<HashSet<[u8; 32]>> {
 
 /// Makes `sock` a CURVE server whose handshakes the ZAP handler judges under `zap_domain`.
 /// Must run before `bind`.
-pub fn apply_server(sock: &zmq::Socket, secret_z85: &str, zap_domain: &str) -> Result<()> {
+pub(crate) fn apply_server(sock: &zmq::Socket, secret_z85: &str, zap_domain: &str) -> Result<()> {
     require_curve()?;
     let secret = decode_key("curve.secretKey", secret_z85)?;
     sock.set_curve_server(true)
@@ -170,7 +170,7 @@ pub fn apply_server(sock: &zmq::Socket, secret_z85: &str, zap_domain: &str) -> R
 }
 
 #[derive(Default)]
-pub struct ZapCounters {
+pub(crate) struct ZapCounters {
     pub accepted: AtomicU64,
     pub denied: AtomicU64,
 }
@@ -192,7 +192,7 @@ static ZAP: Mutex<Option<ZapService>> = Mutex::new(None);
 
 /// A CURVE proxy's registration with the ZAP handler; unregisters (and stops the handler when it
 /// was the last) on close or drop.
-pub struct ZapHandler {
+pub(crate) struct ZapHandler {
     domain: String,
     closed: Mutex<bool>,
 }
@@ -201,7 +201,7 @@ impl ZapHandler {
     /// Registers an allowlist under a new domain, starting the handler if it is not running.
     /// Must run before the proxy's sockets accept connections: with no handler bound, libzmq would
     /// let every client in.
-    pub fn start(allow: Allowlist, counters: Arc<ZapCounters>) -> Result<Self> {
+    pub(crate) fn start(allow: Allowlist, counters: Arc<ZapCounters>) -> Result<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let domain = format!("juice-proxy-{}", NEXT.fetch_add(1, Ordering::Relaxed));
         let mut zap = ZAP.lock().unwrap_or_else(|e| e.into_inner());
@@ -222,11 +222,11 @@ impl ZapHandler {
     }
 
     /// The ZAP domain to set on the proxy's sockets (see [`apply_server`]).
-    pub fn domain(&self) -> &str {
+    pub(crate) fn domain(&self) -> &str {
         &self.domain
     }
 
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
         if *closed {
             return;

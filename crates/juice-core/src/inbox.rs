@@ -15,14 +15,15 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::records::RECORD_HEADER;
 use crate::records::{inbox_record_len as record_len, push_inbox};
-pub use crate::records::{read_inbox as records, RECORD_HEADER};
 
 /// Called (off the consumer's thread) when events arrive for a consumer that asked to be woken.
 pub type Waker = Box<dyn Fn() + Send + Sync>;
 
-/// A batch of encoded records taken out of the inbox.
-pub struct Batch {
+/// A batch of encoded records taken out of the inbox (the tests' view; callers copy out).
+#[cfg(test)]
+pub(crate) struct Batch {
     pub bytes: Vec<u8>,
     pub count: usize,
 }
@@ -45,23 +46,19 @@ const KEEP_CAPACITY: usize = 1 << 20;
 
 /// Records the receive thread collected from one drain of the socket, not yet in the inbox.
 #[derive(Default)]
-pub struct Pending {
+pub(crate) struct Pending {
     buf: Vec<u8>,
     /// End offset of each record in `buf`, so that a partial append stops on a record boundary.
     ends: Vec<usize>,
 }
 
 impl Pending {
-    pub fn push(&mut self, type_id: u32, topic: &[u8], payload: &[u8]) {
+    pub(crate) fn push(&mut self, type_id: u32, topic: &[u8], payload: &[u8]) {
         push_inbox(&mut self.buf, type_id, topic, payload);
         self.ends.push(self.buf.len());
     }
 
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
 
@@ -103,7 +100,7 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    pub fn new(max_events: usize, max_bytes: usize, lossless: bool) -> Self {
+    pub(crate) fn new(max_events: usize, max_bytes: usize, lossless: bool) -> Self {
         Inbox {
             state: Mutex::new(State {
                 buf: Vec::new(),
@@ -133,16 +130,12 @@ impl Inbox {
     }
 
     /// Number of events waiting to be taken.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().count
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// How many more events fit under both bounds (0 once the byte bound is reached).
-    pub fn room(&self) -> usize {
+    pub(crate) fn room(&self) -> usize {
         let st = self.lock();
         if st.buf.len() - st.head >= self.max_bytes {
             0
@@ -152,7 +145,7 @@ impl Inbox {
     }
 
     /// Moves the pending records in, dropping (and counting) what exceeds the bounds.
-    pub fn append(&self, pending: &mut Pending) {
+    pub(crate) fn append(&self, pending: &mut Pending) {
         if pending.is_empty() {
             return;
         }
@@ -212,6 +205,7 @@ impl Inbox {
         }
     }
 
+    #[cfg(test)]
     fn take_locked(&self, st: &mut State) -> Option<Batch> {
         if st.count == 0 {
             return None;
@@ -322,7 +316,8 @@ impl Inbox {
     }
 
     /// Takes everything waiting as one batch, without blocking.
-    pub fn try_take(&self) -> Result<Option<Batch>> {
+    #[cfg(test)]
+    pub(crate) fn try_take(&self) -> Result<Option<Batch>> {
         let mut st = self.lock();
         match self.take_locked(&mut st) {
             Some(b) => Ok(Some(b)),
@@ -332,18 +327,20 @@ impl Inbox {
     }
 
     /// Takes everything waiting as one batch, or arms the waker and returns `None`.
-    pub fn take_or_arm(&self) -> Result<Option<Batch>> {
+    #[cfg(test)]
+    pub(crate) fn take_or_arm(&self) -> Result<Option<Batch>> {
         self.now_or_arm(|me, st| me.take_locked(st))
     }
 
     /// Blocks until a batch can be taken; `Ok(None)` when the timeout passed.
-    pub fn wait_take(&self, timeout: Option<Duration>) -> Result<Option<Batch>> {
+    #[cfg(test)]
+    pub(crate) fn wait_take(&self, timeout: Option<Duration>) -> Result<Option<Batch>> {
         self.wait_for(timeout, |me, st| me.take_locked(st))
     }
 
     /// Closes the inbox: waiting and future takes fail with "closed" once it is empty, and an
     /// armed consumer is woken so it can observe that.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let wake = {
             let mut st = self.lock();
             st.closed = true;
@@ -360,6 +357,7 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::read_inbox as records;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 

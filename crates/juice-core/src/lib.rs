@@ -16,26 +16,31 @@
 //! caller's batch -> `Publisher::try_send` -> XPUB --tcp--> proxy XSUB -> proxy thread ->
 //! proxy XPUB --tcp--> SUB -> receive thread (check, match) -> inbox -> consumer takes a batch.
 
-pub mod context;
+// The public surface is what the Node binding (crates/juice-node) and the integration tests
+// use; everything else is crate-private, so it can change without breaking a caller.
+mod context;
 pub mod curve;
-pub mod error;
-pub mod handshake;
+mod error;
+mod handshake;
 pub mod inbox;
 pub mod probe;
 pub mod proxy;
-pub mod publisher;
-pub mod query;
+mod publisher;
+mod query;
 pub mod records;
-pub mod routes;
-pub mod socket;
-pub mod subscriber;
-pub mod topic_registry;
-pub mod topic_tree;
+mod routes;
+mod socket;
+mod subscriber;
+mod topic_registry;
+mod topic_tree;
 pub mod wire;
+
+#[cfg(test)]
+mod properties;
 
 pub use curve::{ClientKeys, KeyPair, ServerKeys};
 pub use error::{Error, ErrorCode, Result};
-pub use inbox::{Batch, Inbox};
+pub use inbox::Inbox;
 pub use proxy::{Proxy, ProxyOptions, ProxyStats};
 pub use publisher::{Publisher, PublisherOptions, PublisherStats};
 pub use records::BatchWriter;

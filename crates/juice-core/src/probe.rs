@@ -21,7 +21,7 @@ pub enum Role {
 
 /// What the endpoint said about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peer {
+pub(crate) struct Peer {
     /// `NULL`, `PLAIN` or `CURVE`.
     pub mechanism: String,
     /// From its READY command; only readable without security.
@@ -30,7 +30,7 @@ pub struct Peer {
 
 /// Reads a tcp endpoint's greeting and READY. None when it cannot be reached at all or is not a
 /// ZMTP 3 peer (`Some(Err(..))` carries what was wrong, for the sentence).
-pub fn probe(uri: &str, timeout: Duration) -> Option<std::result::Result<Peer, String>> {
+pub(crate) fn probe(uri: &str, timeout: Duration) -> Option<std::result::Result<Peer, String>> {
     let addr = uri.strip_prefix("tcp://")?;
     let addr = addr.to_socket_addrs().ok()?.next()?;
     let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;

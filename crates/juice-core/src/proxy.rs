@@ -33,7 +33,7 @@ const SUBSCRIPTION_FRAME_SLACK: usize = 64;
 
 /// Smallest frame limit set on a socket that peers handshake with: libzmq applies the limit to
 /// handshake commands as well, and a CURVE INITIATE with metadata can take several hundred bytes.
-pub const MIN_FRAME_LIMIT: usize = 1024;
+pub(crate) const MIN_FRAME_LIMIT: usize = 1024;
 
 /// Stack of the proxy thread. libzmq 4.3.4 walks its subscription trie recursively, one level
 /// per byte, on the thread that drives the socket; the frame limit bounds that depth, and this

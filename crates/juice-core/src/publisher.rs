@@ -18,7 +18,7 @@
 //! Batches are publish records ([`crate::records`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::records::read_publish;
 use crate::routes::Routes;
-use crate::socket;
+use crate::socket::{self, Control};
 use crate::wire;
 
 /// Longest single wait inside [`Publisher::wait_ready`], so `close()` is never held up long.
@@ -113,6 +113,8 @@ pub struct Publisher {
     /// what is sent meanwhile counted as unrouted) even if the caller was idle when it happened:
     /// libzmq only reports it after a command round trip that needs the socket to be polled.
     watcher: Mutex<Option<JoinHandle<()>>>,
+    /// Tells the watcher to stop, as every native thread here is told (see `socket::Control`).
+    control: Control,
 }
 
 /// The state a publisher shares with its watcher thread; reached through `Deref`.
@@ -125,9 +127,6 @@ pub struct Shared {
     unrouted: AtomicU64,
     linger_expired: AtomicBool,
     handshakes: HandshakeLog,
-    /// Set by `close()`; the watcher sleeps on `wake` and exits when it sees it.
-    stopping: Mutex<bool>,
-    wake: Condvar,
 }
 
 impl std::ops::Deref for Publisher {
@@ -137,16 +136,15 @@ impl std::ops::Deref for Publisher {
     }
 }
 
-fn watch(shared: Arc<Shared>) {
-    let mut stopping = shared.stopping.lock().unwrap_or_else(|e| e.into_inner());
-    while !*stopping {
-        stopping = shared
-            .wake
-            .wait_timeout(stopping, WATCH_INTERVAL)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-        if *stopping {
-            break;
+/// Command on the control channel that stops the watcher.
+const CMD_QUIT: u8 = b'q';
+
+fn watch(shared: Arc<Shared>, ctl: zmq::Socket) {
+    loop {
+        match ctl.poll(zmq::POLLIN, WATCH_INTERVAL.as_millis() as i64) {
+            Ok(0) | Err(zmq::Error::EINTR) => {}
+            // A command (only "quit" is sent), or the channel is gone.
+            _ => return,
         }
         let mut guard = shared.lock();
         let inner = &mut *guard;
@@ -199,17 +197,17 @@ impl Publisher {
             unrouted: AtomicU64::new(0),
             linger_expired: AtomicBool::new(false),
             handshakes: HandshakeLog::default(),
-            stopping: Mutex::new(false),
-            wake: Condvar::new(),
         });
+        let (control, ctl) = Control::pair_in(ctx, "publisher")?;
         let s2 = shared.clone();
         let watcher = std::thread::Builder::new()
             .name("juice-pub-watch".into())
-            .spawn(move || watch(s2))
+            .spawn(move || watch(s2, ctl))
             .map_err(|e| Error::invalid_arg(format!("cannot start publisher thread: {e}")))?;
         Ok(Publisher {
             shared,
             watcher: Mutex::new(Some(watcher)),
+            control,
         })
     }
 }
@@ -421,8 +419,7 @@ impl Publisher {
     /// Closes the socket and waits (up to linger) until libzmq has written out everything sent.
     /// Safe to call more than once.
     pub fn close(&self) {
-        *self.stopping.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.wake.notify_all();
+        self.control.shut(&[CMD_QUIT]);
         let watcher = self
             .watcher
             .lock()

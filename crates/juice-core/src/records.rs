@@ -72,7 +72,7 @@ pub fn read_publish(batch: &[u8], at: usize) -> Result<(PublishRecord<'_>, usize
 }
 
 /// Appends one inbox record to `buf`.
-pub fn push_inbox(buf: &mut Vec<u8>, type_id: u32, topic: &[u8], payload: &[u8]) {
+pub(crate) fn push_inbox(buf: &mut Vec<u8>, type_id: u32, topic: &[u8], payload: &[u8]) {
     buf.extend_from_slice(&type_id.to_le_bytes());
     buf.extend_from_slice(&(topic.len() as u32).to_le_bytes());
     buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -81,7 +81,7 @@ pub fn push_inbox(buf: &mut Vec<u8>, type_id: u32, topic: &[u8], payload: &[u8])
 }
 
 /// Length (header included) of the inbox record at `at` of a buffer the core wrote itself.
-pub fn inbox_record_len(buf: &[u8], at: usize) -> usize {
+pub(crate) fn inbox_record_len(buf: &[u8], at: usize) -> usize {
     let word = |i: usize| le_u32(buf, at + 4 + 4 * i).expect("inbox record header") as usize;
     RECORD_HEADER + word(0) + word(1)
 }

@@ -57,6 +57,7 @@ impl TopicRegistry {
     }
 
     /// Bytes the recorded topics take (names plus bookkeeping).
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
@@ -165,6 +166,7 @@ impl Batch {
     }
 
     /// Hands the tally to the shared registry, waiting for its lock.
+    #[cfg(test)]
     pub fn commit(&mut self, registry: &TopicRegistry) {
         self.commit_with(registry, true);
     }

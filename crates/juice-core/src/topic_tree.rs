@@ -191,6 +191,7 @@ impl TopicTree {
         self.len
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

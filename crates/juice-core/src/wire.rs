@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 
 /// Segment separator in topic frames.
-pub const SEP: u8 = b'.';
+pub(crate) const SEP: u8 = b'.';
 
 /// Longest event type name, in UTF-8 bytes.
 pub const MAX_TYPE_NAME_BYTES: usize = 256;
@@ -20,8 +20,6 @@ pub const MAX_TYPE_NAME_BYTES: usize = 256;
 pub const MAX_TOPIC_BYTES: usize = 1024;
 /// Most dot-separated segments in a topic.
 pub const MAX_TOPIC_SEGMENTS: usize = 128;
-/// The longest subscription prefix our own API can produce: `Type.topic.`.
-pub const MAX_SUBSCRIPTION_BYTES: usize = MAX_TYPE_NAME_BYTES + MAX_TOPIC_BYTES + 2;
 
 /// Rejects type names that cannot be told apart on the wire. A dot would make the type name
 /// indistinguishable from a topic segment; the Python side never produces one because class
@@ -63,7 +61,7 @@ pub fn validate_topic(topic: &[u8]) -> Result<()> {
 
 /// Builds the topic frame for a published event, or the subscription prefix for a filter:
 /// both have the same shape. An empty topic means "no topic", as upstream's `if topic:` does.
-pub fn topic_frame(type_name: &str, topic: Option<&str>) -> Vec<u8> {
+pub(crate) fn topic_frame(type_name: &str, topic: Option<&str>) -> Vec<u8> {
     let topic = topic.filter(|t| !t.is_empty());
     let mut out = Vec::with_capacity(type_name.len() + topic.map_or(0, |t| t.len() + 1) + 1);
     out.extend_from_slice(type_name.as_bytes());
@@ -77,7 +75,7 @@ pub fn topic_frame(type_name: &str, topic: Option<&str>) -> Vec<u8> {
 
 /// Writes the topic frame into `out` (cleared first), from raw bytes; used on the send path to
 /// reuse one buffer.
-pub fn topic_frame_into(out: &mut Vec<u8>, type_name: &[u8], topic: Option<&[u8]>) {
+pub(crate) fn topic_frame_into(out: &mut Vec<u8>, type_name: &[u8], topic: Option<&[u8]>) {
     out.clear();
     out.extend_from_slice(type_name);
     out.push(SEP);
@@ -89,7 +87,7 @@ pub fn topic_frame_into(out: &mut Vec<u8>, type_name: &[u8], topic: Option<&[u8]
 
 /// Why an incoming message was skipped. Each kind is counted separately in the stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Malformed {
+pub(crate) enum Malformed {
     /// Not exactly two frames.
     FrameCount,
     /// Topic or payload frame is not valid UTF-8.
@@ -102,7 +100,7 @@ pub enum Malformed {
 
 /// Splits a topic frame into its segments: `b"T.a.b."` yields `T`, `a`, `b`.
 /// Returns `None` when the frame does not have the `TypeName.[topic.]` shape.
-pub fn segments(frame: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+pub(crate) fn segments(frame: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
     if frame.len() < 2 || *frame.last()? != SEP || frame[0] == SEP {
         return None;
     }
@@ -110,7 +108,7 @@ pub fn segments(frame: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
 }
 
 /// Checks a received two-frame message and returns `(topic_frame, payload)` if it is well formed.
-pub fn check_message<'a>(
+pub(crate) fn check_message<'a>(
     topic: &'a [u8],
     payload: &'a [u8],
     max_payload: usize,

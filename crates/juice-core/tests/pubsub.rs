@@ -1,8 +1,9 @@
-//! End-to-end through real sockets: publisher -> proxy -> subscriber, over tcp loopback.
+//! End-to-end through real sockets: publisher -> proxy -> subscriber, over tcp, ipc and inproc.
 
 use std::time::{Duration, Instant};
 
-use juice_core::inbox::records;
+use juice_core::inbox::Copied;
+use juice_core::records::read_inbox;
 use juice_core::*;
 
 fn proxy() -> Proxy {
@@ -20,23 +21,29 @@ fn publish(p: &Publisher, type_name: &str, topic: Option<&str>, payload: &[u8]) 
     p.send_blocking(&w.bytes, None).map(drop)
 }
 
-/// Collects (type_id, topic, payload) until `n` events arrived or 5 s passed.
+/// Collects (type_id, topic, payload) until `n` events arrived or 5 s passed, through the
+/// same copy-into-a-buffer path the Node binding uses.
 fn collect(sub: &Subscriber, n: usize) -> Vec<(u32, String, String)> {
     let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
     let deadline = Instant::now() + Duration::from_secs(5);
     while out.len() < n && Instant::now() < deadline {
-        if let Some(b) = sub
+        match sub
             .inbox()
-            .wait_take(Some(Duration::from_millis(100)))
+            .wait_take_into(&mut buf, Some(Duration::from_millis(100)))
             .unwrap()
         {
-            for (id, t, p) in records(&b.bytes) {
-                out.push((
-                    id,
-                    String::from_utf8(t.to_vec()).unwrap(),
-                    String::from_utf8(p.to_vec()).unwrap(),
-                ));
+            Copied::Bytes(len) => {
+                for (id, t, p) in read_inbox(&buf[..len]) {
+                    out.push((
+                        id,
+                        String::from_utf8(t.to_vec()).unwrap(),
+                        String::from_utf8(p.to_vec()).unwrap(),
+                    ));
+                }
             }
+            Copied::NeedAtLeast(size) => buf.resize(size, 0),
+            Copied::Empty => {}
         }
     }
     out
@@ -73,7 +80,7 @@ fn events_flow_and_filter_exactly_by_segment() {
     assert_eq!(publisher.stats().sent, 6);
     sub.close();
     assert!(
-        sub.inbox().try_take().is_err(),
+        sub.inbox().take_into_or_arm(&mut [0u8; 64]).is_err(),
         "take after close must fail"
     );
     px.close();
@@ -137,4 +144,65 @@ fn close_flushes_everything_published() {
         publish(&publisher, "E", None, b"{}").unwrap_err().code,
         ErrorCode::Closed
     );
+}
+
+#[test]
+fn pub_sub_over_tcp_ipc_and_inproc_share_one_path() {
+    let dir = std::env::temp_dir().join(format!("juice-core-ipc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ipc = |name: &str| format!("ipc://{}", dir.join(name).display());
+    let transports = [
+        (
+            "tcp",
+            "tcp://127.0.0.1:0".to_string(),
+            "tcp://127.0.0.1:0".to_string(),
+        ),
+        ("ipc", ipc("front"), ipc("back")),
+        (
+            "inproc",
+            "inproc://core-test-front".into(),
+            "inproc://core-test-back".into(),
+        ),
+    ];
+    for (name, frontend, backend) in transports {
+        let px = Proxy::start(ProxyOptions {
+            frontend,
+            backend,
+            ..Default::default()
+        })
+        .unwrap();
+        let sub = Subscriber::connect(px.backend(), Default::default()).unwrap();
+        let id = sub.subscribe("E", Some(name)).unwrap();
+        let t0 = Instant::now();
+        while px.stats().subscriptions == 0 && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let publisher = Publisher::connect(px.frontend(), Default::default()).unwrap();
+        let n = 1000;
+        let mut w = BatchWriter::default();
+        for i in 0..n {
+            w.push("E", Some(name), format!("{{\"i\":{i}}}").as_bytes());
+        }
+        w.push("E", Some("elsewhere"), b"{}");
+        assert_eq!(
+            publisher.send_blocking(&w.bytes, None).unwrap(),
+            w.bytes.len()
+        );
+        let got = collect(&sub, n);
+        assert_eq!(got.len(), n, "{name}: every event arrives");
+        for (i, (type_id, topic, payload)) in got.iter().enumerate() {
+            assert_eq!(*type_id, id);
+            assert_eq!(topic, &format!("E.{name}."));
+            assert_eq!(payload, &format!("{{\"i\":{i}}}"), "{name}: in order");
+        }
+        assert_eq!(
+            publisher.stats().unrouted,
+            1,
+            "{name}: the unmatched event is counted"
+        );
+        publisher.close();
+        sub.close();
+        px.close();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

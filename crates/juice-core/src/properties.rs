@@ -1,10 +1,12 @@
 //! Property tests (proptest) for the code that reads untrusted bytes: the wire checks, the topic
 //! tree, and the batch formats. They run a bounded number of cases in `cargo test`, so CI runs
-//! them on every submission; `PROPTEST_CASES=100000 cargo test --test properties` runs longer.
+//! them on every submission; `PROPTEST_CASES=100000 cargo test -p juice-core properties` runs longer.
+//! They live inside the crate so that what they test can stay crate-private.
 
-use juice_core::inbox::{records, Inbox, Pending};
-use juice_core::topic_tree::TopicTree;
-use juice_core::wire;
+use crate::inbox::{Copied, Inbox, Pending};
+use crate::records::read_inbox;
+use crate::topic_tree::TopicTree;
+use crate::wire;
 use proptest::prelude::*;
 
 /// Topic segments from a small alphabet, so generated topics and filters often overlap.
@@ -86,9 +88,10 @@ proptest! {
             pending.push(*id, topic.as_bytes(), payload);
         }
         inbox.append(&mut pending);
-        let got: Vec<(u32, Vec<u8>, Vec<u8>)> = match inbox.try_take().unwrap() {
-            Some(b) => records(&b.bytes).map(|(i, t, p)| (i, t.to_vec(), p.to_vec())).collect(),
-            None => vec![],
+        let mut out = vec![0u8; 1 << 20];
+        let got: Vec<(u32, Vec<u8>, Vec<u8>)> = match inbox.take_into_or_arm(&mut out).unwrap() {
+            Copied::Bytes(n) => read_inbox(&out[..n]).map(|(i, t, p)| (i, t.to_vec(), p.to_vec())).collect(),
+            _ => vec![],
         };
         let want: Vec<(u32, Vec<u8>, Vec<u8>)> = events.iter().map(|(i, t, p)| (*i, t.as_bytes().to_vec(), p.clone())).collect();
         prop_assert_eq!(got, want);
@@ -98,7 +101,7 @@ proptest! {
     fn publish_batches_of_garbage_are_rejected_not_panics(batch in proptest::collection::vec(any::<u8>(), 0..80)) {
         // An unconnected publisher with no wait: try_send parses the batch before any socket I/O
         // matters, and must turn garbage into an error or a clean partial result.
-        let p = juice_core::Publisher::connect("tcp://127.0.0.1:9", juice_core::PublisherOptions { subscription_wait_ms: 0, linger_ms: 0, ..Default::default() }).unwrap();
+        let p = crate::Publisher::connect("tcp://127.0.0.1:9", crate::PublisherOptions { subscription_wait_ms: 0, linger_ms: 0, ..Default::default() }).unwrap();
         let _ = p.try_send(&batch);
         p.close();
     }
