@@ -84,8 +84,9 @@ test('wire keys that would replace the prototype or a method are counted as malf
   t.throws(() => new Telemetry({ topic: 'a' }), { instanceOf: TypeError, message: /"topic"/ })
 })
 
-test('every numeric option is range-checked with a TypeError naming it', (t) => {
+test('every numeric option is range-checked with a TypeError naming it', async (t) => {
   const uri = 'tcp://127.0.0.1:9'
+  const influx = { version: 1, url: 'http://127.0.0.1:9', database: 'x' }
   const bad = [
     [() => new j.SubscriberAsync(uri, { maxQueue: -1 }), /Subscriber option maxQueue must be an integer from 1 to 4294967295, got -1/],
     [() => new j.SubscriberAsync(uri, { maxPayload: NaN }), /maxPayload .* got NaN/],
@@ -101,8 +102,13 @@ test('every numeric option is range-checked with a TypeError naming it', (t) => 
     [() => j.Proxy.startSync({ sndHwm: NaN }), /Proxy option sndHwm/],
     [() => j.Proxy.startSync({ maxSubscription: 0 }), /maxSubscription must be an integer from 1 to 65536/],
     [() => j.Proxy.startSync({ maxTopicsBytes: -1 }), /maxTopicsBytes/],
+    [() => new j.TelemetrySink({ uri, influx, batchSize: 0.5 }), /TelemetrySink option batchSize must be an integer from 1/],
+    [() => new j.TelemetrySink({ uri, influx, maxBuffer: 0 }), /TelemetrySink option maxBuffer/],
+    [() => new j.TelemetrySink({ uri, influx, flushInterval: 0 }), /TelemetrySink option flushInterval must be a number of seconds above 0/],
+    [() => new j.TelemetrySink({ uri, influx, retry: { max: NaN } }), /TelemetrySink option retry.max .* got NaN/],
   ]
-  for (const [f, msg] of bad) t.throws(f, { instanceOf: TypeError, message: msg })
+  for (const [f, msg] of bad) t.throws(f, { instanceOf: TypeError, message: msg }, String(msg))
+  await t.throwsAsync(j.queryTopics(uri, { timeout: -1 }), { instanceOf: TypeError, message: /query option timeout must be a number of seconds from 0 to/ })
   // Edge values that are valid.
   const s = new j.SubscriberAsync(uri, { maxQueue: 2 ** 32 - 1, maxMessageSize: -1, maxPayload: 0 })
   s.close()

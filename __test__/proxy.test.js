@@ -129,3 +129,12 @@ test('maxTopics 0 turns topic tracking off', async (t) => {
   await sub.close()
   await proxy.close()
 })
+
+test('a query waits off the event loop: timers keep firing while it times out', async (t) => {
+  let ticks = 0
+  const iv = setInterval(() => ticks++, 10)
+  await t.throwsAsync(j.queryTopics('tcp://127.0.0.1:9', { timeout: 0.6 }), { instanceOf: j.TimeoutError })
+  clearInterval(iv)
+  // About 60 ticks are due; a query that blocked the thread would let none run.
+  t.true(ticks >= 10, `${ticks} timer ticks during the query`)
+})

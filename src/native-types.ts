@@ -100,8 +100,8 @@ export interface ProxyOptions {
   maxTopicsBytes?: number
 }
 
-/** Sends `request` ("topics" or "stats") to a proxy's query endpoint; returns its JSON answer. */
-export declare function proxyQuery(uri: string, request: string, timeoutMs: number, curve?: ClientCurve | undefined | null): string
+/** Sends `request` ("topics" or "stats") to a proxy's query endpoint, off the JS thread. */
+export declare function proxyQuery(uri: string, request: string, timeoutMs: number, curve?: ClientCurve | undefined | null): Promise<QueryOutcome>
 
 export interface ProxyStats {
   messages: number
@@ -136,6 +136,16 @@ export interface PublisherStats {
   connected: boolean
   /** `close()` ran out of linger with events still queued in libzmq (see core::PublisherStats). */
   lingerExpired: boolean
+}
+
+/**
+ * What a query came to: its JSON answer, or the core error's code and message (an async task
+ * rejects with a plain status, so the code travels here and TypeScript throws).
+ */
+export interface QueryOutcome {
+  json?: string
+  code?: string
+  message?: string
 }
 
 /** The proxy's CURVE settings (Z85). */

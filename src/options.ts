@@ -6,6 +6,8 @@
 export const I32_MAX = 2 ** 31 - 1
 /** Largest value a u32 option takes. */
 export const U32_MAX = 2 ** 32 - 1
+/** Longest duration option, in seconds: libzmq and timers take milliseconds as an i32. */
+export const MAX_SECONDS = Math.floor(I32_MAX / 1000)
 
 /**
  * Checks that `value`, if given, is an integer from `min` to `max`; returns it (or undefined).
@@ -35,11 +37,15 @@ export function limitOption(owner: string, name: string, value: unknown): number
   return value
 }
 
-/** A duration in seconds, from 0 to `max` seconds; returns milliseconds (or undefined). */
-export function secondsOption(owner: string, name: string, value: unknown, max: number): number | undefined {
+/**
+ * A duration in seconds, from 0 (or, with `positive`, above 0) to `max` seconds; returns
+ * milliseconds (or undefined).
+ */
+export function secondsOption(owner: string, name: string, value: unknown, max = MAX_SECONDS, positive = false): number | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'number' || !(value >= 0 && value <= max)) {
-    throw new TypeError(`${owner} option ${name} must be a number of seconds from 0 to ${max}, got ${describe(value)}`)
+  if (typeof value !== 'number' || !((positive ? value > 0 : value >= 0) && value <= max)) {
+    const range = positive ? `above 0, at most ${max}` : `from 0 to ${max}`
+    throw new TypeError(`${owner} option ${name} must be a number of seconds ${range}, got ${describe(value)}`)
   }
   return Math.round(value * 1000)
 }

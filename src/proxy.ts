@@ -1,7 +1,7 @@
 // The central XSUB/XPUB proxy, forwarding on a native thread. Embed it in any Node app.
-import { call, TimeoutError } from './errors'
+import { call, TimeoutError, translate } from './errors'
 import { diagnoseNow } from './diagnose'
-import { boolOption, I32_MAX, intOption, limitOption, U32_MAX } from './options'
+import { boolOption, I32_MAX, intOption, limitOption, secondsOption, U32_MAX } from './options'
 import { native } from './load-addon'
 import type { NativeProxy, NativeTopicList } from './native'
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, curvePublicKey, type ClientCurveOptions, type ProxyCurveOptions } from './curve'
@@ -190,12 +190,12 @@ export interface TopicsReply {
  * nothing answers in time.
  */
 export async function queryTopics(uri: string, opts: QueryOptions = {}): Promise<TopicsReply> {
-  return topicsReply(JSON.parse(ask(uri, 'topics', opts)) as NativeTopicList)
+  return topicsReply(JSON.parse(await ask(uri, 'topics', opts)) as NativeTopicList)
 }
 
 /** Asks a proxy's query endpoint for its {@link ProxyStats}. */
 export async function queryStats(uri: string, opts: QueryOptions = {}): Promise<ProxyStats> {
-  return JSON.parse(ask(uri, 'stats', opts)) as ProxyStats
+  return JSON.parse(await ask(uri, 'stats', opts)) as ProxyStats
 }
 
 /** Topic records (from the addon or the query endpoint's JSON, which share a shape) with Dates. */
@@ -203,18 +203,17 @@ function topicsReply(raw: NativeTopicList): TopicsReply {
   return { topics: raw.topics.map((t) => ({ name: t.name, lastSeen: new Date(t.lastSeenMs), count: t.count })), overflow: raw.overflow }
 }
 
-function ask(uri: string, request: string, opts: QueryOptions): string {
+/** One request to a query endpoint; the wait runs off the event loop. */
+async function ask(uri: string, request: string, opts: QueryOptions): Promise<string> {
   if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
-  const timeout = opts.timeout ?? 3
-  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new TypeError(`timeout must be a number of seconds >= 0, got ${String(timeout)}`)
+  const timeoutMs = secondsOption('query', 'timeout', opts.timeout) ?? 3000
   const curve = checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'query')
-  try {
-    return call(() => native.proxyQuery(uri, request, Math.round(timeout * 1000), curve ?? null))
-  } catch (e) {
-    // No answer: say what is there instead, if the endpoint can tell (a CURVE proxy asked without
-    // keys, a publisher or subscriber port).
-    const why = e instanceof TimeoutError ? diagnoseNow(uri, 'query', curve !== undefined) : undefined
-    if (why !== undefined) throw new TimeoutError(`${e instanceof Error ? e.message : String(e)}; ${why}`, { cause: e, diagnosis: why })
-    throw e
-  }
+  const outcome = await native.proxyQuery(uri, request, timeoutMs, curve ?? null)
+  if (outcome.json !== undefined && outcome.json !== null) return outcome.json
+  const e = translate(Object.assign(new Error(outcome.message ?? 'query failed'), { code: outcome.code }))
+  // No answer: say what is there instead, if the endpoint can tell (a CURVE proxy asked without
+  // keys, a publisher or subscriber port).
+  const why = e instanceof TimeoutError ? diagnoseNow(uri, 'query', curve !== undefined) : undefined
+  if (why !== undefined) throw new TimeoutError(`${(e as Error).message}; ${why}`, { cause: e, diagnosis: why })
+  throw e
 }

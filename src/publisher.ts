@@ -14,7 +14,7 @@ import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
 import type { NativePublisher } from './native'
 import { BatchWriter } from './records'
-import { I32_MAX, intOption, limitOption, secondsOption } from './options'
+import { I32_MAX, intOption, limitOption, MAX_SECONDS, secondsOption } from './options'
 import { checkTopic } from './topic'
 
 /** Bytes of encoded events at which PublisherAsync sends without waiting for the next tick. */
@@ -75,7 +75,7 @@ const RESOLVED: Promise<void> = Promise.resolve()
 const noop = () => {}
 
 /** Longest linger or subscription wait, in seconds (libzmq takes milliseconds as an i32). */
-const MAX_WAIT_S = Math.floor(I32_MAX / 1000)
+const MAX_WAIT_S = MAX_SECONDS
 const DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024
 
 /** A class's wire type name and its UTF-8 length, checked (by the native codec) once per class. */

@@ -14,6 +14,7 @@ import type { Event, EventClass } from './event'
 import { lineProtocolOf, schemaOf } from './line-protocol'
 import { droppedByPartialWrite, InfluxWriter, type InfluxOptions, type WriteOutcome } from './influx'
 import { SubscriberAsync, type SubscribeOptions, type SubscriberOptions } from './subscriber'
+import { intOption, MAX_SECONDS, secondsOption } from './options'
 
 export interface TelemetrySinkOptions {
   /** The proxy's subscriber endpoint, e.g. `tcp://127.0.0.1:5123`. */
@@ -58,12 +59,6 @@ export interface TelemetrySinkStats {
   lastError: string | undefined
 }
 
-function seconds(v: number | undefined, name: string, fallback: number): number {
-  if (v === undefined) return fallback
-  if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${name} must be a number > 0, got ${String(v)}`)
-  return v
-}
-
 export class TelemetrySink {
   private readonly sub: SubscriberAsync<Event>
   private readonly writer: InfluxWriter
@@ -87,14 +82,15 @@ export class TelemetrySink {
 
   constructor(opts: TelemetrySinkOptions) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('TelemetrySink needs options { uri, influx }')
-    this.batchSize = Math.floor(seconds(opts.batchSize, 'batchSize', 5000))
-    this.maxBatchBytes = Math.floor(seconds(opts.maxBatchBytes, 'maxBatchBytes', 1 << 20))
-    this.flushMs = seconds(opts.flushInterval, 'flushInterval', 1) * 1000
-    this.maxBuffer = Math.floor(seconds(opts.maxBuffer, 'maxBuffer', 500_000))
-    this.retryMin = seconds(opts.retry?.min, 'retry.min', 0.1) * 1000
-    this.retryMax = seconds(opts.retry?.max, 'retry.max', 5) * 1000
-    this.closeTimeoutMs = seconds(opts.closeTimeout, 'closeTimeout', 30) * 1000
-    this.writer = new InfluxWriter(opts.influx, seconds(opts.requestTimeout, 'requestTimeout', 10) * 1000)
+    const o = 'TelemetrySink'
+    this.batchSize = intOption(o, 'batchSize', opts.batchSize, 1) ?? 5000
+    this.maxBatchBytes = intOption(o, 'maxBatchBytes', opts.maxBatchBytes, 1) ?? 1 << 20
+    this.flushMs = secondsOption(o, 'flushInterval', opts.flushInterval, MAX_SECONDS, true) ?? 1000
+    this.maxBuffer = intOption(o, 'maxBuffer', opts.maxBuffer, 1) ?? 500_000
+    this.retryMin = secondsOption(o, 'retry.min', opts.retry?.min, MAX_SECONDS, true) ?? 100
+    this.retryMax = secondsOption(o, 'retry.max', opts.retry?.max, MAX_SECONDS, true) ?? 5000
+    this.closeTimeoutMs = secondsOption(o, 'closeTimeout', opts.closeTimeout, MAX_SECONDS, true) ?? 30_000
+    this.writer = new InfluxWriter(opts.influx, secondsOption(o, 'requestTimeout', opts.requestTimeout, MAX_SECONDS, true) ?? 10_000)
     this.sub = new SubscriberAsync(opts.uri, opts.subscriber)
   }
 

@@ -2,7 +2,7 @@
 //! and the client side of its query endpoint.
 
 use juice_core as core;
-use napi::Result;
+use napi::bindgen_prelude::{AsyncTask, Env, Result, Task};
 use napi_derive::napi;
 
 use crate::errors::{js_err, CodedError};
@@ -39,22 +39,65 @@ pub struct TopicList {
     pub overflow: f64,
 }
 
-/// Sends `request` ("topics" or "stats") to a proxy's query endpoint; returns its JSON answer.
-#[napi]
+/// What a query came to: its JSON answer, or the core error's code and message (an async task
+/// rejects with a plain status, so the code travels here and TypeScript throws).
+#[napi(object)]
+pub struct QueryOutcome {
+    pub json: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Sends `request` ("topics" or "stats") to a proxy's query endpoint, off the JS thread.
+#[napi(ts_return_type = "Promise<QueryOutcome>")]
 pub fn proxy_query(
     uri: String,
     request: String,
     timeout_ms: u32,
     curve: Option<ClientCurve>,
-) -> Result<String, CodedError> {
-    let keys: Option<core::ClientKeys> = curve.map(Into::into);
-    core::proxy::query(
-        &uri,
-        &request,
-        timeout_ms.min(i32::MAX as u32) as i32,
-        keys.as_ref(),
-    )
-    .map_err(js_err)
+) -> AsyncTask<Query> {
+    AsyncTask::new(Query {
+        uri,
+        request,
+        timeout_ms: timeout_ms.min(i32::MAX as u32) as i32,
+        keys: curve.map(Into::into),
+    })
+}
+
+pub struct Query {
+    uri: String,
+    request: String,
+    timeout_ms: i32,
+    keys: Option<core::ClientKeys>,
+}
+
+impl Task for Query {
+    type Output = std::result::Result<String, core::Error>;
+    type JsValue = QueryOutcome;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(core::proxy::query(
+            &self.uri,
+            &self.request,
+            self.timeout_ms,
+            self.keys.as_ref(),
+        ))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<QueryOutcome> {
+        Ok(match output {
+            Ok(json) => QueryOutcome {
+                json: Some(json),
+                code: None,
+                message: None,
+            },
+            Err(e) => QueryOutcome {
+                json: None,
+                code: Some(e.code.as_str().to_string()),
+                message: Some(e.message),
+            },
+        })
+    }
 }
 
 #[napi]
