@@ -155,3 +155,18 @@ test('static fields: declared types are enforced with errors naming the field; N
   }
   t.throws(() => new BadSchema({ k: 1 }).toLineProtocol(), { instanceOf: TypeError, message: /BadSchema.fields.k must be 'float', 'int', 'bool' or 'string', got "double"/ })
 })
+
+test('Point is the storage side on its own: Event builds on it, and line protocol needs no event', (t) => {
+  class Reading extends j.Point {
+    static measurement = 'reading'
+    static tags = ['room']
+  }
+  const p = Object.assign(new Reading(), { time: new Date(1), room: 'lab 1', kelvin: 0.5 })
+  t.is(p.toLineProtocol(), 'reading,room=lab\\ 1 kelvin=0.5 1000000')
+  t.true(new j.Event() instanceof j.Point)
+  // No import cycle: the line-protocol module loads without the event or point modules.
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const compiled = fs.readFileSync(path.join(__dirname, '..', 'dist', 'line-protocol.js'), 'utf8')
+  t.notRegex(compiled, /require\("\.\/(event|point)"\)/)
+})

@@ -5,11 +5,10 @@
 // `Date` only holds milliseconds, so a decoded event's time remembers the exact text it arrived
 // with and re-sends that text as long as it was not changed: Python -> TypeScript -> Python keeps
 // microseconds.
-import { lineProtocolOf } from './line-protocol'
+import { Point } from './point'
 import { NowTime, parseTime, WireTime } from './time'
 
-/** How a field is stored in InfluxDB (see {@link Event.fields}). */
-export type FieldType = 'float' | 'int' | 'bool' | 'string'
+export type { FieldType } from './point'
 
 /** A class of events: anything constructed with `new` that produces an Event. */
 // biome-ignore lint/suspicious/noExplicitAny: constructor parameters must be `any` for subclasses' own signatures to be assignable
@@ -18,7 +17,8 @@ export type EventClass<E extends Event = Event> = (abstract new (...args: any[])
   readonly name: string
 }
 
-export class Event {
+/** A message on the bus that can also be stored as an InfluxDB point (see {@link Point}). */
+export class Event extends Point {
   /**
    * Wire type name of this class. Defaults to the class name, as `Message.name()` does upstream.
    * Set it when a minifier renames classes: `static eventName = 'KernelStatusChanged'`.
@@ -26,33 +26,8 @@ export class Event {
    */
   static eventName?: string
 
-  /**
-   * InfluxDB measurement this class is stored as (required for storage, unique per class, not
-   * inherited), as upstream's `Point.measurement`.
-   */
-  static measurement?: string
-
-  /** Fields stored as InfluxDB tags (strings); every other field is an InfluxDB field. */
-  static tags?: readonly string[]
-
-  /**
-   * Number fields stored as InfluxDB integers (`42i`). JSON has one number type, so numbers are
-   * floats unless listed here (or given as `bigint`); one field must keep one type in InfluxDB.
-   */
-  static integerFields?: readonly string[]
-
-  /**
-   * The storage type of each field, declared like the fields of the class's Python twin:
-   * `{ kelvin: 'float', count: 'int', on: 'bool', name: 'string' }`. With it, a point is stored as
-   * upstream's InfluxDB client stores the Python event: ints as integers, NaN and infinities
-   * (numbers, or pydantic's `"NaN"`/`"Infinity"` text) left out of float fields, tags formatted as
-   * Python prints them (`True`, `2.0`), nested objects refused. Fields it does not name (other
-   * than tags and `time`) are an error, not silently dropped. Overrides `integerFields`.
-   */
-  static fields?: Readonly<Record<string, FieldType>>
-
   /** When the event happened. Defaults to now; always sent as UTC. */
-  time: Date
+  declare time: Date
 
   /**
    * Copies `data` onto the new event. A `time` given as a string or number becomes a `Date`.
@@ -61,6 +36,7 @@ export class Event {
    * so that class-field initialisation does not overwrite what the constructor assigned.
    */
   constructor(data?: object) {
+    super()
     this.time = new NowTime()
     if (data !== undefined && data !== null) {
       const bad = shadowingKey(this.constructor as EventClass, data)
@@ -100,10 +76,6 @@ export class Event {
     return `${name} ${inspect(shown, { ...options, depth: deeper })}`
   }
 
-  /** This event as one line of InfluxDB line protocol (nanosecond timestamp, no newline). */
-  toLineProtocol(): string {
-    return lineProtocolOf(this)
-  }
 }
 
 /** Per class: the names data must not take (methods and accessors of its prototype chain). */

@@ -1,6 +1,8 @@
 // juice-messaging: OrangeQS Juice pub/sub for Node.js.
 export { Event, eventTypeName } from './event'
-export type { EventClass, FieldType } from './event'
+export type { EventClass } from './event'
+export { Point } from './point'
+export type { FieldType, PointClass } from './point'
 export { PublisherAsync, PublisherBlocking, Publisher } from './publisher'
 export type { PublisherOptions, PublisherStats } from './publisher'
 export { SubscriberAsync, SubscriberBlocking, Subscriber } from './subscriber'

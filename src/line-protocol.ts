@@ -7,7 +7,7 @@
 // escaped. Line protocol cannot represent a newline in a name or tag, nor a backslash at the end
 // of one or before an escaped character (InfluxDB 1.x reads `\\` as two backslashes there), so
 // those are rejected with an error naming the field instead of being stored wrongly.
-import type { Event, EventClass, FieldType } from './event'
+import type { FieldType, Point, PointClass } from './point'
 
 interface Schema {
   /** The escaped measurement. */
@@ -29,7 +29,7 @@ function own<T>(cls: object, key: string): T | undefined {
 }
 
 /** The storage schema of an event class, checked once. */
-export function schemaOf(cls: EventClass): Schema {
+export function schemaOf(cls: PointClass): Schema {
   let s = schemas.get(cls)
   if (s !== undefined) return s
   const measurement = own<string>(cls, 'measurement')
@@ -42,7 +42,7 @@ export function schemaOf(cls: EventClass): Schema {
   }
   const owner = owners.get(measurement)
   if (owner !== undefined && owner !== cls) {
-    throw new TypeError(`measurement ${JSON.stringify(measurement)} of ${cls.name} is already used by ${(owner as EventClass).name}; measurements are unique per class`)
+    throw new TypeError(`measurement ${JSON.stringify(measurement)} of ${cls.name} is already used by ${(owner as PointClass).name}; measurements are unique per class`)
   }
   const list = (name: string): Set<string> => {
     const v = own<unknown>(cls, name) ?? (cls as unknown as Record<string, unknown>)[name] ?? []
@@ -229,8 +229,8 @@ function addFields(schema: Schema, obj: Record<string, unknown>, prefix: string,
 }
 
 /** The event as one line of line protocol (no trailing newline). */
-export function lineProtocolOf(event: Event): string {
-  const cls = event.constructor as EventClass
+export function lineProtocolOf(event: Point): string {
+  const cls = event.constructor as PointClass
   const schema = schemaOf(cls)
   const fields: string[] = []
   const tags: string[] = []
