@@ -7,6 +7,9 @@
 //   BENCH_ROUNDS=5 npm run bench  more rounds
 //   npm run bench -- --only 1,7   some scenarios (written to bench/results/partial.*, so that a
 //                                 partial run never replaces the full table)
+//   npm run bench -- --baseline DIR --only 9
+//                                 this checkout against another built checkout (a git worktree of
+//                                 an older commit), same scenarios alternated in every round
 'use strict'
 const { spawn, execSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -21,17 +24,21 @@ const RAW = path.join(root, 'target', 'release', 'juice-bench')
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const onlyArg = process.argv.indexOf('--only')
 const ONLY = onlyArg > 0 ? new Set(process.argv[onlyArg + 1].split(',').map(Number)) : null
+const baselineArg = process.argv.indexOf('--baseline')
+const BASELINE = baselineArg > 0 ? path.resolve(process.argv[baselineArg + 1]) : null
 
 const CMD = {
   raw: (args) => [RAW, args],
   juice: (args) => [process.execPath, [path.join(__dirname, 'roles', 'juice.js'), ...args]],
+  // The same role script, loading the package from the --baseline checkout.
+  juiceBase: (args) => [process.execPath, [path.join(__dirname, 'roles', 'juice.js'), ...args], { JUICE_PACKAGE: BASELINE }],
   zeromqjs: (args) => [process.execPath, [path.join(__dirname, 'roles', 'zeromqjs.js'), ...args]],
 }
 
 /** A role process; `line(pred)` resolves with its first stdout JSON line matching `pred`. */
 function role(impl, args) {
-  const [cmd, argv] = CMD[impl](args)
-  const p = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] })
+  const [cmd, argv, env] = CMD[impl](args)
+  const p = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   const lines = []
   const waiters = []
   let err = ''
@@ -284,14 +291,36 @@ async function sizes() {
   md.push('', `![throughput against payload size](${svg})`, '')
 }
 
+async function baseline() {
+  if (BASELINE === null) throw new Error('scenario 9 compares against a build: pass --baseline DIR')
+  log(`9. this checkout against ${BASELINE}, async and blocking end to end`)
+  const base = (spec) => ({ proxy: ['juiceBase'], pub: ['juiceBase', ...spec.pub.slice(1)], sub: ['juiceBase', ...spec.sub.slice(1)] })
+  const r = await rounds({
+    async: { ...IMPL.juiceAsync, n: 500_000, size: 100 },
+    asyncBase: { ...base(IMPL.juiceAsync), n: 500_000, size: 100 },
+    blocking: { ...IMPL.juiceBlocking, n: 500_000, size: 100 },
+    blockingBase: { ...base(IMPL.juiceBlocking), n: 500_000, size: 100 },
+  })
+  const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v.map((x) => x.rate))]))
+  report.scenarios.baseline = { baseline: BASELINE, medians: m, runs: r }
+  section(`9. This checkout against ${path.basename(BASELINE)} (events/s)`, [
+    ['async, this checkout', fmt(m.async)],
+    ['async, baseline', fmt(m.asyncBase)],
+    ['async ratio', ratio(m.async, m.asyncBase)],
+    ['blocking, this checkout', fmt(m.blocking)],
+    ['blocking, baseline', fmt(m.blockingBase)],
+    ['blocking ratio', ratio(m.blocking, m.blockingBase)],
+  ])
+}
+
 async function main() {
   if (!fs.existsSync(RAW)) {
     log('building the raw reference pipeline (cargo build --release -p juice-bench)')
     execSync('node scripts/with-sodium.js cargo build --release -p juice-bench', { cwd: root, stdio: 'inherit' })
   }
-  const all = [s1, s2, s3, s4, s5, s6, s7, sizes]
+  const all = [s1, s2, s3, s4, s5, s6, s7, sizes, baseline]
   for (const [i, fn] of all.entries()) {
-    if (ONLY && !ONLY.has(i + 1)) continue
+    if (ONLY ? !ONLY.has(i + 1) : fn === baseline) continue
     await fn()
   }
   const head = [

@@ -3,7 +3,8 @@
 //   pub FRONT N SIZE RATE async|blocking
 //   sub BACK N async|blocking FILTERS [maxQueue] [pauseMs]
 'use strict'
-const j = require('../..')
+// JUICE_PACKAGE: another checkout to measure (bench/run.js --baseline).
+const j = require(process.env.JUICE_PACKAGE ?? '../..')
 const { nowUs, body, say, result, pace, WARMUP_TOPIC, waitStdinClose, rssMb } = require('./common')
 
 class Telemetry extends j.Event {
