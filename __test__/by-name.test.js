@@ -92,3 +92,37 @@ test('the CLI imports only the public API (src/index.ts), its own modules and No
     }
   }
 })
+
+test('sendFrame() relays a pre-serialised message verbatim, as upstream send_frame; bad frames are TypeErrors', async (t) => {
+  const proxy = await startProxy()
+  const sub = new j.SubscriberAsync(proxy.backend, { keepTopic: true }).subscribe('KernelStatusChanged', { topic: 'q1' }).subscribe(Note)
+  await subscribed(proxy, 2)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  // Microseconds and key order as pydantic writes them: the relay must not touch them.
+  const json = '{"service":"q1.k","status":"busy","time":"2026-11-30T08:00:00.123456Z"}'
+  await pub.sendFrame(['KernelStatusChanged.q1.k.', Buffer.from(json)])
+  await pub.sendFrame(['Note.', '{"text":"no topic","time":"2026-11-30T08:00:01.000001Z"}'])
+  const a = await sub.get(5)
+  t.is(JSON.stringify(a), json, 'the same JSON comes out')
+  t.is(j.receivedTopic(a), 'q1.k')
+  const b = await sub.get(5)
+  t.true(b instanceof Note)
+  t.is(j.receivedTopic(b), null)
+  t.is(pub.stats().published, 2)
+  const bad = [
+    [['KernelStatusChanged.q1'], /\[topic frame, payload\], got 1 frames/],
+    [['KernelStatusChanged.q1', '{}'], /is not "Type." or "Type.topic."/],
+    [['.q1.', '{}'], /is not "Type." or "Type.topic."/],
+    [['A.' + 'x'.repeat(2000) + '.', '{}'], /topic is 2000 bytes/],
+    [['Note.', Buffer.from([0xff, 0xfe])], /payload is not valid UTF-8/],
+    [['Note.', 42], /payload must be a string or bytes, got number/],
+    ['Note.', /got string/],
+  ]
+  for (const [frame, msg] of bad) await t.throwsAsync(pub.sendFrame(frame), { instanceOf: TypeError, message: msg }, String(msg))
+  const blocking = new j.PublisherBlocking(proxy.frontend)
+  blocking.sendFrame(['Note.', '{"text":"blocking"}'])
+  t.is((await sub.get(5)).text, 'blocking')
+  t.throws(() => blocking.sendFrame(['Note', '{}']), { instanceOf: TypeError })
+  blocking.close()
+  await Promise.all([pub.close(), sub.close(), proxy.close()])
+})

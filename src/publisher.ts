@@ -8,6 +8,7 @@
 // sends at the end of the current task (a microtask), since a blocking script may never give the
 // event loop a turn, and before any blocking get() in the process.
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from './curve'
+import { isUtf8 } from 'node:buffer'
 import { call, ClosedError } from './errors'
 import { Event, type EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
 import { native } from './load-addon'
@@ -97,6 +98,23 @@ function typeNameOf(event: Event): TypeName {
   return known
 }
 
+/** Type names of sent frames already validated (bounded: a relay sees a handful of types). */
+const checkedFrameTypes = new Map<string, number>()
+const MAX_CHECKED_FRAME_TYPES = 4096
+
+/** UTF-8 text of one frame given as a string or bytes, for sendFrame. */
+function frameText(part: unknown, what: string): string {
+  if (typeof part === 'string') return part
+  if (part instanceof Uint8Array) {
+    const buf = Buffer.from(part.buffer, part.byteOffset, part.byteLength)
+    // Text is what the wire carries; bytes that are not UTF-8 would arrive changed, or be counted
+    // as malformed by every subscriber.
+    if (!isUtf8(buf)) throw new TypeError(`sendFrame(): the ${what} is not valid UTF-8`)
+    return buf.toString('utf8')
+  }
+  throw new TypeError(`sendFrame(): the ${what} must be a string or bytes, got ${part === null ? 'null' : typeof part}`)
+}
+
 abstract class PublisherBase {
   protected readonly native: NativePublisher
   protected readonly writer = new BatchWriter()
@@ -141,6 +159,38 @@ abstract class PublisherBase {
       throw new TypeError(
         `${type.name} event is ${-size} bytes on the wire; this publisher's maxMessageSize is ${this.maxMessage} bytes (a proxy disconnects publishers that exceed its own limit)`,
       )
+    }
+    this.published++
+  }
+
+  /**
+   * Encodes a pre-serialised message (`[topic frame, JSON payload]`, as upstream's `send_frame`
+   * takes it) into the batch, checking only its shape: the topic frame is `Type.` or
+   * `Type.topic.`; the payload goes out verbatim.
+   */
+  protected addFrame(frame: unknown): void {
+    if (this.closing) throw new ClosedError(`sendFrame() called on a closed publisher (${this.uri})`)
+    if (!Array.isArray(frame) || frame.length !== 2) {
+      throw new TypeError(`sendFrame() needs [topic frame, payload], got ${Array.isArray(frame) ? `${frame.length} frames` : typeof frame}`)
+    }
+    const head = frameText(frame[0], 'topic frame')
+    const payload = frameText(frame[1], 'payload')
+    const dot = head.indexOf('.')
+    if (dot <= 0 || !head.endsWith('.')) {
+      throw new TypeError(`sendFrame(): topic frame ${JSON.stringify(head.slice(0, 80))} is not "Type." or "Type.topic."`)
+    }
+    const type = head.slice(0, dot)
+    const topic = dot === head.length - 1 ? null : head.slice(dot + 1, -1)
+    let typeBytes = checkedFrameTypes.get(type)
+    if (typeBytes === undefined) {
+      call(() => native.validateTypeName(type))
+      typeBytes = Buffer.byteLength(type)
+      if (checkedFrameTypes.size < MAX_CHECKED_FRAME_TYPES) checkedFrameTypes.set(type, typeBytes)
+    }
+    if (topic !== null) checkTopic(topic, 'sendFrame() topic')
+    const size = this.writer.add(type, typeBytes, topic, payload, this.maxMessage)
+    if (size < 0) {
+      throw new TypeError(`sendFrame(): the message is ${-size} bytes on the wire; this publisher's maxMessageSize is ${this.maxMessage} bytes`)
     }
     this.published++
   }
@@ -205,6 +255,27 @@ export class PublisherAsync extends PublisherBase {
     } catch (e) {
       return Promise.reject(e)
     }
+    return this.queued()
+  }
+
+  /**
+   * Publishes a pre-serialised message verbatim, as upstream's `send_frame`: `[topic frame,
+   * payload]`, where the topic frame is `Type.` or `Type.topic.` and the payload the event's JSON
+   * (strings or UTF-8 bytes). For relays and bridges that forward what they received without
+   * decoding it. Resolves like `publish()`.
+   */
+  sendFrame(frame: readonly [string | Uint8Array, string | Uint8Array]): Promise<void> {
+    try {
+      if (this.failure !== null) throw this.failure
+      this.addFrame(frame)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.queued()
+  }
+
+  /** After an event was added to the batch: sends now, soon, or after the current wait. */
+  private queued(): Promise<void> {
     if (this.waiting !== null) return this.waiting
     if (this.writer.len >= FLUSH_BYTES) return this.flush()
     if (this.tick === null) this.tick = setImmediate(this.onTick)
@@ -312,6 +383,16 @@ export class PublisherBlocking extends PublisherBase {
    * a subscriber (up to `subscriptionWait`). */
   publish(event: Event): void {
     this.add(event)
+    this.queued()
+  }
+
+  /** As `PublisherAsync.sendFrame`: a pre-serialised `[topic frame, payload]`, sent verbatim. */
+  sendFrame(frame: readonly [string | Uint8Array, string | Uint8Array]): void {
+    this.addFrame(frame)
+    this.queued()
+  }
+
+  private queued(): void {
     if (this.writer.len >= FLUSH_BYTES) {
       this.flush()
       return
