@@ -34,8 +34,8 @@ test('a topic() that is not a string, or an unserialisable event, is a TypeError
     }
   }
   await t.throwsAsync(pub.publish(new BadTopic()), { instanceOf: TypeError, message: /BadTopic\.topic\(\) must return a string/ })
-  await t.throwsAsync(pub.publish(new Telemetry({ big: 1n })), { instanceOf: TypeError, message: /BigInt/ })
-  await t.throwsAsync(pub.publish(new Telemetry({ time: new Date('nope') })), { instanceOf: TypeError, message: /time/ })
+  await t.throwsAsync(pub.publish(new Telemetry({ path: 'x', big: 1n })), { instanceOf: TypeError, message: /BigInt/ })
+  await t.throwsAsync(pub.publish(new Telemetry({ path: 'x', time: new Date('nope') })), { instanceOf: TypeError, message: /time/ })
   t.throws(() => new Telemetry({ time: 'yesterday' }), { instanceOf: TypeError, message: /yesterday/ })
   await pub.close()
   await proxy.close()

@@ -56,7 +56,7 @@ class KernelStatusChanged extends j.Event {
 
 class Telemetry extends j.Event {
   topic() {
-    return this.path
+    return this.path ?? null
   }
 }
 

@@ -14,7 +14,7 @@ const PEER = path.join(__dirname, 'interop', 'peer.py')
 
 class Telemetry extends j.Event {
   topic() {
-    return this.path
+    return this.path ?? null
   }
 }
 class FridgeTelemetry extends Telemetry {}

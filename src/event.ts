@@ -17,7 +17,33 @@ export type EventClass<E extends Event = Event> = (abstract new (...args: any[])
   readonly name: string
 }
 
-/** A message on the bus that can also be stored as an InfluxDB point (see {@link Point}). */
+/** What `new E(data)` takes for an event defined with {@link Event.define}: its fields, and optionally `time`. */
+export type EventData<D extends object> = D & { time?: Date | string | number }
+
+/** The class {@link Event.define} returns: a constructor taking `D` whose events carry `D`'s fields. */
+export type DefinedEvent<D extends object> = (new (data: EventData<D>) => Event & D) & Omit<typeof Event, 'prototype'>
+
+/**
+ * Classes not yet checked for field initializers that undo constructor data, and per event of
+ * such a class, the data keys its constructor assigned (see `checkDataSurvived`).
+ */
+const checkedClasses = new WeakSet<object>()
+const assignedKeys = new WeakMap<object, string[]>()
+
+/**
+ * A message on the bus that can also be stored as an InfluxDB point (see {@link Point}).
+ *
+ * Declare event types as subclasses. With typed data (checked by TypeScript at `new`):
+ *
+ * ```ts
+ * class KernelStatusChanged extends Event.define<{ service: string; status: string }>() {
+ *   override topic() { return this.service }
+ * }
+ * const ev = new KernelStatusChanged({ service: 'q1', status: 'busy' })
+ * ```
+ *
+ * or with `declare` fields: `class K extends Event { declare service: string }`.
+ */
 export class Event extends Point {
   /**
    * Wire type name of this class. Defaults to the class name, as `Message.name()` does upstream.
@@ -39,15 +65,33 @@ export class Event extends Point {
     super()
     this.time = new NowTime()
     if (data !== undefined && data !== null) {
-      const bad = shadowingKey(this.constructor as EventClass, data)
+      const cls = this.constructor as EventClass
+      const bad = shadowingKey(cls, data)
       if (bad !== undefined) {
         throw new TypeError(
-          `${(this.constructor as EventClass).name} data has a field ${JSON.stringify(bad)}, which would replace the event's prototype or one of its methods`,
+          `${cls.name} data has a field ${JSON.stringify(bad)}, which would replace the event's prototype or one of its methods`,
         )
       }
       Object.assign(this, data)
       if (!(this.time instanceof Date)) this.time = parseTime(this.time as unknown)
+      // Until the class has been checked once, remember what was assigned here: a subclass
+      // field initializer runs after this constructor and may set it back to undefined.
+      if (!checkedClasses.has(cls)) {
+        const keys = Object.keys(data).filter((k) => (data as Record<string, unknown>)[k] !== undefined)
+        if (keys.length > 0) assignedKeys.set(this, keys)
+      }
     }
+  }
+
+  /**
+   * A base class for events with typed data: `class K extends Event.define<{ service: string }>()`
+   * gives `new K(data)` a checked parameter and `K` instances typed fields. It is `Event` itself
+   * at run time (nothing is added between), so subclasses behave exactly like `extends Event`.
+   * Do not also write the fields in the class body (`service!: string`): a field declared
+   * without `declare` is reset to undefined after the constructor has assigned it.
+   */
+  static define<D extends object>(): DefinedEvent<D> {
+    return Event as unknown as DefinedEvent<D>
   }
 
   /**
@@ -123,13 +167,41 @@ export function eventTypeName(cls: EventClass): string {
 /** Validates and returns an event's topic. */
 export function eventTopic(event: Event): string | null {
   const topic = event.topic()
-  if (topic === null || topic === undefined) return null
+  if (topic === null) return null
+  if (topic === undefined) {
+    throw new TypeError(
+      `${eventTypeName(event.constructor as EventClass)}.topic() returned undefined; return a string, or null for an event without a topic`,
+    )
+  }
   if (typeof topic !== 'string') {
     throw new TypeError(
       `${eventTypeName(event.constructor as EventClass)}.topic() must return a string or null, got ${typeof topic}`,
     )
   }
   return topic
+}
+
+/**
+ * Throws when data the constructor assigned was reset to undefined by a class field initializer
+ * (`service!: string` compiles to one under `useDefineForClassFields`, the default for modern
+ * targets), which would otherwise publish an event without its data. Checked on the first event
+ * of each class that was built from data; later events of a checked class cost nothing.
+ */
+export function checkDataSurvived(event: Event): void {
+  const keys = assignedKeys.get(event)
+  if (keys === undefined) return
+  const cls = event.constructor as EventClass
+  for (const k of keys) {
+    if ((event as unknown as Record<string, unknown>)[k] === undefined && Object.hasOwn(event, k)) {
+      throw new TypeError(
+        `${cls.name}.${k} was given to the constructor, then reset to undefined by the class field \`${k}\` ` +
+          `(a field written \`${k}!: T\` or \`${k}: T\` in the class body runs after Event's constructor). ` +
+          `Write \`declare ${k}: T\` instead, or type the data with Event.define<{ ${k}: T }>().`,
+      )
+    }
+  }
+  checkedClasses.add(cls)
+  assignedKeys.delete(event)
 }
 
 /**

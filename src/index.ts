@@ -1,6 +1,6 @@
 // juice-messaging: OrangeQS Juice pub/sub for Node.js.
 export { Event, eventTypeName } from './event'
-export type { EventClass } from './event'
+export type { DefinedEvent, EventClass, EventData } from './event'
 export { Point } from './point'
 export type { FieldType, PointClass } from './point'
 export { PublisherAsync, PublisherBlocking, Publisher } from './publisher'

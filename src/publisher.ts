@@ -10,7 +10,7 @@
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, type ClientCurveOptions } from './curve'
 import { isUtf8 } from 'node:buffer'
 import { call, ClosedError } from './errors'
-import { Event, type EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
+import { checkDataSurvived, Event, type EventClass, encodeEvent, eventTopic, eventTypeName } from './event'
 import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
 import type { NativePublisher } from './native'
@@ -152,6 +152,7 @@ abstract class PublisherBase {
       throw new TypeError(`publish() needs an Event instance, got ${event === null ? 'null' : typeof event}`)
     }
     const type = typeNameOf(event)
+    checkDataSurvived(event)
     const topic = eventTopic(event)
     if (topic !== null) checkTopic(topic, `${type.name}.topic()`)
     const size = this.writer.add(type.name, type.bytes, topic, encodeEvent(event), this.maxMessage)

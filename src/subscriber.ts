@@ -88,7 +88,14 @@ function checkTimeout(timeout: number | null | undefined): void {
 }
 
 /** What SubscriberAsync and SubscriberBlocking share: subscriptions, statistics and closing. */
-export abstract class SubscriberBase<E extends Event> {
+/**
+ * The type of a subscriber's `uri` parameter. A subscriber's event type comes from what it
+ * subscribes to, so an explicit type argument (`new SubscriberAsync<A>(uri)`, which would type
+ * events of other subscribed classes as `A`) does not compile.
+ */
+export type SubscriberUri<E> = [E] extends [never] ? string : 'pass no type argument: subscribe(Type) gives get() its type'
+
+export abstract class SubscriberBase<E extends Event = never> {
   protected readonly native: NativeSubscriber
   protected readonly reader = new BatchReader()
   /** Reused for every batch, so taking events allocates nothing. Grows for big events. */
@@ -126,14 +133,8 @@ export abstract class SubscriberBase<E extends Event> {
     this.diagnosis = new Diagnosis(uri, 'subscriber', opts.curve !== undefined)
   }
 
-  /**
-   * Subscribes to one event type (exactly that class, not its subclasses), optionally narrowed
-   * to a topic prefix. May be called any number of times, also while receiving. A type name
-   * instead of a class subscribes with `eventClass(name)`.
-   */
-  subscribe<T extends Event>(type: EventClass<T>, opts?: SubscribeOptions): this & SubscriberBase<E | T>
-  subscribe(type: string, opts?: SubscribeOptions): this & SubscriberBase<E | Event>
-  subscribe(typeOrName: EventClass | string, opts: SubscribeOptions = {}): this {
+  /** subscribe(), typed by each subclass. */
+  protected addSubscription(typeOrName: EventClass | string, opts: SubscribeOptions = {}): void {
     const type = typeof typeOrName === 'string' ? eventClass(typeOrName) : typeOrName
     const [name, topic] = this.resolve(type, opts)
     const clash = this.byName.get(name)
@@ -145,20 +146,14 @@ export abstract class SubscriberBase<E extends Event> {
     const id = call(() => this.native.subscribe(name, topic))
     this.byName.set(name, type)
     this.classes[id] = type
-    return this
   }
 
-  /**
-   * Receives every event on the bus. Events whose type has a class subscribed here decode to
-   * that class; the rest are skipped and counted in `stats().unknownType`, or, with `anyType`,
-   * decode as `eventClass(name)`.
-   */
-  subscribeAll(opts: SubscribeAllOptions = {}): this {
+  /** subscribeAll(), typed by each subclass. */
+  protected addSubscribeAll(opts: SubscribeAllOptions = {}): void {
     if (this.isClosed) throw new ClosedError(`subscribeAll() called on a closed subscriber (${this.uri})`)
     const anyType = boolOption('subscribeAll', 'anyType', opts.anyType) ?? false
     call(() => this.native.subscribeAll())
     if (anyType) this.anyType = true
-    return this
   }
 
   /** Removes one earlier `subscribeAll()`. Returns false if there was none. */
@@ -277,20 +272,43 @@ interface Waiter<E> {
 const waiting = new Set<object>()
 
 /** Asynchronous client for subscribing to events from other Juice services. */
-export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> implements AsyncIterable<E> {
+export class SubscriberAsync<E extends Event = never> extends SubscriberBase<E> implements AsyncIterable<E> {
   private readonly waiters: Waiter<E>[] = []
   private keepAlive: NodeJS.Timeout | null = null
   private listening: AbortController | null = null
-  private readonly legacyQueue: AsyncQueue<E>
+  private readonly legacyQueue: AsyncQueue<Event>
 
-  constructor(uri: string, opts: SubscriberOptions & { queue?: AsyncQueue<E> } = {}) {
-    super(uri, opts)
-    this.legacyQueue = opts.queue ?? new AsyncQueue<E>()
+  constructor(uri: SubscriberUri<E>, opts: SubscriberOptions & { queue?: AsyncQueue<Event> } = {}) {
+    super(uri as string, opts)
+    this.legacyQueue = opts.queue ?? new AsyncQueue<Event>()
     // The waker lives in the native receive thread's inbox, which N-API keeps strongly
     // referenced: through a WeakRef, an abandoned subscriber can still be garbage collected,
     // and collecting its native half closes the socket and stops the thread.
     const self = new WeakRef(this)
     this.native.setWaker(() => self.deref()?.onWake())
+  }
+
+  /**
+   * Subscribes to one event type (exactly that class, not its subclasses), optionally narrowed
+   * to a topic prefix. May be called any number of times, also while receiving. A type name
+   * instead of a class subscribes with `eventClass(name)`. Returns this subscriber, typed to
+   * deliver the union of everything it subscribed to.
+   */
+  subscribe<T extends Event>(type: EventClass<T>, opts?: SubscribeOptions): SubscriberAsync<E | T>
+  subscribe(type: string, opts?: SubscribeOptions): SubscriberAsync<E | Event>
+  subscribe(typeOrName: EventClass | string, opts: SubscribeOptions = {}): SubscriberAsync<Event> {
+    this.addSubscription(typeOrName, opts)
+    return this as unknown as SubscriberAsync<Event>
+  }
+
+  /**
+   * Receives every event on the bus. Events whose type has a class subscribed here decode to
+   * that class; the rest are skipped and counted in `stats().unknownType`, or, with `anyType`,
+   * decode as `eventClass(name)`.
+   */
+  subscribeAll(opts: SubscribeAllOptions = {}): SubscriberAsync<E | Event> {
+    this.addSubscribeAll(opts)
+    return this as unknown as SubscriberAsync<E | Event>
   }
 
   /**
@@ -421,7 +439,7 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
    * Queue that `listen()` fills.
    * @deprecated Use `get()` instead, as upstream Juice advises.
    */
-  get queue(): AsyncQueue<E> {
+  get queue(): AsyncQueue<Event> {
     return this.legacyQueue
   }
 
@@ -478,7 +496,34 @@ export class SubscriberAsync<E extends Event = Event> extends SubscriberBase<E> 
 }
 
 /** Synchronous, truly blocking client for subscribing to events from other Juice services. */
-export class SubscriberBlocking<E extends Event = Event> extends SubscriberBase<E> {
+export class SubscriberBlocking<E extends Event = never> extends SubscriberBase<E> {
+  constructor(uri: SubscriberUri<E>, opts: SubscriberOptions = {}) {
+    super(uri as string, opts)
+  }
+
+  /**
+   * Subscribes to one event type (exactly that class, not its subclasses), optionally narrowed
+   * to a topic prefix. May be called any number of times, also while receiving. A type name
+   * instead of a class subscribes with `eventClass(name)`. Returns this subscriber, typed to
+   * deliver the union of everything it subscribed to.
+   */
+  subscribe<T extends Event>(type: EventClass<T>, opts?: SubscribeOptions): SubscriberBlocking<E | T>
+  subscribe(type: string, opts?: SubscribeOptions): SubscriberBlocking<E | Event>
+  subscribe(typeOrName: EventClass | string, opts: SubscribeOptions = {}): SubscriberBlocking<Event> {
+    this.addSubscription(typeOrName, opts)
+    return this as unknown as SubscriberBlocking<Event>
+  }
+
+  /**
+   * Receives every event on the bus. Events whose type has a class subscribed here decode to
+   * that class; the rest are skipped and counted in `stats().unknownType`, or, with `anyType`,
+   * decode as `eventClass(name)`.
+   */
+  subscribeAll(opts: SubscribeAllOptions = {}): SubscriberBlocking<E | Event> {
+    this.addSubscribeAll(opts)
+    return this as unknown as SubscriberBlocking<E | Event>
+  }
+
   /**
    * Next event. Blocks the calling thread in native code (no event loop turns, no busy wait)
    * until one arrives, or throws `TimeoutError` after `timeout` seconds (null: forever).
@@ -513,4 +558,4 @@ export class SubscriberBlocking<E extends Event = Event> extends SubscriberBase<
 }
 
 /** The seed's other name for {@link SubscriberAsync}. */
-export class Subscriber<E extends Event = Event> extends SubscriberAsync<E> {}
+export class Subscriber<E extends Event = never> extends SubscriberAsync<E> {}

@@ -91,7 +91,7 @@ export class TelemetrySink {
     this.retryMax = secondsOption(o, 'retry.max', opts.retry?.max, MAX_SECONDS, true) ?? 5000
     this.closeTimeoutMs = secondsOption(o, 'closeTimeout', opts.closeTimeout, MAX_SECONDS, true) ?? 30_000
     this.writer = new InfluxWriter(opts.influx, secondsOption(o, 'requestTimeout', opts.requestTimeout, MAX_SECONDS, true) ?? 10_000)
-    this.sub = new SubscriberAsync(opts.uri, opts.subscriber)
+    this.sub = new SubscriberAsync<never>(opts.uri, opts.subscriber)
   }
 
   /** Stores events of `type` (it needs a static `measurement`), optionally narrowed to a topic. */
