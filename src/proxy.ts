@@ -4,6 +4,7 @@ import { diagnoseNow } from './diagnose'
 import { boolOption, I32_MAX, intOption, limitOption, secondsOption, U32_MAX } from './options'
 import { native } from './load-addon'
 import type { NativeProxy, NativeTopicList } from './native'
+import { proxyStatus, type ProxyStatus, type StatusOptions } from './status'
 import { checkCurveOptions, CLIENT_CURVE_FIELDS, curvePublicKey, type ClientCurveOptions, type ProxyCurveOptions } from './curve'
 
 /** Upstream Juice's defaults (task manager `pub_port` 5122, `sub_port` 5123, all interfaces). */
@@ -92,7 +93,18 @@ export interface ProxyStats {
   rejectedSubscriptions: number
 }
 
+/**
+ * The central XSUB/XPUB proxy every publisher and subscriber connects to, run on a native thread
+ * inside this process (upstream's `ZMQProxy`; `juice proxy` runs it from the shell).
+ *
+ * ```ts
+ * const proxy = await Proxy.start({ frontend: 'tcp://*:5122', backend: 'tcp://*:5123', query: 'tcp://127.0.0.1:5124' })
+ * console.log(proxy.stats().messages, proxy.topics().topics.length)
+ * await proxy.close()
+ * ```
+ */
 export class Proxy {
+  private isClosed = false
   /** The proxy's CURVE public key (for clients' `serverKey`), or undefined without CURVE. */
   readonly curvePublicKey: string | undefined
 
@@ -162,14 +174,51 @@ export class Proxy {
     call(() => this.native.setAllowedClients(publicKeys))
   }
 
+  /**
+   * Who is connected, as it changes: `connections` (open publisher and subscriber connections)
+   * and `handshakeRefused` (clients the CURVE allowlist turned away). Ends when the proxy closes
+   * or `signal` aborts.
+   */
+  status(opts?: StatusOptions): AsyncGenerator<ProxyStatus, void, undefined> {
+    return proxyStatus(() => this.native.stats(), () => this.isClosed, opts)
+  }
+
   /** Stops forwarding and unbinds. Idempotent. */
   async close(): Promise<void> {
+    this.isClosed = true
     this.native.close()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+/** The endpoints of a proxy on upstream's ports, from one host name (see {@link proxyEndpoints}). */
+export interface ProxyEndpoints {
+  /** Where publishers connect: `tcp://HOST:5122`. */
+  frontend: string
+  /** Where subscribers connect: `tcp://HOST:5123`. */
+  backend: string
+  /** The query endpoint `juice proxy` opens: `tcp://HOST:5124`. */
+  query: string
+}
+
+/**
+ * A proxy's endpoints on upstream's ports from one address: `proxyEndpoints('lab-pc')` gives
+ * `tcp://lab-pc:5122` for publishers and `tcp://lab-pc:5123` for subscribers. Without an
+ * argument, the host comes from the `JUICE_PROXY` environment variable, else `127.0.0.1`. IPv6
+ * addresses go in brackets (`[::1]`); a leading `tcp://` is accepted.
+ */
+export function proxyEndpoints(host: string | undefined = process.env.JUICE_PROXY): ProxyEndpoints {
+  let h = host === undefined || host.trim() === '' ? '127.0.0.1' : host.trim()
+  if (typeof h !== 'string') throw new TypeError(`proxyEndpoints() needs a host name, got ${typeof host}`)
+  h = h.replace(/^tcp:\/\//, '')
+  if (/[/\s]/.test(h) || /:\d+$/.test(h.replace(/^\[.*\]/, '')) || h.length === 0) {
+    throw new TypeError(`proxyEndpoints() needs a host name or address without a port (upstream's ports 5122 and 5123 are added), got ${JSON.stringify(host)}`)
+  }
+  const at = (port: number) => `tcp://${h}:${port}`
+  return { frontend: at(5122), backend: at(5123), query: at(5124) }
 }
 
 export interface QueryOptions {

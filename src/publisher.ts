@@ -17,6 +17,7 @@ import type { NativePublisher } from './native'
 import { BatchWriter } from './records'
 import { I32_MAX, intOption, limitOption, MAX_SECONDS, secondsOption } from './options'
 import { checkTopic } from './topic'
+import { clientStatus, type ConnectionStatus, type StatusOptions } from './status'
 
 /** Bytes of encoded events at which PublisherAsync sends without waiting for the next tick. */
 const FLUSH_BYTES = 32 * 1024
@@ -235,9 +236,31 @@ abstract class PublisherBase {
   get closed(): boolean {
     return this.closing
   }
+
+  /**
+   * Changes of the connection to the proxy, as they happen: `connected`, `disconnected`,
+   * `reconnected`, `handshakeRefused` (with the reason). Ends when the publisher closes or
+   * `signal` aborts.
+   *
+   * ```ts
+   * for await (const s of pub.status()) console.log(s.type)
+   * ```
+   */
+  status(opts?: StatusOptions): AsyncGenerator<ConnectionStatus, void, undefined> {
+    return clientStatus(() => this.native.stats(), () => this.handshakeError(), () => this.closing, opts)
+  }
 }
 
-/** Asynchronous client for publishing events to other Juice services. */
+/**
+ * Asynchronous client for publishing events to other Juice services. `publish()` resolves once
+ * the event is queued, and waits only while the proxy cannot take more (backpressure).
+ *
+ * ```ts
+ * await using pub = new PublisherAsync('tcp://127.0.0.1:5122')
+ * await pub.publish(new KernelStatusChanged({ service: 'q1', status: 'idle' }))
+ * // leaving the scope (or pub.close()) delivers what was published, then closes
+ * ```
+ */
 export class PublisherAsync extends PublisherBase {
   /** Set while a batch waits for the proxy (first subscription, or a full pipe). */
   private waiting: Promise<void> | null = null
@@ -372,6 +395,11 @@ process.once('exit', () => {
  * a `SubscriberBlocking` in this process starts waiting in `get()`, on `flush()`, and on
  * `close()`. Call `flush()` before blocking the thread by other means (`Atomics.wait`,
  * `execSync`) if the events must leave first.
+ *
+ * ```ts
+ * using pub = new PublisherBlocking('tcp://127.0.0.1:5122')
+ * pub.publish(new KernelStatusChanged({ service: 'q1', status: 'busy' }))
+ * ```
  */
 export class PublisherBlocking extends PublisherBase {
   private flushQueued = false

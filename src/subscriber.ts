@@ -16,6 +16,7 @@ import { AsyncQueue } from './queue'
 import { flushBlockingPublishers } from './publisher'
 import { boolOption, I32_MAX, intOption, limitOption, U32_MAX } from './options'
 import { checkTopic } from './topic'
+import { clientStatus, type ConnectionStatus, type StatusOptions } from './status'
 import { longTimeout } from './timers'
 
 export interface SubscriberOptions {
@@ -208,6 +209,15 @@ export abstract class SubscriberBase<E extends Event = never> {
     return this.isClosed
   }
 
+  /**
+   * Changes of the connection to the proxy, as they happen: `connected`, `disconnected`,
+   * `reconnected` (libzmq resubscribes by itself), `handshakeRefused` (with the reason). Ends
+   * when the subscriber closes or `signal` aborts.
+   */
+  status(opts?: StatusOptions): AsyncGenerator<ConnectionStatus, void, undefined> {
+    return clientStatus(() => this.native.stats(), () => this.handshakeError(), () => this.isClosed, opts)
+  }
+
   /** Next decodable event from the current batch, or undefined when the batch is used up. */
   protected nextBuffered(): E | undefined {
     const r = this.reader
@@ -271,7 +281,16 @@ interface Waiter<E> {
 /** Async subscribers with a pending get(): strongly held while they wait. */
 const waiting = new Set<object>()
 
-/** Asynchronous client for subscribing to events from other Juice services. */
+/**
+ * Asynchronous client for subscribing to events from other Juice services. `subscribe()` gives
+ * it its event type: the union of the subscribed classes.
+ *
+ * ```ts
+ * await using sub = new SubscriberAsync('tcp://127.0.0.1:5123').subscribe(KernelStatusChanged, { topic: 'q1' })
+ * const ev = await sub.get(5) // KernelStatusChanged; TimeoutError after 5 s
+ * for await (const next of sub) console.log(next.service, next.status)
+ * ```
+ */
 export class SubscriberAsync<E extends Event = never> extends SubscriberBase<E> implements AsyncIterable<E> {
   private readonly waiters: Waiter<E>[] = []
   private keepAlive: NodeJS.Timeout | null = null
@@ -495,7 +514,15 @@ export class SubscriberAsync<E extends Event = never> extends SubscriberBase<E> 
   }
 }
 
-/** Synchronous, truly blocking client for subscribing to events from other Juice services. */
+/**
+ * Synchronous, truly blocking client for subscribing to events from other Juice services:
+ * `get()` waits in native code, with no event loop turning.
+ *
+ * ```ts
+ * using sub = new SubscriberBlocking('tcp://127.0.0.1:5123').subscribe(KernelStatusChanged)
+ * const ev = sub.get(5) // blocks up to 5 s
+ * ```
+ */
 export class SubscriberBlocking<E extends Event = never> extends SubscriberBase<E> {
   constructor(uri: SubscriberUri<E>, opts: SubscriberOptions = {}) {
     super(uri as string, opts)

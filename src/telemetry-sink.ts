@@ -59,6 +59,18 @@ export interface TelemetrySinkStats {
   lastError: string | undefined
 }
 
+/**
+ * Stores subscribed events in InfluxDB 1.x or 2.x as line protocol, batched, retried and
+ * accounted for (`stats()`), as upstream stores its `Point`s.
+ *
+ * ```ts
+ * const sink = new TelemetrySink({ uri: 'tcp://127.0.0.1:5123', influx: { version: 1, url: 'http://127.0.0.1:8086', database: 'lab' } })
+ *   .subscribe(FridgeReading)
+ *   .start()
+ * // ... later: writes what it holds, then stops
+ * await sink.close()
+ * ```
+ */
 export class TelemetrySink {
   private readonly sub: SubscriberAsync<Event>
   private readonly writer: InfluxWriter

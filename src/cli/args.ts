@@ -2,7 +2,7 @@
 // the bad flag or value, and CURVE key files.
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import type { ClientCurveOptions, CurveKeyPair } from '../index'
+import { type ClientCurveOptions, type CurveKeyPair, proxyEndpoints } from '../index'
 
 /** A mistake in how the command was called: printed with a hint, exit code 2. */
 export class UsageError extends Error {
@@ -81,6 +81,21 @@ export function readAllowlist(file: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l.length > 0 && !l.startsWith('#'))
     .map((l) => l.split(/\s+/)[0])
+}
+
+/** `--proxy HOST`: a proxy's endpoints on upstream's ports (else $JUICE_PROXY, else 127.0.0.1). */
+export const PROXY_FLAG: Options = { proxy: { type: 'string' } }
+export const PROXY_HELP = `  --proxy HOST            the proxy's host: its ports 5122/5123/5124 (default $JUICE_PROXY, else 127.0.0.1)`
+
+/** The endpoint of `role` a command connects to: --uri (or --query) as given, else from --proxy. */
+export function endpointOf(values: Record<string, unknown>, role: 'frontend' | 'backend' | 'query', given: string | undefined): string {
+  if (given !== undefined && values.proxy !== undefined) throw new UsageError(`give either --proxy or the ${role === 'query' ? '--query' : '--uri'} endpoint, not both`)
+  if (given !== undefined) return given
+  try {
+    return proxyEndpoints(values.proxy as string | undefined)[role]
+  } catch (e) {
+    throw new UsageError(`--proxy (or JUICE_PROXY): ${(e as Error).message.replace(/^proxyEndpoints\(\) /, '')}`)
+  }
 }
 
 export const CLIENT_CURVE_FLAGS: Options = {

@@ -1,6 +1,6 @@
 // `juice ingest`: store events of chosen types in InfluxDB (TelemetrySink as a service).
 import { Event, type EventClass, type FieldType, type InfluxOptions, TelemetrySink, validateTypeName } from '../index'
-import { CommandError, formatHelp, parse, positiveNumber, typeAndTopic, UsageError } from './args'
+import { CommandError, formatHelp, parse, positiveNumber, typeAndTopic, UsageError, endpointOf, PROXY_FLAG, PROXY_HELP } from './args'
 
 export const help = formatHelp(`Usage: juice ingest TYPE[.TOPIC]... --influx URL --db NAME [options]        (InfluxDB 1.x)
        juice ingest TYPE[.TOPIC]... --influx URL --org ORG --bucket B [options]  (InfluxDB 2.x)
@@ -10,6 +10,7 @@ database outages, until Ctrl-C or SIGTERM (then it writes what it holds and prin
 Each type is stored as the measurement of the same name; all other fields are fields.
 
   --uri URI               the proxy's subscriber endpoint (default tcp://127.0.0.1:5123)
+${PROXY_HELP}
   --influx URL            InfluxDB base URL, e.g. http://127.0.0.1:8086
   --db NAME               1.x database (with --rp RP, --user U and the password in $INFLUX_PASSWORD)
   --org ORG --bucket B    2.x organisation and bucket (the token in $INFLUX_TOKEN)
@@ -70,6 +71,7 @@ function fieldTypes(v: unknown): Record<string, FieldType> | undefined {
 export async function ingest(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     uri: { type: 'string' },
+    ...PROXY_FLAG,
     influx: { type: 'string' },
     db: { type: 'string' },
     rp: { type: 'string' },
@@ -102,7 +104,7 @@ export async function ingest(argv: string[]): Promise<number> {
   if (fields !== undefined && integers.length > 0) throw new UsageError('--fields already gives the integer fields; drop --integers')
   const statusEvery = positiveNumber('--status-interval', values['status-interval'], 10)
   const sink = new TelemetrySink({
-    uri: (values.uri as string | undefined) ?? 'tcp://127.0.0.1:5123',
+    uri: endpointOf(values, 'backend', values.uri as string | undefined),
     influx,
     batchSize: positiveNumber('--batch-size', values['batch-size'], 5000, { integer: true }),
     flushInterval: positiveNumber('--flush-interval', values['flush-interval'], 1),

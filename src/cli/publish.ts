@@ -1,7 +1,7 @@
 // `juice publish`: send events of any type from the shell.
 import { createInterface } from 'node:readline'
 import { Event, PublisherAsync, timeFromText, validateTypeName } from '../index'
-import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, UsageError, formatHelp } from './args'
+import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, UsageError, formatHelp, endpointOf, PROXY_FLAG, PROXY_HELP } from './args'
 
 export const help = formatHelp(`Usage: juice publish TYPE '{"json": "body"}' [--topic T] [--count N] [--rate R] [options]
 
@@ -10,6 +10,7 @@ be an ISO 8601 string; otherwise each event is stamped now). With - instead of t
 one JSON object per line from stdin and publishes each. Prints a summary to stderr.
 
   --uri URI                 the proxy's publisher endpoint (default tcp://127.0.0.1:5122)
+${PROXY_HELP}
   --topic T                 the event's topic (dot-separated), e.g. qpu0.fridge
   --count N                 how many copies to send (default 1)
   --rate R                  events per second (default: as fast as possible)
@@ -47,6 +48,7 @@ function body(text: string): Record<string, unknown> {
 export async function publish(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     uri: { type: 'string' },
+    ...PROXY_FLAG,
     topic: { type: 'string' },
     count: { type: 'string' },
     rate: { type: 'string' },
@@ -78,7 +80,7 @@ export async function publish(argv: string[]): Promise<number> {
       return topic
     }
   }
-  const uri = (values.uri as string | undefined) ?? 'tcp://127.0.0.1:5122'
+  const uri = endpointOf(values, 'frontend', values.uri as string | undefined)
   const pub = new PublisherAsync(uri, { subscriptionWait: wait, curve: clientCurve(values) })
   try {
     await awaitConnection('proxy', uri, connectTimeout, { connected: () => pub.stats().connected, handshakeError: () => pub.handshakeError() })

@@ -1,6 +1,6 @@
 // `juice tail`: print events of chosen types as they pass, without writing a class for them.
 import { DEFAULT_BACKEND, type Event, eventTypeName, receivedTopic, SubscriberAsync } from '../index'
-import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, typeAndTopic, UsageError, formatHelp } from './args'
+import { awaitConnection, CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, parse, positiveNumber, typeAndTopic, UsageError, formatHelp, endpointOf, PROXY_FLAG, PROXY_HELP } from './args'
 
 export const help = formatHelp(`Usage: juice tail TYPE[.TOPIC]... [--uri URI] [--json] [options]
        juice tail --all [--uri URI] [--json] [options]
@@ -10,6 +10,7 @@ as one line: time, type, topic and JSON body; with --json, one JSON object per l
 {"type": ..., "topic": ..., "event": {...}}.
 
   --uri URI               the proxy's subscriber endpoint (default tcp://127.0.0.1:${DEFAULT_BACKEND.split(':').pop()})
+${PROXY_HELP}
   --all                   every event type
   --json                  JSON lines
   --count N               exit after N events
@@ -24,6 +25,7 @@ Example: juice tail KernelStatusChanged Telemetry.qpu0.fridge --json
 export async function tail(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     uri: { type: 'string' },
+    ...PROXY_FLAG,
     all: { type: 'boolean' },
     json: { type: 'boolean' },
     count: { type: 'string' },
@@ -39,7 +41,7 @@ export async function tail(argv: string[]): Promise<number> {
   const count = positiveNumber('--count', values.count as string | undefined, Infinity, { integer: true })
   const idle = positiveNumber('--timeout', values.timeout as string | undefined, 0)
   const connectTimeout = positiveNumber('--connect-timeout', values['connect-timeout'] as string | undefined, 5)
-  const uri = (values.uri as string | undefined) ?? 'tcp://127.0.0.1:5123'
+  const uri = endpointOf(values, 'backend', values.uri as string | undefined)
   // Classes by type name (eventClass), and each event's topic kept: no user classes needed.
   const sub = new SubscriberAsync(uri, { curve: clientCurve(values), keepTopic: true })
   try {

@@ -1,6 +1,6 @@
 // `juice topics`: the topics a running proxy has forwarded, with when each was last seen.
 import { queryTopics, TimeoutError } from '../index'
-import { CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, CommandError, parse, positiveNumber, UsageError, formatHelp } from './args'
+import { CLIENT_CURVE_FLAGS, CLIENT_CURVE_HELP, clientCurve, CommandError, parse, positiveNumber, UsageError, formatHelp, endpointOf, PROXY_FLAG, PROXY_HELP } from './args'
 import { DEFAULT_QUERY } from './proxy'
 
 export const help = formatHelp(`Usage: juice topics [--query URI] [--json]
@@ -9,6 +9,7 @@ Lists the topics (Type.topic) the proxy has forwarded, with when each was last s
 events carried it. Asks the proxy's query endpoint (juice proxy --query).
 
   --query URI          the proxy's query endpoint (default ${DEFAULT_QUERY})
+${PROXY_HELP}
   --json               one JSON document instead of a table
   --timeout SECONDS    how long to wait for the answer (default 3)
 ${CLIENT_CURVE_HELP}
@@ -26,13 +27,13 @@ function ago(ms: number): string {
 }
 
 export async function topics(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { query: { type: 'string' }, json: { type: 'boolean' }, timeout: { type: 'string' }, ...CLIENT_CURVE_FLAGS })
+  const { values, positionals } = parse(argv, { query: { type: 'string' }, ...PROXY_FLAG, json: { type: 'boolean' }, timeout: { type: 'string' }, ...CLIENT_CURVE_FLAGS })
   if (values.help) {
     process.stdout.write(help)
     return 0
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
-  const uri = (values.query as string | undefined) ?? DEFAULT_QUERY
+  const uri = endpointOf(values, 'query', values.query as string | undefined)
   const timeout = positiveNumber('--timeout', values.timeout as string | undefined, 3)
   let reply: Awaited<ReturnType<typeof queryTopics>>
   try {
