@@ -3,7 +3,7 @@
 'use strict'
 const test = require('ava')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
 const { j, freePort, until } = require('./helpers')
 
 const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
