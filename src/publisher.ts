@@ -477,5 +477,5 @@ export class PublisherBlocking extends PublisherBase {
   }
 }
 
-/** The seed's other name for {@link PublisherAsync}. */
+/** Upstream's other name for {@link PublisherAsync}. */
 export class Publisher extends PublisherAsync {}

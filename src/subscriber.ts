@@ -584,5 +584,5 @@ export class SubscriberBlocking<E extends Event = never> extends SubscriberBase<
   }
 }
 
-/** The seed's other name for {@link SubscriberAsync}. */
+/** Upstream's other name for {@link SubscriberAsync}. */
 export class Subscriber<E extends Event = never> extends SubscriberAsync<E> {}
