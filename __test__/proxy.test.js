@@ -138,3 +138,25 @@ test('a query waits off the event loop: timers keep firing while it times out', 
   // About 60 ticks are due; a query that blocked the thread would let none run.
   t.true(ticks >= 10, `${ticks} timer ticks during the query`)
 })
+
+test('a running proxy is not garbage-collected when its starter drops the reference; close() releases it', (t) => {
+  const script = `
+    const j = require(${JSON.stringify(require('node:path').join(__dirname, '..'))})
+    class Ping extends j.Event {}
+    ;(async () => {
+      const endpoints = await (async () => {
+        const p = await j.Proxy.start({ frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0' })
+        return { frontend: p.frontend, backend: p.backend } // the Proxy object itself is dropped here
+      })()
+      for (let i = 0; i < 5; i++) { global.gc(); await new Promise((r) => setTimeout(r, 20)) }
+      const sub = new j.SubscriberAsync(endpoints.backend).subscribe(Ping)
+      const pub = new j.PublisherAsync(endpoints.frontend)
+      await pub.publish(new Ping({ n: 7 }))
+      console.log((await sub.get(5)).n)
+      await pub.close(); await sub.close()
+      process.exit(0)
+    })().catch((e) => { console.error(e.message); process.exit(1) })`
+  const r = require('node:child_process').spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 30_000 })
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), '7')
+})

@@ -79,11 +79,14 @@ function connect(uri, socketType, timeoutMs = 5000) {
       sock.destroy()
       reject(new Error(`ZMTP handshake with ${uri} timed out`))
     }, timeoutMs)
-    sock.on('error', () => {})
+    let why = ''
+    sock.on('error', (e) => {
+      why = ` (${e.code ?? e.message})`
+    })
     sock.on('close', () => {
       peer.closed = true
       clearTimeout(timer)
-      reject(new Error('connection closed during the handshake'))
+      reject(new Error(`connection closed during the handshake${why}`))
     })
     sock.on('connect', () => {
       sock.write(greeting())

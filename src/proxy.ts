@@ -95,7 +95,8 @@ export interface ProxyStats {
 
 /**
  * The central XSUB/XPUB proxy every publisher and subscriber connects to, run on a native thread
- * inside this process (upstream's `ZMQProxy`; `juice proxy` runs it from the shell).
+ * inside this process (upstream's `ZMQProxy`; `juice proxy` runs it from the shell). Like a
+ * listening server, it runs until `close()`, whether or not a reference to it is kept.
  *
  * ```ts
  * const proxy = await Proxy.start({ frontend: 'tcp://*:5122', backend: 'tcp://*:5123', query: 'tcp://127.0.0.1:5124' })
@@ -103,6 +104,13 @@ export interface ProxyStats {
  * await proxy.close()
  * ```
  */
+/**
+ * Proxies that are running. A proxy is a server: like a listening `http.Server`, it runs until
+ * `close()`, whether or not the code that started it still holds a reference (without this, the
+ * garbage collector would finalize an unreferenced proxy and unbind its ports mid-run).
+ */
+const running = new Set<Proxy>()
+
 export class Proxy {
   private isClosed = false
   /** The proxy's CURVE public key (for clients' `serverKey`), or undefined without CURVE. */
@@ -134,7 +142,9 @@ export class Proxy {
       maxTopicsBytes: intOption(o, 'maxTopicsBytes', opts.maxTopicsBytes, 0),
     }
     const n = call(() => new native.NativeProxy(nativeOpts))
-    return new Proxy(n, opts.curve?.secretKey)
+    const proxy = new Proxy(n, opts.curve?.secretKey)
+    running.add(proxy)
+    return proxy
   }
 
   /** The bound frontend endpoint (publishers), with the real port. */
@@ -186,6 +196,7 @@ export class Proxy {
   /** Stops forwarding and unbinds. Idempotent. */
   async close(): Promise<void> {
     this.isClosed = true
+    running.delete(this)
     this.native.close()
   }
 
