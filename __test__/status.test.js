@@ -24,20 +24,24 @@ test('clients report connected, disconnected and reconnected as the proxy goes a
   const ac = new AbortController()
   const sub = new j.SubscriberAsync(ep.backend).subscribeAll()
   const pub = new j.PublisherAsync(ep.frontend, { subscriptionWait: 0 })
-  const subs = collect(sub.status({ signal: ac.signal }))
-  const pubs = collect(pub.status({ signal: ac.signal }))
-  const proxySeen = collect(proxy.status({ signal: ac.signal }))
-  await until(() => subs.seen.length >= 1 && pubs.seen.length >= 1, 5000)
-  await until(() => proxySeen.seen.some((s) => s.type === 'connections' && s.publishers === 1 && s.subscribers === 1), 5000)
-  await proxy.close()
-  await until(() => subs.seen.length >= 2 && pubs.seen.length >= 2, 5000)
-  proxy = await j.Proxy.start(ep)
-  await until(() => subs.seen.length >= 3 && pubs.seen.length >= 3, 10_000)
-  t.deepEqual(subs.seen.map((s) => s.type), ['connected', 'disconnected', 'reconnected'])
-  t.deepEqual(pubs.seen.map((s) => s.type), ['connected', 'disconnected', 'reconnected'])
-  ac.abort()
-  await Promise.all([subs.done, pubs.done, proxySeen.done])
-  await Promise.all([pub.close(), sub.close(), proxy.close()])
+  try {
+    const subs = collect(sub.status({ signal: ac.signal }))
+    const pubs = collect(pub.status({ signal: ac.signal }))
+    const proxySeen = collect(proxy.status({ signal: ac.signal }))
+    await until(() => subs.seen.length >= 1 && pubs.seen.length >= 1, 10_000)
+    t.true(await until(() => proxySeen.seen.some((s) => s.type === 'connections' && s.publishers === 1 && s.subscribers === 1), 10_000))
+    await proxy.close()
+    await until(() => subs.seen.length >= 2 && pubs.seen.length >= 2, 10_000)
+    proxy = await j.Proxy.start(ep)
+    await until(() => subs.seen.length >= 3 && pubs.seen.length >= 3, 15_000)
+    t.deepEqual(subs.seen.map((s) => s.type), ['connected', 'disconnected', 'reconnected'])
+    t.deepEqual(pubs.seen.map((s) => s.type), ['connected', 'disconnected', 'reconnected'])
+    ac.abort()
+    await Promise.all([subs.done, pubs.done, proxySeen.done])
+  } finally {
+    ac.abort()
+    await Promise.all([pub.close(), sub.close(), proxy.close()])
+  }
 })
 
 test('a refused CURVE handshake is reported with its reason; closing a client ends its stream', async (t) => {
@@ -48,18 +52,25 @@ test('a refused CURVE handshake is reported with its reason; closing a client en
     curve: { secretKey: server.secretKey, allowedClients: [] },
   })
   const ac = new AbortController()
-  const proxySeen = collect(proxy.status({ signal: ac.signal }))
   const sub = new j.SubscriberAsync(proxy.backend, { curve: { serverKey: proxy.curvePublicKey, ...j.generateKeyPair() } }).subscribeAll()
-  const subs = collect(sub.status())
-  await until(() => subs.seen.length >= 1, 5000)
-  t.is(subs.seen[0].type, 'handshakeRefused')
-  t.regex(subs.seen[0].reason, /refused|denied|key/i)
-  await until(() => proxySeen.seen.some((s) => s.type === 'handshakeRefused'), 5000)
-  await sub.close()
-  await subs.done // the stream ends with the subscriber
-  ac.abort()
-  await proxySeen.done
-  await proxy.close()
+  try {
+    const proxySeen = collect(proxy.status({ signal: ac.signal }))
+    // Read after the refusal may already have happened: it is still reported, once.
+    await until(() => sub.stats().handshakeFailures > 0, 10_000)
+    const subs = collect(sub.status())
+    t.true(await until(() => subs.seen.length >= 1, 10_000), 'the refusal is reported')
+    t.is(subs.seen[0]?.type, 'handshakeRefused')
+    t.regex(subs.seen[0]?.reason ?? '', /refused|denied|key/i)
+    t.true(await until(() => proxySeen.seen.some((s) => s.type === 'handshakeRefused'), 10_000), JSON.stringify({ seen: proxySeen.seen, stats: proxy.stats() }))
+    await sub.close()
+    await subs.done // the stream ends with the subscriber
+    ac.abort()
+    await proxySeen.done
+  } finally {
+    ac.abort()
+    await sub.close()
+    await proxy.close()
+  }
 })
 
 test('proxyEndpoints(), JUICE_PROXY and --proxy name one host for both upstream ports', async (t) => {

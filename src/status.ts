@@ -18,6 +18,7 @@ export type ConnectionStatus =
 /** A change in who is connected to a proxy, or a refused client. */
 export type ProxyStatus =
   | { type: 'connections'; publishers: number; subscribers: number }
+  /** `refused` clients since the last event (the first event counts every refusal so far). */
   | { type: 'handshakeRefused'; refused: number }
 
 export interface StatusOptions {
@@ -42,7 +43,9 @@ export async function* clientStatus(
 ): AsyncGenerator<ConnectionStatus, void, undefined> {
   let connected = false
   let ever = false
-  let failures = read().handshakeFailures
+  // From zero, not from the current count: a refusal that happened before the stream was read
+  // is reported once, as a connection made before it is ('connected' comes first).
+  let failures = 0
   while (!closed() && !opts.signal?.aborted) {
     const s = read()
     if (s.handshakeFailures > failures) {
@@ -68,7 +71,9 @@ export async function* proxyStatus(
   closed: () => boolean,
   opts: StatusOptions = {},
 ): AsyncGenerator<ProxyStatus, void, undefined> {
-  let last = { publishers: -1, subscribers: -1, authDenied: read().authDenied }
+  // From zero: the first events describe the state when the stream was first read (who is
+  // connected, clients refused so far), then come the changes.
+  let last = { publishers: -1, subscribers: -1, authDenied: 0 }
   while (!closed() && !opts.signal?.aborted) {
     const s = read()
     if (s.authDenied > last.authDenied) yield { type: 'handshakeRefused', refused: s.authDenied - last.authDenied }
