@@ -139,6 +139,12 @@ impl std::ops::Deref for Publisher {
 /// Command on the control channel that stops the watcher.
 const CMD_QUIT: u8 = b'q';
 
+/// How much earlier than our clock libzmq's linger timer may fire: a few milliseconds at most,
+/// and never so much that a short linger counts as expired when it was not.
+fn linger_slack(linger: Duration) -> Duration {
+    (linger / 10).min(Duration::from_millis(20))
+}
+
 fn watch(shared: Arc<Shared>, ctl: zmq::Socket) {
     loop {
         match ctl.poll(zmq::POLLIN, WATCH_INTERVAL.as_millis() as i64) {
@@ -402,8 +408,10 @@ impl Shared {
         if let Some(monitor) = monitor {
             let stopped = monitor.wait_closed(linger + Duration::from_secs(2));
             // libzmq destroys the socket as soon as its queue is written, or when its linger
-            // timer fires with something left: taking the whole linger means the latter.
-            if had_socket && !linger.is_zero() && t0.elapsed() >= linger {
+            // timer fires with something left: taking the whole linger means the latter. libzmq's
+            // timers read a cached clock and round to milliseconds, so they can fire a little
+            // before our own clock says linger has passed (CI saw 999.x ms for a 1 s linger).
+            if had_socket && !linger.is_zero() && t0.elapsed() + linger_slack(linger) >= linger {
                 self.linger_expired.store(true, Ordering::Relaxed);
             }
             if !stopped {
