@@ -22,6 +22,7 @@ mod context;
 pub mod curve;
 mod error;
 mod handshake;
+pub mod ingest;
 pub mod inbox;
 pub mod probe;
 pub mod proxy;

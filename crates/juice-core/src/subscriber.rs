@@ -174,6 +174,16 @@ impl Subscriber {
         })
     }
 
+    /// The id `type_name` has (or will have) in inbox records, without subscribing to it.
+    pub(crate) fn type_id(&self, type_name: &str) -> Result<u32> {
+        wire::validate_type_name(type_name)?;
+        Ok(self
+            .tree
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .type_id(type_name))
+    }
+
     /// Subscribes to one event type, optionally narrowed to a topic prefix. Returns the type's id
     /// as it appears in inbox records.
     pub fn subscribe(&self, type_name: &str, topic: Option<&str>) -> Result<u32> {

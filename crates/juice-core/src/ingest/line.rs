@@ -1,0 +1,396 @@
+//! One event payload as one line of InfluxDB line protocol, byte for byte as the TypeScript path
+//! (`src/line-protocol.ts`) writes it for the same class and the same message:
+//!
+//!   measurement[,tag=value...] field=value[,field=value...] timestamp_ns
+//!
+//! The rules are those of the TypeScript module: see there for why each exists. Errors carry the
+//! same wording, so a rejected point reads the same in either path's `lastError`.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use super::json::{self, entries_in_js_order, Json};
+use super::jsnum::{is_safe_integer, js_string, python_float};
+use super::wire_time::{nanos_of_ms, nanos_of_text};
+
+/// How a declared field is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Float,
+    Int,
+    Bool,
+    String,
+}
+
+/// The storage schema of one event type, as the TypeScript `Point` class statics give it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Schema {
+    pub measurement: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub integer_fields: Vec<String>,
+    /// Declared field types (`static fields`); `None` for the untyped rules.
+    #[serde(default)]
+    pub fields: Option<HashMap<String, FieldType>>,
+    /// Payload keys that would replace the class's prototype or a method in JavaScript: such an
+    /// event is refused there, so it is refused here too.
+    #[serde(default)]
+    pub reserved: Vec<String>,
+}
+
+/// A schema checked once and ready to write lines.
+pub(crate) struct Compiled {
+    measurement: String,
+    tags: HashSet<String>,
+    integers: HashSet<String>,
+    types: Option<HashMap<String, FieldType>>,
+    reserved: HashSet<String>,
+}
+
+const MAX_DEPTH: usize = 32;
+
+impl Compiled {
+    pub(crate) fn new(s: &Schema) -> Result<Compiled, String> {
+        if s.measurement.is_empty() {
+            return Err("measurement must not be empty".into());
+        }
+        if s.measurement.starts_with('#') {
+            return Err(format!(
+                "measurement {} starts with \"#\", which makes the line a comment that InfluxDB silently ignores",
+                quoted(&s.measurement)
+            ));
+        }
+        let mut measurement = String::new();
+        escape_name(&s.measurement, "measurement", &[',', ' '], &mut measurement)?;
+        let mut reserved: HashSet<String> = s.reserved.iter().cloned().collect();
+        reserved.insert("__proto__".into());
+        Ok(Compiled {
+            measurement,
+            tags: s.tags.iter().cloned().collect(),
+            integers: s.integer_fields.iter().cloned().collect(),
+            types: s.fields.clone(),
+            reserved,
+        })
+    }
+
+    /// Appends the line for `payload` (no newline) to `out`; on error `out` is left as it was.
+    pub(crate) fn write_line(
+        &self,
+        payload: &[u8],
+        now: impl FnOnce() -> i128,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let v = json::parse(payload)?;
+        let Json::Object(entries) = &v else {
+            return Err("event payload must be a JSON object".into());
+        };
+        if let Some((k, _)) = entries.iter().find(|(k, _)| self.reserved.contains(k.as_ref())) {
+            return Err(format!(
+                "event payload has a field {} that would replace the prototype or a method",
+                quoted(k)
+            ));
+        }
+        let ordered = entries_in_js_order(entries);
+        let mut w = LineWriter::default();
+        match &self.types {
+            Some(types) => self.typed_fields(types, &ordered, &mut w)?,
+            None => self.fields(&ordered, "", 0, &mut w)?,
+        }
+        if w.fields.is_empty() {
+            return Err("event has no fields to store (InfluxDB points need at least one)".into());
+        }
+        let nanos = match ordered.iter().find(|e| e.0 == "time").map(|e| &e.1) {
+            None => now(),
+            Some(Json::Str(t)) => nanos_of_text(t)?,
+            Some(Json::Number(ms)) => nanos_of_ms(*ms)?,
+            Some(_) => return Err("invalid event time: not text or a number".into()),
+        };
+        // Tags sorted as JavaScript sorts strings: by UTF-16 code units.
+        w.tags.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+        out.extend_from_slice(self.measurement.as_bytes());
+        for t in &w.tags {
+            out.push(b',');
+            out.extend_from_slice(t.as_bytes());
+        }
+        out.push(b' ');
+        out.extend_from_slice(w.fields.as_bytes());
+        out.push(b' ');
+        let _ = write!(Bytes(out), "{nanos}");
+        Ok(())
+    }
+
+    fn fields(
+        &self,
+        entries: &[&(Cow<str>, Json)],
+        prefix: &str,
+        depth: usize,
+        w: &mut LineWriter,
+    ) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "fields nest deeper than 32 levels at {}",
+                quoted(prefix)
+            ));
+        }
+        for (name, v) in entries.iter().map(|e| (&e.0, &e.1)) {
+            if matches!(v, Json::Null) {
+                continue;
+            }
+            if depth == 0 && name == "time" {
+                continue;
+            }
+            let path: Cow<str> = if prefix.is_empty() {
+                Cow::Borrowed(name.as_ref())
+            } else {
+                Cow::Owned(format!("{prefix}{name}"))
+            };
+            if depth == 0 && self.tags.contains(name.as_ref()) {
+                let mut text = String::new();
+                match v {
+                    Json::Str(s) => text.push_str(s),
+                    Json::Number(n) => js_string(*n, &mut text),
+                    Json::Bool(b) => text.push_str(if *b { "true" } else { "false" }),
+                    Json::Array => return Err(tag_kind(name, "an array")),
+                    Json::Object(_) => return Err(tag_kind(name, "an object")),
+                    Json::Null => unreachable!(),
+                }
+                w.tag(name, &text)?;
+                continue;
+            }
+            match v {
+                Json::Array => {
+                    return Err(format!(
+                        "field {} is an array; store its items as separate fields or points",
+                        quoted(&path)
+                    ))
+                }
+                Json::Object(inner) => {
+                    let ordered = entries_in_js_order(inner);
+                    self.fields(&ordered, &format!("{path}."), depth + 1, w)?;
+                }
+                Json::Number(n) => {
+                    let n = *n;
+                    w.key(&path)?;
+                    if self.integers.contains(path.as_ref()) {
+                        if !is_safe_integer(n) {
+                            let mut t = String::new();
+                            js_string(n, &mut t);
+                            return Err(format!(
+                                "integer field {} is {t}, not a safe integer",
+                                quoted(&path)
+                            ));
+                        }
+                        js_string(n, &mut w.fields);
+                        w.fields.push('i');
+                    } else {
+                        js_string(n, &mut w.fields);
+                    }
+                }
+                Json::Bool(b) => {
+                    w.key(&path)?;
+                    w.fields.push_str(if *b { "true" } else { "false" });
+                }
+                Json::Str(s) => {
+                    w.key(&path)?;
+                    quote_string(s, &mut w.fields);
+                }
+                Json::Null => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn typed_fields(
+        &self,
+        types: &HashMap<String, FieldType>,
+        entries: &[&(Cow<str>, Json)],
+        w: &mut LineWriter,
+    ) -> Result<(), String> {
+        for (name, v) in entries.iter().map(|e| (&e.0, &e.1)) {
+            if matches!(v, Json::Null) || name == "time" {
+                continue;
+            }
+            let declared = types.get(name.as_ref()).copied();
+            if self.tags.contains(name.as_ref()) {
+                let mut text = String::new();
+                match (v, declared) {
+                    (Json::Array, _) => return Err(tag_kind(name, "an array")),
+                    (Json::Object(_), _) => return Err(tag_kind(name, "an object")),
+                    (Json::Bool(b), Some(FieldType::Bool)) => {
+                        text.push_str(if *b { "True" } else { "False" })
+                    }
+                    (Json::Number(n), Some(FieldType::Float)) => python_float(*n, &mut text),
+                    (Json::Str(s), _) => text.push_str(s),
+                    (Json::Number(n), _) => js_string(*n, &mut text),
+                    (Json::Bool(b), _) => text.push_str(if *b { "true" } else { "false" }),
+                    (Json::Null, _) => unreachable!(),
+                }
+                w.tag(name, &text)?;
+                continue;
+            }
+            let Some(ty) = declared else {
+                return Err(format!(
+                    "field {} is not declared in the class's static fields",
+                    quoted(name)
+                ));
+            };
+            let bad = |what: String| {
+                let t = match ty {
+                    FieldType::Float => "float",
+                    FieldType::Int => "int",
+                    FieldType::Bool => "bool",
+                    FieldType::String => "string",
+                };
+                format!("field {} is declared {t} but holds {what}", quoted(name))
+            };
+            match (ty, v) {
+                (FieldType::Float, Json::Number(n)) => {
+                    w.key(name)?;
+                    js_string(*n, &mut w.fields);
+                }
+                // pydantic's text for non-finite floats: upstream leaves the field out.
+                (FieldType::Float, Json::Str(s))
+                    if matches!(s.as_ref(), "NaN" | "Infinity" | "-Infinity") => {}
+                (FieldType::Float, Json::Str(s)) => return Err(bad(quoted(s))),
+                (FieldType::Int, Json::Number(n)) if is_safe_integer(*n) => {
+                    w.key(name)?;
+                    js_string(*n, &mut w.fields);
+                    w.fields.push('i');
+                }
+                (FieldType::Int, Json::Number(n)) => {
+                    let mut t = String::new();
+                    js_string(*n, &mut t);
+                    return Err(bad(t));
+                }
+                (FieldType::Bool, Json::Bool(b)) => {
+                    w.key(name)?;
+                    w.fields.push_str(if *b { "true" } else { "false" });
+                }
+                (FieldType::String, Json::Str(s)) => {
+                    w.key(name)?;
+                    quote_string(s, &mut w.fields);
+                }
+                (_, v) => return Err(bad(js_type(v).into())),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `typeof` of a parsed value, as the TypeScript messages name it.
+fn js_type(v: &Json) -> &'static str {
+    match v {
+        Json::Null | Json::Array | Json::Object(_) => "object",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+        Json::Str(_) => "string",
+    }
+}
+
+fn tag_kind(name: &str, kind: &str) -> String {
+    format!(
+        "tag {} must be a string, number or boolean, got {kind}",
+        quoted(name)
+    )
+}
+
+#[derive(Default)]
+struct LineWriter {
+    tags: Vec<String>,
+    /// `key=value` pairs joined by commas.
+    fields: String,
+}
+
+const KEY_SPECIAL: &[char] = &[',', '=', ' '];
+
+impl LineWriter {
+    fn key(&mut self, name: &str) -> Result<(), String> {
+        if name.is_empty() {
+            return Err("field names must not be empty".into());
+        }
+        if !self.fields.is_empty() {
+            self.fields.push(',');
+        }
+        escape_name(name, "field name", KEY_SPECIAL, &mut self.fields)?;
+        self.fields.push('=');
+        Ok(())
+    }
+
+    fn tag(&mut self, name: &str, text: &str) -> Result<(), String> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        if name.is_empty() {
+            return Err("field names must not be empty".into());
+        }
+        let mut t = String::with_capacity(name.len() + text.len() + 1);
+        escape_name(name, "field name", KEY_SPECIAL, &mut t)?;
+        t.push('=');
+        escape_name(
+            text,
+            &format!("tag {} value", quoted(name)),
+            KEY_SPECIAL,
+            &mut t,
+        )?;
+        self.tags.push(t);
+        Ok(())
+    }
+}
+
+/// Appends `text` with `special` characters backslash-escaped, refusing what line protocol
+/// cannot carry (a line break; a backslash at the end or before a special character).
+fn escape_name(text: &str, what: &str, special: &[char], out: &mut String) -> Result<(), String> {
+    if text.contains(['\n', '\r']) {
+        return Err(format!(
+            "{what} {} contains a line break, which line protocol cannot carry",
+            quoted(text)
+        ));
+    }
+    let b = text.as_bytes();
+    let bad_backslash = b.last() == Some(&b'\\')
+        || b.windows(2)
+            .any(|w| w[0] == b'\\' && matches!(w[1], b',' | b'=' | b' '));
+    if bad_backslash {
+        return Err(format!(
+            "{what} {} has a backslash at its end or before \",\", \"=\" or a space, which line protocol cannot carry",
+            quoted(text)
+        ));
+    }
+    for c in text.chars() {
+        if special.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Ok(())
+}
+
+/// A string field value: quoted, with `"` and `\` escaped.
+fn quote_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// `write!` into a byte buffer.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
