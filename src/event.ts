@@ -125,6 +125,11 @@ export class Event extends Point {
 /** Per class: the names data must not take (methods and accessors of its prototype chain). */
 const reservedKeys = new WeakMap<object, Set<string>>()
 
+/** Keys a payload of `cls` may not carry: `__proto__` and the names of its methods and accessors. @internal */
+export function reservedKeysOf(cls: EventClass): ReadonlySet<string> {
+  return reservedOf(cls)
+}
+
 function reservedOf(cls: EventClass): Set<string> {
   let names = reservedKeys.get(cls)
   if (names === undefined) {

@@ -70,6 +70,18 @@ export function schemaOf(cls: PointClass): Schema {
   return s
 }
 
+/** What the native path needs of a class's schema: its statics, checked, unescaped. @internal */
+export function storageSchemaOf(cls: PointClass): { measurement: string; tags: string[]; integerFields: string[]; fields: Record<string, FieldType> | null } {
+  const s = schemaOf(cls)
+  const measurement = own<string>(cls, 'measurement') as string
+  return {
+    measurement,
+    tags: [...s.tags],
+    integerFields: [...s.integers],
+    fields: s.types === null ? null : Object.fromEntries(s.types),
+  }
+}
+
 function checkName(text: string, what: string): void {
   if (/[\n\r]/.test(text)) throw new TypeError(`${what} ${JSON.stringify(text)} contains a line break, which line protocol cannot carry`)
   if (/\\$|\\[,= ]/.test(text)) {

@@ -88,6 +88,20 @@ function checkTimeout(timeout: number | null | undefined): void {
   }
 }
 
+/** A subscriber's options, checked, as the addon takes them. @internal */
+export function nativeSubscriberOptions(opts: SubscriberOptions) {
+  const o = 'Subscriber'
+  return {
+    maxQueue: intOption(o, 'maxQueue', opts.maxQueue, 1, U32_MAX),
+    maxQueueBytes: intOption(o, 'maxQueueBytes', opts.maxQueueBytes, 1),
+    maxPayload: intOption(o, 'maxPayload', opts.maxPayload, 0),
+    rcvHwm: intOption(o, 'rcvHwm', opts.rcvHwm, 0, I32_MAX),
+    maxMessageSize: limitOption(o, 'maxMessageSize', opts.maxMessageSize),
+    lossless: boolOption(o, 'lossless', opts.lossless),
+    curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
+  }
+}
+
 /** What SubscriberAsync and SubscriberBlocking share: subscriptions, statistics and closing. */
 /**
  * The type of a subscriber's `uri` parameter. A subscriber's event type comes from what it
@@ -120,15 +134,7 @@ export abstract class SubscriberBase<E extends Event = never> {
     if (typeof uri !== 'string') throw new TypeError(`uri must be a string, got ${typeof uri}`)
     this.uri = uri
     const o = 'Subscriber'
-    const nativeOpts = {
-      maxQueue: intOption(o, 'maxQueue', opts.maxQueue, 1, U32_MAX),
-      maxQueueBytes: intOption(o, 'maxQueueBytes', opts.maxQueueBytes, 1),
-      maxPayload: intOption(o, 'maxPayload', opts.maxPayload, 0),
-      rcvHwm: intOption(o, 'rcvHwm', opts.rcvHwm, 0, I32_MAX),
-      maxMessageSize: limitOption(o, 'maxMessageSize', opts.maxMessageSize),
-      lossless: boolOption(o, 'lossless', opts.lossless),
-      curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
-    }
+    const nativeOpts = nativeSubscriberOptions(opts)
     this.keepTopic = boolOption(o, 'keepTopic', opts.keepTopic) ?? false
     this.native = call(() => new native.NativeSubscriber(uri, nativeOpts))
     this.diagnosis = new Diagnosis(uri, 'subscriber', opts.curve !== undefined)

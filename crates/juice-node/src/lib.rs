@@ -5,6 +5,7 @@
 
 pub mod errors;
 pub mod functions;
+pub mod ingest;
 pub mod options;
 pub mod proxy;
 pub mod publisher;

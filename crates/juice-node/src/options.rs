@@ -3,6 +3,8 @@
 //! value (src/options.ts), so numbers arrive as whole, in-range f64s.
 
 use juice_core as core;
+use std::time::Duration;
+
 use napi_derive::napi;
 
 /// A client's CURVE keys (Z85).
@@ -123,6 +125,84 @@ impl From<SubscriberOptions> for core::SubscriberOptions {
             max_message_size: o.max_message_size.map_or(d.max_message_size, |v| v as i64),
             lossless: o.lossless.unwrap_or(d.lossless),
             curve: o.curve.map(Into::into),
+        }
+    }
+}
+
+/// Where the native sink writes: InfluxDB 1.x (`database`) or 2.x (`org`, `bucket`, `token`).
+#[napi(object)]
+pub struct InfluxTarget {
+    pub version: u32,
+    pub url: String,
+    pub database: Option<String>,
+    pub retention_policy: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub org: Option<String>,
+    pub bucket: Option<String>,
+    pub token: Option<String>,
+}
+
+impl InfluxTarget {
+    pub fn into_core(self) -> core::Result<core::ingest::InfluxTarget> {
+        let need = |v: Option<String>, name: &str| {
+            v.ok_or_else(|| {
+                core::Error::invalid_arg(format!(
+                    "influx.{name} is required for InfluxDB {}.x",
+                    self.version
+                ))
+            })
+        };
+        match self.version {
+            1 => Ok(core::ingest::InfluxTarget::V1 {
+                database: need(self.database.clone(), "database")?,
+                url: self.url,
+                retention_policy: self.retention_policy,
+                username: self.username,
+                password: self.password,
+            }),
+            2 => Ok(core::ingest::InfluxTarget::V2 {
+                org: need(self.org.clone(), "org")?,
+                bucket: need(self.bucket.clone(), "bucket")?,
+                token: need(self.token.clone(), "token")?,
+                url: self.url,
+            }),
+            v => Err(core::Error::invalid_arg(format!(
+                "influx.version must be 1 or 2, got {v}"
+            ))),
+        }
+    }
+}
+
+/// The native sink's batching and retry settings; times in milliseconds.
+#[napi(object)]
+pub struct IngestOptions {
+    pub batch_size: Option<u32>,
+    pub max_batch_bytes: Option<u32>,
+    pub flush_interval_ms: Option<f64>,
+    pub retry_min_ms: Option<f64>,
+    pub retry_max_ms: Option<f64>,
+    pub close_timeout_ms: Option<f64>,
+    pub request_timeout_ms: Option<f64>,
+}
+
+impl From<IngestOptions> for core::ingest::IngestOptions {
+    fn from(o: IngestOptions) -> Self {
+        let d = core::ingest::IngestOptions::default();
+        let dur = |v: Option<f64>, d: Duration| {
+            v.map_or(d, |ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+        };
+        core::ingest::IngestOptions {
+            batch_size: o.batch_size.map_or(d.batch_size, |v| v.max(1) as usize),
+            max_batch_bytes: o
+                .max_batch_bytes
+                .map_or(d.max_batch_bytes, |v| v.max(1) as usize),
+            flush_interval: dur(o.flush_interval_ms, d.flush_interval),
+            retry_min: dur(o.retry_min_ms, d.retry_min),
+            retry_max: dur(o.retry_max_ms, d.retry_max),
+            close_timeout: dur(o.close_timeout_ms, d.close_timeout),
+            request_timeout: dur(o.request_timeout_ms, d.request_timeout),
+            gzip_min: d.gzip_min,
         }
     }
 }

@@ -105,11 +105,18 @@ fn split_url(url: &str) -> Result<(String, String), String> {
             "influx.url must not carry a query or fragment: {url:?}"
         ));
     }
-    Ok((format!("http://{host}"), path.trim_end_matches('/').to_owned()))
+    Ok((
+        format!("http://{host}"),
+        path.trim_end_matches('/').to_owned(),
+    ))
 }
 
 impl Writer {
-    pub(crate) fn new(target: &InfluxTarget, timeout: Duration, gzip_min: usize) -> Result<Writer, String> {
+    pub(crate) fn new(
+        target: &InfluxTarget,
+        timeout: Duration,
+        gzip_min: usize,
+    ) -> Result<Writer, String> {
         let (origin, endpoint, authorization) = match target {
             InfluxTarget::V1 {
                 url,
@@ -189,7 +196,7 @@ impl Writer {
         };
         let mut resp = match sent {
             Ok(r) => r,
-            Err(e) => return failed(format!("{} ({})", e, self.origin)),
+            Err(e) => return failed(describe(&e, &self.origin)),
         };
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
@@ -217,7 +224,10 @@ impl Writer {
         let dropped = (status == 400 && text.contains("partial write"))
             .then(|| {
                 let at = text.find("dropped=")? + "dropped=".len();
-                let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+                let digits: String = text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
                 digits.parse().ok()
             })
             .flatten();
@@ -231,6 +241,27 @@ impl Writer {
             retry_after,
         }
     }
+}
+
+/// A failed request in the words the JavaScript path uses (`ECONNREFUSED ...`), so `lastError`
+/// reads the same whichever engine wrote it.
+fn describe(e: &ureq::Error, origin: &str) -> String {
+    let code = match e {
+        ureq::Error::Io(io) => match io.raw_os_error() {
+            Some(libc::ECONNREFUSED) => "ECONNREFUSED",
+            Some(libc::ECONNRESET) => "ECONNRESET",
+            Some(libc::ETIMEDOUT) => "ETIMEDOUT",
+            Some(libc::EHOSTUNREACH) => "EHOSTUNREACH",
+            Some(libc::ENETUNREACH) => "ENETUNREACH",
+            Some(libc::EPIPE) => "EPIPE",
+            _ => "EIO",
+        },
+        ureq::Error::Timeout(_) => "ETIMEDOUT",
+        ureq::Error::HostNotFound => "ENOTFOUND",
+        ureq::Error::ConnectionFailed => "ECONNREFUSED",
+        _ => "ERR_HTTP",
+    };
+    format!("{code} {e} ({origin})")
 }
 
 fn failed(error: String) -> Outcome {

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use super::json::{self, entries_in_js_order, Json};
 use super::jsnum::{is_safe_integer, js_string, python_float};
+use super::json::{self, entries_in_js_order, Json};
 use super::wire_time::{nanos_of_ms, nanos_of_text};
 
 /// How a declared field is stored.
@@ -40,6 +40,14 @@ pub struct Schema {
     /// event is refused there, so it is refused here too.
     #[serde(default)]
     pub reserved: Vec<String>,
+}
+
+impl Schema {
+    /// The schema as the TypeScript layer sends it: `{ measurement, tags, integerFields, fields,
+    /// reserved }`.
+    pub fn from_json(text: &str) -> Result<Schema, String> {
+        serde_json::from_str(text).map_err(|e| format!("storage schema: {e}"))
+    }
 }
 
 /// A schema checked once and ready to write lines.
@@ -88,7 +96,10 @@ impl Compiled {
         let Json::Object(entries) = &v else {
             return Err("event payload must be a JSON object".into());
         };
-        if let Some((k, _)) = entries.iter().find(|(k, _)| self.reserved.contains(k.as_ref())) {
+        if let Some((k, _)) = entries
+            .iter()
+            .find(|(k, _)| self.reserved.contains(k.as_ref()))
+        {
             return Err(format!(
                 "event payload has a field {} that would replace the prototype or a method",
                 quoted(k)
@@ -110,7 +121,8 @@ impl Compiled {
             Some(_) => return Err("invalid event time: not text or a number".into()),
         };
         // Tags sorted as JavaScript sorts strings: by UTF-16 code units.
-        w.tags.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+        w.tags
+            .sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
         out.extend_from_slice(self.measurement.as_bytes());
         for t in &w.tags {
             out.push(b',');

@@ -3,8 +3,8 @@
 //! does; [`sink`] batches, writes and accounts for every event.
 
 mod http;
-mod json;
 mod jsnum;
+mod json;
 pub mod line;
 pub mod sink;
 mod wire_time;

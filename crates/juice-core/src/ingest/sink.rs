@@ -143,8 +143,8 @@ impl IngestSink {
         target: &InfluxTarget,
         opts: IngestOptions,
     ) -> Result<IngestSink> {
-        let writer = Writer::new(target, opts.request_timeout, opts.gzip_min)
-            .map_err(Error::invalid_arg)?;
+        let writer =
+            Writer::new(target, opts.request_timeout, opts.gzip_min).map_err(Error::invalid_arg)?;
         let sub = Arc::new(Subscriber::connect(uri, sub_opts)?);
         let schemas: Arc<RwLock<HashMap<u32, Arc<Compiled>>>> = Arc::default();
         let counters = Arc::new(Counters::default());
@@ -318,7 +318,10 @@ impl Converter {
                 Copied::NeedAtLeast(n) => buf.resize(n.next_power_of_two(), 0),
                 Copied::Empty => {}
             }
-            if batch.len() > 0 && oldest.elapsed() >= self.opts.flush_interval && !self.hand_over(&mut batch) {
+            if batch.len() > 0
+                && oldest.elapsed() >= self.opts.flush_interval
+                && !self.hand_over(&mut batch)
+            {
                 return;
             }
             if buf.len() > TAKE_BUFFER * 4 {
@@ -355,7 +358,8 @@ impl Converter {
                     }
                     None => {
                         self.counters.add(&self.counters.rejected, 1);
-                        self.counters.error(format!("no schema for type id {type_id}"));
+                        self.counters
+                            .error(format!("no schema for type id {type_id}"));
                         return;
                     }
                 }
@@ -441,7 +445,9 @@ impl Sender {
             }
             // The server's Retry-After when it gives one; otherwise backoff with jitter, which
             // keeps many sinks from retrying in step after a shared outage.
-            let wait = r.retry_after.unwrap_or_else(|| delay.mul_f64(0.75 + jitter() * 0.5));
+            let wait = r
+                .retry_after
+                .unwrap_or_else(|| delay.mul_f64(0.75 + jitter() * 0.5));
             self.sleep(wait);
             delay = (delay * 2).min(self.opts.retry_max);
         }
@@ -450,7 +456,8 @@ impl Sender {
     fn refused(&self, batch: &Batch, from: usize, to: usize, r: &Outcome) -> usize {
         let n = to - from;
         if let Some(dropped) = r.dropped.filter(|d| *d as usize <= n) {
-            self.counters.add(&self.counters.written, (n - dropped as usize) as u64);
+            self.counters
+                .add(&self.counters.written, (n - dropped as usize) as u64);
             self.counters.add(&self.counters.rejected, dropped);
             self.counters.add(&self.counters.batches, 1);
             return n;

@@ -100,7 +100,11 @@ fn parse_iso(s: &[u8]) -> Option<Parsed<'_>> {
             if neg && y == 0 {
                 return None;
             }
-            if neg { -y } else { y }
+            if neg {
+                -y
+            } else {
+                y
+            }
         }
         _ => c.digits(4)?,
     };
@@ -235,12 +239,27 @@ mod tests {
     #[test]
     fn fraction_digits_beyond_milliseconds_are_kept() {
         let base = 1796032800000i128 * 1_000_000;
-        assert_eq!(nanos_of_text("2026-11-30T10:00:00.123456Z"), Ok(base + 123_456_000));
-        assert_eq!(nanos_of_text("2026-11-30T10:00:00.123456789Z"), Ok(base + 123_456_789));
-        assert_eq!(nanos_of_text("2026-11-30T10:00:00.1234567891Z"), Ok(base + 123_456_789));
-        assert_eq!(nanos_of_text("2026-11-30T10:00:00.1Z"), Ok(base + 100_000_000));
+        assert_eq!(
+            nanos_of_text("2026-11-30T10:00:00.123456Z"),
+            Ok(base + 123_456_000)
+        );
+        assert_eq!(
+            nanos_of_text("2026-11-30T10:00:00.123456789Z"),
+            Ok(base + 123_456_789)
+        );
+        assert_eq!(
+            nanos_of_text("2026-11-30T10:00:00.1234567891Z"),
+            Ok(base + 123_456_789)
+        );
+        assert_eq!(
+            nanos_of_text("2026-11-30T10:00:00.1Z"),
+            Ok(base + 100_000_000)
+        );
         // The TypeScript path reads finer digits only after an upper-case T.
-        assert_eq!(nanos_of_text("2026-11-30 10:00:00.123456Z"), Ok(base + 123_000_000));
+        assert_eq!(
+            nanos_of_text("2026-11-30 10:00:00.123456Z"),
+            Ok(base + 123_000_000)
+        );
         assert_eq!(nanos_of_ms(1.9), Ok(1_000_000));
         assert_eq!(nanos_of_ms(-1.9), Ok(-1_000_000));
         assert!(nanos_of_ms(9e15).is_err());
