@@ -4,12 +4,25 @@
 //! Rust's `{:e}` formatting gives as well.
 
 /// Shortest round-trip digits and the decimal exponent `n` such that value = 0.d1d2... x 10^n.
+/// Among the shortest candidates, ECMAScript takes the one closest to the value, and the even
+/// one on a tie (1886911643669009.25 prints as ...9.2); Rust's shortest form may take the other,
+/// so the digits come from correctly rounding to that length (half to even) when that
+/// round-trips.
 fn shortest(v: f64) -> (String, i32) {
-    let text = format!("{:e}", v.abs());
-    let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let e: i32 = exp.parse().unwrap_or(0);
-    (digits, e + 1)
+    let v = v.abs();
+    let split = |text: &str| -> (String, i32) {
+        let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+        let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+        (digits, exp.parse::<i32>().unwrap_or(0) + 1)
+    };
+    let (digits, n) = split(&format!("{v:e}"));
+    if digits.len() > 1 {
+        let rounded = format!("{:.*e}", digits.len() - 1, v);
+        if rounded.parse::<f64>() == Ok(v) {
+            return split(&rounded);
+        }
+    }
+    (digits, n)
 }
 
 /// `String(v)` in JavaScript, for a finite `v`.
@@ -120,6 +133,7 @@ mod tests {
             (5e-324, "5e-324"),
             (0.1 + 0.2, "0.30000000000000004"),
             (9007199254740993.0, "9007199254740992"),
+            (1886911643669009.2, "1886911643669009.2"),
         ] {
             assert_eq!(js(v), want, "{v:e}");
         }
