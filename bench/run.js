@@ -33,6 +33,8 @@ const CMD = {
   // The same role script, loading the package from the --baseline checkout.
   juiceBase: (args) => [process.execPath, [path.join(__dirname, 'roles', 'juice.js'), ...args], { JUICE_PACKAGE: BASELINE }],
   zeromqjs: (args) => [process.execPath, [path.join(__dirname, 'roles', 'zeromqjs.js'), ...args]],
+  // bench/ingest.js: a role script named by its first argument (sink, influx-writer).
+  script: (args) => [process.execPath, [path.join(__dirname, 'roles', `${args[0]}.js`), ...args]],
 }
 
 /** A role process; `line(pred)` resolves with its first stdout JSON line matching `pred`. */

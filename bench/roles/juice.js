@@ -1,5 +1,5 @@
 // juice-messaging roles for the benchmark harness (bench/run.js).
-//   proxy FRONT BACK
+//   proxy FRONT BACK [lossless]
 //   pub FRONT N SIZE RATE async|blocking
 //   sub BACK N async|blocking FILTERS [maxQueue] [pauseMs]
 'use strict'
@@ -13,8 +13,10 @@ class Telemetry extends j.Event {
   }
 }
 
-async function proxy(front, back) {
-  const p = await j.Proxy.start({ frontend: front, backend: back, rcvHwm: 0, sndHwm: 0 })
+async function proxy(front, back, mode) {
+  // Unbounded queues by default; a lossless proxy keeps its bounds and waits for slow subscribers.
+  const opts = mode === 'lossless' ? { lossless: true } : { rcvHwm: 0, sndHwm: 0 }
+  const p = await j.Proxy.start({ frontend: front, backend: back, ...opts })
   say({ ready: true, frontend: p.frontend, backend: p.backend })
   await waitStdinClose()
   say({ ...p.stats(), rssMb: rssMb() })
@@ -97,7 +99,7 @@ async function sub(back, n, mode, filters, maxQueue, pauseMs) {
 
 async function main(a) {
   const num = (i) => Number(a[i] ?? 0)
-  if (a[0] === 'proxy') return proxy(a[1], a[2])
+  if (a[0] === 'proxy') return proxy(a[1], a[2], a[3])
   if (a[0] === 'pub') return pub(a[1], num(2), num(3), num(4), a[5])
   if (a[0] === 'sub') return sub(a[1], num(2), a[3], num(4), num(5), num(6))
   throw new Error(`unknown role ${a[0]}`)
