@@ -3,6 +3,8 @@
 //! `pythonFloat` writes float tags. Both start from the shortest digits that round-trip, which
 //! Rust's `{:e}` formatting gives as well.
 
+use std::fmt::Write as _;
+
 /// Shortest round-trip digits and the decimal exponent `n` such that value = 0.d1d2... x 10^n.
 /// Among the shortest candidates, ECMAScript takes the one closest to the value, and the even
 /// one on a tie (1886911643669009.25 prints as ...9.2); Rust's shortest form may take the other,
@@ -16,7 +18,9 @@ fn shortest(v: f64) -> (String, i32) {
         (digits, exp.parse::<i32>().unwrap_or(0) + 1)
     };
     let (digits, n) = split(&format!("{v:e}"));
-    if digits.len() > 1 {
+    // Below 16 digits, decimals of that length are spaced wider than two doubles, so only one
+    // can round-trip: no tie to break.
+    if digits.len() >= 16 {
         let rounded = format!("{:.*e}", digits.len() - 1, v);
         if rounded.parse::<f64>() == Ok(v) {
             return split(&rounded);
@@ -29,6 +33,11 @@ fn shortest(v: f64) -> (String, i32) {
 pub(crate) fn js_string(v: f64, out: &mut String) {
     if v == 0.0 {
         out.push('0');
+        return;
+    }
+    // Whole numbers below 2^63 (counters, sequence numbers) print as plain integers.
+    if v.fract() == 0.0 && v.abs() < 9.2e18 {
+        let _ = write!(out, "{}", v as i64);
         return;
     }
     if v < 0.0 {
