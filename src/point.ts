@@ -43,3 +43,16 @@ export class Point {
     return lineProtocolOf(this)
   }
 }
+
+/**
+ * Marks the default toLineProtocol(), so a class that overrides it is recognised even when it
+ * was built on another copy of this package (a registered symbol is shared between copies).
+ */
+const DEFAULT_LINE = Symbol.for('juice-messaging.defaultToLineProtocol')
+Object.defineProperty(Point.prototype.toLineProtocol, DEFAULT_LINE, { value: true })
+
+/** Whether `cls` writes its points with the default toLineProtocol(). @internal */
+export function usesDefaultLineProtocol(cls: PointClass): boolean {
+  const f = (cls.prototype as { toLineProtocol?: unknown }).toLineProtocol as Record<symbol, unknown> | undefined
+  return typeof f === 'function' && f[DEFAULT_LINE] === true
+}

@@ -9,7 +9,7 @@
 // Both write the same bytes for the same event (tested), and both are lossless by default: when
 // InfluxDB is slow or down they stop reading, so backpressure reaches the publishers.
 import type { EventClass } from './event'
-import { Point } from './point'
+import { usesDefaultLineProtocol } from './point'
 import { schemaOf } from './line-protocol'
 import { InfluxWriter, type InfluxOptions } from './influx'
 import type { SubscribeOptions, SubscriberOptions } from './subscriber'
@@ -145,7 +145,7 @@ export class TelemetrySink {
   subscribe(type: EventClass, opts?: SubscribeOptions): this {
     // Checks measurement, tags and field types now rather than at the first event.
     schemaOf(type)
-    if (this.engine === 'native' && type.prototype.toLineProtocol !== Point.prototype.toLineProtocol) {
+    if (this.engine === 'native' && !usesDefaultLineProtocol(type)) {
       throw new TypeError(`${type.name} overrides toLineProtocol(), which the native engine cannot run; create the sink with engine: 'js'`)
     }
     this.impl.subscribe(type, opts)

@@ -1,13 +1,23 @@
 // `juice ingest`: store events of chosen types in InfluxDB (TelemetrySink as a service).
-import { Event, type EventClass, type FieldType, type InfluxOptions, TelemetrySink, validateTypeName } from '../index'
+import { type EventClass, type InfluxOptions, TelemetrySink, validateTypeName } from '../index'
 import { CommandError, formatHelp, parse, positiveNumber, typeAndTopic, UsageError, endpointOf, PROXY_FLAG, PROXY_HELP } from './args'
+import { classesFrom, classesFromSchemaFile, classFor, fieldTypes } from './schema-source'
 
-export const help = formatHelp(`Usage: juice ingest TYPE[.TOPIC]... --influx URL --db NAME [options]        (InfluxDB 1.x)
-       juice ingest TYPE[.TOPIC]... --influx URL --org ORG --bucket B [options]  (InfluxDB 2.x)
+export const help = formatHelp(`Usage: juice ingest [TYPE[.TOPIC]...] --influx URL --db NAME [options]        (InfluxDB 1.x)
+       juice ingest [TYPE[.TOPIC]...] --influx URL --org ORG --bucket B [options]  (InfluxDB 2.x)
 
 Subscribes to the named event types and writes them to InfluxDB in batches, retrying through
 database outages, until Ctrl-C or SIGTERM (then it writes what it holds and prints a summary).
-Each type is stored as the measurement of the same name; all other fields are fields.
+Exact by default: when InfluxDB is slow or down it stops reading, so that (behind a lossless
+proxy) publishers wait rather than anything being dropped. It exits 1 if any event was lost,
+dropped, malformed or refused by the database, and says how many.
+
+Where each type's storage schema (measurement, tags, field types) comes from:
+  --classes FILE          a JS module exporting the event classes (static measurement, tags,
+                          fields): TYPEs name some of them; none given means all of them
+  --schema FILE           JSON: { "Type": { "measurement": "m", "tags": ["a"], "fields":
+                          { "kelvin": "float" } } }; TYPEs as for --classes
+  or, without either, flags (every TYPE stored as the measurement of its own name):
 
   --uri URI               the proxy's subscriber endpoint (default tcp://127.0.0.1:5123)
 ${PROXY_HELP}
@@ -19,16 +29,19 @@ ${PROXY_HELP}
   --fields k:float,n:int  every field's type (float, int, bool, string), as the Python twin
                           declares them: stored as upstream stores them (see the README)
   --measurement NAME      measurement name, when a single TYPE is ingested
+  --engine native|js      who converts and writes: the Rust core (default for http) or
+                          JavaScript (default for https, and for classes that override
+                          toLineProtocol())
   --batch-size N          points per request (default 5000)
   --flush-interval SECS   longest wait before a batch is sent (default 1)
-  --max-buffer N          points held while the database is down (default 500000)
+  --max-buffer N          events held while the database is down (default 500000)
   --status-interval SECS  seconds between status lines on stderr (default 10)
   --create-db             create the 1.x database if it does not exist
-  --lossless              stop reading when the buffer is full instead of dropping (with a
-                          lossless proxy, publishers then wait: nothing is dropped anywhere)
+  --lossy                 drop (and count) events beyond --max-buffer instead of waiting
   -h, --help              this help
 
-Example: juice ingest Telemetry --influx http://127.0.0.1:8086 --db lab --tags path
+Examples: juice ingest --classes ./events.js --influx http://127.0.0.1:8086 --db lab
+          juice ingest Telemetry --influx http://127.0.0.1:8086 --db lab --tags path
 `)
 
 const list = (v: unknown): string[] => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])
@@ -54,20 +67,6 @@ function influxOptions(values: Record<string, unknown>): InfluxOptions {
   }
 }
 
-/** `--fields k:float,n:int` as a field schema. */
-function fieldTypes(v: unknown): Record<string, FieldType> | undefined {
-  if (typeof v !== 'string') return undefined
-  const out: Record<string, FieldType> = {}
-  for (const item of list(v)) {
-    const [name, type] = item.split(':')
-    if (!name || !['float', 'int', 'bool', 'string'].includes(type)) {
-      throw new UsageError(`--fields: ${JSON.stringify(item)} is not NAME:TYPE with TYPE float, int, bool or string`)
-    }
-    out[name] = type as FieldType
-  }
-  return out
-}
-
 export async function ingest(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     uri: { type: 'string' },
@@ -87,52 +86,65 @@ export async function ingest(argv: string[]): Promise<number> {
     'max-buffer': { type: 'string' },
     'status-interval': { type: 'string' },
     'create-db': { type: 'boolean' },
+    classes: { type: 'string' },
+    schema: { type: 'string' },
+    engine: { type: 'string' },
+    lossy: { type: 'boolean' },
+    // The default now; still accepted.
     lossless: { type: 'boolean' },
   })
   if (values.help) {
     process.stdout.write(help)
     return 0
   }
-  if (positionals.length === 0) throw new UsageError('name at least one TYPE[.TOPIC] to ingest')
+  const fromFile = values.classes !== undefined || values.schema !== undefined
+  if (values.classes !== undefined && values.schema !== undefined) throw new UsageError('use --classes or --schema, not both')
+  if (fromFile) {
+    for (const flag of ['measurement', 'tags', 'integers', 'fields']) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} describes a classless type; with --classes or --schema the schema comes from there`)
+    }
+  } else if (positionals.length === 0) {
+    throw new UsageError('name at least one TYPE[.TOPIC] to ingest, or give --classes FILE or --schema FILE')
+  }
+  if (values.lossy && values.lossless) throw new UsageError('--lossy and --lossless contradict each other')
+  const engine = values.engine as string | undefined
+  if (engine !== undefined && engine !== 'native' && engine !== 'js') throw new UsageError(`--engine must be native or js, got ${JSON.stringify(engine)}`)
   if (values.measurement !== undefined && new Set(positionals.map((p) => p.split('.')[0])).size > 1) {
     throw new UsageError('--measurement needs a single TYPE')
   }
   const influx = influxOptions(values)
   const tags = list(values.tags)
   const integers = list(values.integers)
-  const fields = fieldTypes(values.fields)
+  const fields = typeof values.fields === 'string' ? fieldTypes(list(values.fields)) : undefined
   if (fields !== undefined && integers.length > 0) throw new UsageError('--fields already gives the integer fields; drop --integers')
   const statusEvery = positiveNumber('--status-interval', values['status-interval'], 10)
+  const known = values.classes !== undefined ? await classesFrom(values.classes as string) : values.schema !== undefined ? classesFromSchemaFile(values.schema as string) : null
+  const specs = positionals.length > 0 ? positionals : [...(known?.keys() ?? [])]
   const sink = new TelemetrySink({
     uri: endpointOf(values, 'backend', values.uri as string | undefined),
     influx,
+    engine: engine as 'native' | 'js' | undefined,
+    lossless: values.lossy !== true,
     batchSize: positiveNumber('--batch-size', values['batch-size'], 5000, { integer: true }),
     flushInterval: positiveNumber('--flush-interval', values['flush-interval'], 1),
     maxBuffer: positiveNumber('--max-buffer', values['max-buffer'], 500_000, { integer: true }),
-    subscriber: values.lossless ? { lossless: true } : undefined,
   })
   const classes = new Map<string, EventClass>()
   try {
-    for (const spec of positionals) {
+    for (const spec of specs) {
       const { type, topic } = typeAndTopic(spec)
       validateTypeName(type)
-      let cls = classes.get(type)
-      if (cls === undefined) {
-        const measurement = (values.measurement as string | undefined) ?? type
-        cls = class extends Event {
-          static override eventName = type
-          static override measurement = measurement
-          static override tags = tags
-          static override integerFields = integers
-          static override fields = fields
-        }
-        classes.set(type, cls)
+      let cls = classes.get(type) ?? known?.get(type)
+      if (cls === undefined && known !== null) {
+        throw new CommandError(`${type} is not among the types of ${values.classes ?? values.schema} (${[...known.keys()].join(', ')})`)
       }
+      cls ??= classFor(type, { measurement: (values.measurement as string | undefined) ?? type, tags, integerFields: integers, fields })
+      classes.set(type, cls)
       sink.subscribe(cls, { topic })
     }
   } catch (e) {
     await sink.close()
-    throw e
+    throw e instanceof TypeError ? new CommandError(e.message) : e
   }
   try {
     await sink.checkDatabase({ create: values['create-db'] === true })
@@ -142,10 +154,10 @@ export async function ingest(argv: string[]): Promise<number> {
   }
   sink.start()
   const where = influx.version === 1 ? `${influx.url} database ${influx.database}` : `${influx.url} bucket ${influx.bucket}`
-  process.stderr.write(`juice ingest: ${positionals.join(', ')} -> InfluxDB ${influx.version}.x at ${where}\n`)
+  process.stderr.write(`juice ingest: ${specs.join(', ')} -> InfluxDB ${influx.version}.x at ${where} (${sink.engine} engine${values.lossy ? ', lossy' : ''})\n`)
   const line = () => {
     const s = sink.stats()
-    return `received ${s.received}, written ${s.written}, buffered ${s.buffered}, retries ${s.retries}, rejected ${s.rejected}, overflow ${s.overflow}${s.lost ? `, lost ${s.lost}` : ''}${s.lastError ? ` (last error: ${s.lastError})` : ''}`
+    return `received ${s.received}, written ${s.written}, buffered ${s.buffered}, retries ${s.retries}, rejected ${s.rejected}, overflow ${s.overflow}${s.malformed ? `, malformed ${s.malformed}` : ''}${s.lost ? `, lost ${s.lost}` : ''}${s.lastError ? ` (last error: ${s.lastError})` : ''}`
   }
   const timer = setInterval(() => process.stderr.write(`juice ingest: ${line()}\n`), statusEvery * 1000)
   await new Promise<void>((resolve) => {
@@ -170,5 +182,7 @@ export async function ingest(argv: string[]): Promise<number> {
   await sink.close()
   process.stderr.write(`juice ingest: stopped; ${line()}\n`)
   const s = sink.stats()
-  return s.lost > 0 || s.overflow > 0 ? 1 : 0
+  const missing = s.lost + s.overflow + s.rejected + s.malformed
+  if (missing > 0) process.stderr.write(`juice ingest: ${missing} event${missing === 1 ? ' was' : 's were'} not stored (lost ${s.lost}, overflow ${s.overflow}, rejected ${s.rejected}, malformed ${s.malformed})\n`)
+  return missing > 0 ? 1 : 0
 }

@@ -480,6 +480,9 @@ mod tests {
             std::hint::black_box(&v);
         }
         let parse = t1.elapsed().as_nanos() as f64 / n as f64;
-        eprintln!("{} -> {per:.0} ns per line, of which JSON parse {parse:.0} ns", String::from_utf8_lossy(&out));
+        eprintln!(
+            "{} -> {per:.0} ns per line, of which JSON parse {parse:.0} ns",
+            String::from_utf8_lossy(&out)
+        );
     }
 }

@@ -166,9 +166,10 @@ impl IngestSink {
             give_up_at: give_up_at.clone(),
             opts,
         };
-        let mut threads = Vec::new();
-        threads.push(spawn("juice-ingest-convert", move || convert.run())?);
-        threads.push(spawn("juice-ingest-write", move || send.run(rx))?);
+        let threads = vec![
+            spawn("juice-ingest-convert", move || convert.run())?,
+            spawn("juice-ingest-write", move || send.run(rx))?,
+        ];
         Ok(IngestSink {
             sub,
             schemas,
@@ -306,12 +307,10 @@ impl Converter {
                             oldest = Instant::now();
                         }
                         self.convert(&mut schemas, type_id, payload, &mut batch);
-                        if batch.len() >= self.opts.batch_size
-                            || batch.body.len() >= self.opts.max_batch_bytes
-                        {
-                            if !self.hand_over(&mut batch) {
-                                return;
-                            }
+                        let full = batch.len() >= self.opts.batch_size
+                            || batch.body.len() >= self.opts.max_batch_bytes;
+                        if full && !self.hand_over(&mut batch) {
+                            return;
                         }
                     }
                 }
