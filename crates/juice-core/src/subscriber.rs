@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
@@ -112,6 +113,19 @@ pub struct SubscriberStats {
     pub connected: bool,
 }
 
+/// Takes matched events on the receive thread itself, in place of the inbox: the native
+/// ingestion sink converts each message where it is read, with no copy and no thread hand-off.
+pub(crate) trait Consumer: Send {
+    /// How many more events it can take now; 0 stops reading (backpressure).
+    fn room(&self) -> usize;
+    /// Takes one matched event.
+    fn take(&mut self, type_id: u32, payload: &[u8]);
+    /// Hands over what is due; returns how long until it is next due (None: nothing pending).
+    fn tick(&mut self) -> Option<Duration>;
+    /// The thread is stopping: hand over everything held.
+    fn finish(&mut self);
+}
+
 pub struct Subscriber {
     inbox: Arc<Inbox>,
     counters: Arc<Counters>,
@@ -125,6 +139,16 @@ pub struct Subscriber {
 
 impl Subscriber {
     pub fn connect(uri: &str, opts: SubscriberOptions) -> Result<Self> {
+        Self::connect_with(uri, opts, None)
+    }
+
+    /// As `connect`, with matched events going to `consumer` on the receive thread instead of
+    /// the inbox.
+    pub(crate) fn connect_with(
+        uri: &str,
+        opts: SubscriberOptions,
+        consumer: Option<Box<dyn Consumer>>,
+    ) -> Result<Self> {
         let ctx = socket::context();
         let sub = socket::open(ctx, zmq::SUB, "subscriber socket")?;
         sub.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
@@ -159,6 +183,7 @@ impl Subscriber {
             tree: tree.clone(),
             max_payload: opts.max_payload,
             lossless: opts.lossless,
+            consumer,
         };
         let thread = std::thread::Builder::new()
             .name("juice-sub".into())
@@ -312,6 +337,7 @@ struct Worker {
     tree: Arc<RwLock<TopicTree>>,
     max_payload: usize,
     lossless: bool,
+    consumer: Option<Box<dyn Consumer>>,
 }
 
 /// How often a lossless receive thread with a full inbox looks for room again.
@@ -332,16 +358,22 @@ impl Worker {
         inbox.close();
     }
 
-    fn serve(self) {
+    fn serve(mut self) {
         let mut topic = zmq::Message::new();
         let mut payload = zmq::Message::new();
         let mut pending = Pending::default();
         loop {
-            let room = if self.lossless {
-                self.inbox.room().min(DRAIN_LIMIT)
-            } else {
-                DRAIN_LIMIT
+            let room = match &self.consumer {
+                Some(c) => c.room().min(DRAIN_LIMIT),
+                None if self.lossless => self.inbox.room().min(DRAIN_LIMIT),
+                None => DRAIN_LIMIT,
             };
+            // A consumer with a partial batch wants a turn when it falls due, traffic or not.
+            let due = self
+                .consumer
+                .as_mut()
+                .and_then(|c| c.tick())
+                .map(|d| d.as_millis().clamp(1, i64::MAX as u128) as i64);
             // A lossless thread with a full inbox leaves the socket unread (so libzmq's buffers and
             // then TCP push back) and only looks at commands until the consumer makes room.
             let (mut items, timeout) = if room == 0 {
@@ -363,21 +395,42 @@ impl Worker {
                     -1,
                 )
             };
+            let timeout = match due {
+                Some(d) if timeout < 0 || d < timeout => d,
+                _ => timeout,
+            };
             match zmq::poll(&mut items, timeout) {
                 Ok(_) => {}
                 Err(zmq::Error::EINTR) => continue,
-                Err(_) => return,
+                Err(_) => return self.finish(&mut topic, &mut payload, &mut pending),
             }
             let (ctl_ready, sub_ready) = (items[0].is_readable(), items[1].is_readable());
             if items[2].is_readable() {
                 self.monitor.drain(&self.handshakes);
             }
             if ctl_ready && !self.handle_commands() {
-                return;
+                return self.finish(&mut topic, &mut payload, &mut pending);
             }
             if sub_ready && room > 0 {
                 self.drain(&mut topic, &mut payload, &mut pending, room);
             }
+        }
+    }
+
+    /// On the way out, a consumer gets what libzmq has already received (a lossless pipeline
+    /// would otherwise lose it at close), and then hands over everything it holds.
+    fn finish(
+        &mut self,
+        topic: &mut zmq::Message,
+        payload: &mut zmq::Message,
+        pending: &mut Pending,
+    ) {
+        if self.consumer.is_none() {
+            return;
+        }
+        self.drain(topic, payload, pending, usize::MAX);
+        if let Some(c) = self.consumer.as_mut() {
+            c.finish();
         }
     }
 
@@ -399,7 +452,7 @@ impl Worker {
 
     /// Reads up to `limit` messages.
     fn drain(
-        &self,
+        &mut self,
         topic: &mut zmq::Message,
         payload: &mut zmq::Message,
         pending: &mut Pending,
@@ -429,7 +482,10 @@ impl Worker {
                 continue;
             }
             match tree.matches(topic) {
-                Some(m) => pending.push(m.type_id, topic, payload),
+                Some(m) => match self.consumer.as_mut() {
+                    Some(c) => c.take(m.type_id, payload),
+                    None => pending.push(m.type_id, topic, payload),
+                },
                 None => {
                     self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
                 }

@@ -1,28 +1,26 @@
 //! The native ingestion sink: subscribed events go from the subscriber's inbox to InfluxDB
 //! without JavaScript.
 //!
-//!   receive thread (socket -> match -> inbox)
-//!     -> convert thread: payload -> line ([`Compiled::write_line`]) -> batch (count, bytes, age)
-//!     -> bounded hand-off (one batch) -> write thread: gzip, POST, retry, split refused batches
+//!   receive thread: socket -> match -> payload -> line ([`Compiled::write_line`])
+//!     -> batch (count, bytes, age) -> [`BatchQueue`] (bounded, in batches)
+//!   write thread: batch -> gzip -> POST -> retry, split refused batches
 //!
-//! Backpressure: while a batch is being written (or retried through an outage) the convert
-//! thread waits for the hand-off, stops taking from the inbox, and a lossless inbox then stops
-//! the receive thread reading, so libzmq's buffers and TCP hold the publishers back. Every event
-//! taken ends in exactly one counter: written, rejected or lost.
+//! Each message becomes a line where it is read: no copy into a queue, no thread hand-off per
+//! event. Backpressure: while the queue is full (InfluxDB slow or down) the receive thread stops
+//! reading, so libzmq's buffers and TCP hold the publishers back; in lossy mode it reads on and
+//! drops (and counts) instead. Every event taken ends in exactly one counter: written, rejected,
+//! overflow or lost.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::http::{InfluxTarget, Outcome, Writer};
 use super::line::{Compiled, Schema};
 use crate::error::{Error, Result};
-use crate::inbox::Copied;
-use crate::records::read_inbox;
-use crate::subscriber::{Subscriber, SubscriberOptions};
+use crate::subscriber::{Consumer, Subscriber, SubscriberOptions};
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -72,7 +70,7 @@ pub struct IngestStats {
     pub retries: u64,
     /// Events that could not become points, and points the database refused.
     pub rejected: u64,
-    /// Events the subscriber dropped because its queue was full (never in lossless mode).
+    /// Events dropped because the sink was full (only in lossy mode).
     pub overflow: u64,
     /// Events held: in the queue, or in batches not yet settled.
     pub buffered: u64,
@@ -90,6 +88,9 @@ struct Counters {
     retries: AtomicU64,
     rejected: AtomicU64,
     lost: AtomicU64,
+    overflow: AtomicU64,
+    /// Points in batches not yet settled (queued, being built, or in flight).
+    held: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -129,6 +130,7 @@ pub struct IngestSink {
     sub: Arc<Subscriber>,
     schemas: Arc<RwLock<HashMap<u32, Arc<Compiled>>>>,
     counters: Arc<Counters>,
+    queue: Arc<BatchQueue>,
     /// Set by `close()`: from then on the write thread gives up at `give_up_at`.
     closing: Arc<AtomicBool>,
     give_up_at: Arc<Mutex<Option<Instant>>>,
@@ -145,20 +147,25 @@ impl IngestSink {
     ) -> Result<IngestSink> {
         let writer =
             Writer::new(target, opts.request_timeout, opts.gzip_min).map_err(Error::invalid_arg)?;
-        let sub = Arc::new(Subscriber::connect(uri, sub_opts)?);
         let schemas: Arc<RwLock<HashMap<u32, Arc<Compiled>>>> = Arc::default();
         let counters = Arc::new(Counters::default());
         let closing = Arc::new(AtomicBool::new(false));
         let give_up_at = Arc::new(Mutex::new(None));
-        let close_timeout = opts.close_timeout;
-        let (tx, rx) = sync_channel::<Batch>(1);
-        let convert = Converter {
-            sub: sub.clone(),
+        // The queue holds about `max_queue` events, in whole batches, and at least two batches
+        // so that one can fill while another is written.
+        let capacity = (sub_opts.max_queue / opts.batch_size.max(1)).max(2);
+        let queue = Arc::new(BatchQueue::new(capacity));
+        let batcher = LineBatcher {
             schemas: schemas.clone(),
+            cache: HashMap::new(),
             counters: counters.clone(),
+            queue: queue.clone(),
+            lossless: sub_opts.lossless,
+            batch: Batch::new(),
+            oldest: Instant::now(),
             opts: opts.clone(),
-            out: tx,
         };
+        let close_timeout = opts.close_timeout;
         let send = Sender {
             writer,
             counters: counters.clone(),
@@ -166,18 +173,25 @@ impl IngestSink {
             give_up_at: give_up_at.clone(),
             opts,
         };
-        let threads = vec![
-            spawn("juice-ingest-convert", move || convert.run())?,
-            spawn("juice-ingest-write", move || send.run(rx))?,
-        ];
+        let rx = queue.clone();
+        let writer_thread = spawn("juice-ingest-write", move || send.run(&rx))?;
+        let sub = match Subscriber::connect_with(uri, sub_opts, Some(Box::new(batcher))) {
+            Ok(s) => s,
+            Err(e) => {
+                queue.close();
+                let _ = writer_thread.join();
+                return Err(e);
+            }
+        };
         Ok(IngestSink {
-            sub,
+            sub: Arc::new(sub),
             schemas,
             counters,
+            queue,
             closing,
             give_up_at,
             close_timeout,
-            threads: Mutex::new(threads),
+            threads: Mutex::new(vec![writer_thread]),
         })
     }
 
@@ -201,16 +215,14 @@ impl IngestSink {
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let s = self.sub.stats();
-        let received = get(&c.received);
-        let settled = get(&c.written) + get(&c.rejected) + get(&c.lost);
         IngestStats {
-            received,
+            received: get(&c.received),
             written: get(&c.written),
             batches: get(&c.batches),
             retries: get(&c.retries),
             rejected: get(&c.rejected),
-            overflow: s.dropped,
-            buffered: s.queued + received.saturating_sub(settled),
+            overflow: get(&c.overflow),
+            buffered: get(&c.held),
             lost: get(&c.lost),
             malformed: s.malformed_frames + s.malformed_utf8 + s.malformed_topic + s.oversized,
         }
@@ -235,7 +247,10 @@ impl IngestSink {
             *self.give_up_at.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(Instant::now() + self.close_timeout);
         }
+        // The receive thread hands over its last batch as it stops; then the writer drains the
+        // queue (up to the deadline) and stops too.
         self.sub.close();
+        self.queue.close();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for t in threads {
             let _ = t.join();
@@ -271,118 +286,168 @@ fn now_nanos() -> i128 {
     *last
 }
 
-/// Takes events from the inbox and turns them into batches of lines.
-struct Converter {
-    sub: Arc<Subscriber>,
-    schemas: Arc<RwLock<HashMap<u32, Arc<Compiled>>>>,
-    counters: Arc<Counters>,
-    opts: IngestOptions,
-    out: SyncSender<Batch>,
+/// Batches waiting to be written, bounded in batches. The receive thread pushes, the write thread
+/// pops; the receive thread reads `room()` instead of waiting, so it keeps serving commands.
+struct BatchQueue {
+    state: Mutex<(VecDeque<Batch>, bool)>,
+    ready: Condvar,
+    capacity: usize,
 }
 
-/// What the convert thread reads from the inbox per take.
-const TAKE_BUFFER: usize = 1 << 20;
-
-impl Converter {
-    fn run(self) {
-        let mut buf = vec![0u8; TAKE_BUFFER];
-        let mut batch = Batch::new();
-        let mut oldest = Instant::now();
-        let mut schemas: HashMap<u32, Arc<Compiled>> = HashMap::new();
-        loop {
-            let wait = if batch.len() == 0 {
-                self.opts.flush_interval
-            } else {
-                (oldest + self.opts.flush_interval).saturating_duration_since(Instant::now())
-            };
-            let took = match self.sub.inbox().wait_take_into(&mut buf, Some(wait)) {
-                Ok(t) => t,
-                // Closed and emptied: what is batched is the last request.
-                Err(_) => break,
-            };
-            match took {
-                Copied::Bytes(n) => {
-                    for (type_id, _topic, payload) in read_inbox(&buf[..n]) {
-                        if batch.len() == 0 {
-                            oldest = Instant::now();
-                        }
-                        self.convert(&mut schemas, type_id, payload, &mut batch);
-                        let full = batch.len() >= self.opts.batch_size
-                            || batch.body.len() >= self.opts.max_batch_bytes;
-                        if full && !self.hand_over(&mut batch) {
-                            return;
-                        }
-                    }
-                }
-                Copied::NeedAtLeast(n) => buf.resize(n.next_power_of_two(), 0),
-                Copied::Empty => {}
-            }
-            if batch.len() > 0
-                && oldest.elapsed() >= self.opts.flush_interval
-                && !self.hand_over(&mut batch)
-            {
-                return;
-            }
-            if buf.len() > TAKE_BUFFER * 4 {
-                // After one outsized event.
-                buf = vec![0u8; TAKE_BUFFER];
-            }
-        }
-        if batch.len() > 0 {
-            self.hand_over(&mut batch);
+impl BatchQueue {
+    fn new(capacity: usize) -> BatchQueue {
+        BatchQueue {
+            state: Mutex::new((VecDeque::new(), false)),
+            ready: Condvar::new(),
+            capacity,
         }
     }
 
-    fn convert(
-        &self,
-        cache: &mut HashMap<u32, Arc<Compiled>>,
-        type_id: u32,
-        payload: &[u8],
-        batch: &mut Batch,
-    ) {
-        self.counters.add(&self.counters.received, 1);
-        let schema = match cache.get(&type_id) {
-            Some(s) => s.clone(),
-            None => {
-                let found = self
-                    .schemas
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&type_id)
-                    .cloned();
-                match found {
-                    Some(s) => {
-                        cache.insert(type_id, s.clone());
-                        s
-                    }
-                    None => {
-                        self.counters.add(&self.counters.rejected, 1);
-                        self.counters
-                            .error(format!("no schema for type id {type_id}"));
-                        return;
-                    }
-                }
+    fn free(&self) -> usize {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.capacity.saturating_sub(st.0.len())
+    }
+
+    /// Queues a batch, over capacity if need be (the caller checked `free()` unless stopping).
+    fn push(&self, b: Batch) {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .push_back(b);
+        self.ready.notify_one();
+    }
+
+    /// The next batch; None once closed and empty.
+    fn pop(&self) -> Option<Batch> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(b) = st.0.pop_front() {
+                return Some(b);
             }
+            if st.1 {
+                return None;
+            }
+            st = self.ready.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.ready.notify_all();
+    }
+}
+
+/// Turns matched events into lines on the receive thread, in batches by count, bytes and age.
+struct LineBatcher {
+    schemas: Arc<RwLock<HashMap<u32, Arc<Compiled>>>>,
+    /// Schemas already looked up (one type's schema never changes once registered).
+    cache: HashMap<u32, Arc<Compiled>>,
+    counters: Arc<Counters>,
+    queue: Arc<BatchQueue>,
+    lossless: bool,
+    batch: Batch,
+    oldest: Instant,
+    opts: IngestOptions,
+}
+
+impl LineBatcher {
+    fn schema(&mut self, type_id: u32) -> Option<Arc<Compiled>> {
+        if let Some(s) = self.cache.get(&type_id) {
+            return Some(s.clone());
+        }
+        let s = self
+            .schemas
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&type_id)
+            .cloned()?;
+        self.cache.insert(type_id, s.clone());
+        Some(s)
+    }
+
+    fn full(&self) -> bool {
+        self.batch.len() >= self.opts.batch_size
+            || self.batch.body.len() >= self.opts.max_batch_bytes
+    }
+
+    fn hand_over(&mut self) {
+        if self.batch.len() > 0 {
+            let full = std::mem::replace(&mut self.batch, Batch::new());
+            self.queue.push(full);
+        }
+    }
+}
+
+impl Consumer for LineBatcher {
+    fn room(&self) -> usize {
+        if !self.lossless {
+            return usize::MAX;
+        }
+        match self.queue.free() {
+            0 => 0,
+            free => (free * self.opts.batch_size).saturating_sub(self.batch.len()),
+        }
+    }
+
+    fn take(&mut self, type_id: u32, payload: &[u8]) {
+        let c = self.counters.clone();
+        c.add(&c.received, 1);
+        if self.full() {
+            // Only in lossy mode can a batch be full with no free slot (lossless stops reading).
+            if self.queue.free() == 0 && self.lossless {
+                self.hand_over();
+            } else if self.queue.free() == 0 {
+                c.add(&c.overflow, 1);
+                return;
+            } else {
+                self.hand_over();
+            }
+        }
+        let Some(schema) = self.schema(type_id) else {
+            c.add(&c.rejected, 1);
+            c.error(format!("no storage schema for type id {type_id}"));
+            return;
         };
-        let mark = batch.body.len();
-        match schema.write_line(payload, now_nanos, &mut batch.body) {
+        if self.batch.len() == 0 {
+            self.oldest = Instant::now();
+        }
+        let mark = self.batch.body.len();
+        match schema.write_line(payload, now_nanos, &mut self.batch.body) {
             Ok(()) => {
-                batch.body.push(b'\n');
-                batch.ends.push(batch.body.len());
+                self.batch.body.push(b'\n');
+                self.batch.ends.push(self.batch.body.len());
+                c.add(&c.held, 1);
             }
             Err(e) => {
-                batch.body.truncate(mark);
-                self.counters.add(&self.counters.rejected, 1);
-                self.counters.error(e);
+                self.batch.body.truncate(mark);
+                c.add(&c.rejected, 1);
+                c.error(e);
             }
+        }
+        if self.full() && self.queue.free() > 0 {
+            self.hand_over();
         }
     }
 
-    /// Hands a full batch to the write thread, waiting while it is busy (that wait is the
-    /// backpressure). False when the write thread is gone.
-    fn hand_over(&self, batch: &mut Batch) -> bool {
-        let full = std::mem::replace(batch, Batch::new());
-        self.out.send(full).is_ok()
+    fn tick(&mut self) -> Option<Duration> {
+        if self.batch.len() == 0 {
+            return None;
+        }
+        let age = self.oldest.elapsed();
+        if age >= self.opts.flush_interval {
+            if self.queue.free() > 0 {
+                self.hand_over();
+                return None;
+            }
+            // Due but the queue is full: look again shortly.
+            return Some(Duration::from_millis(5));
+        }
+        Some(self.opts.flush_interval - age)
+    }
+
+    fn finish(&mut self) {
+        self.hand_over();
     }
 }
 
@@ -396,13 +461,14 @@ struct Sender {
 }
 
 impl Sender {
-    fn run(self, rx: Receiver<Batch>) {
-        while let Ok(batch) = rx.recv() {
+    fn run(self, queue: &BatchQueue) {
+        while let Some(batch) = queue.pop() {
             let n = batch.len();
             let done = self.deliver(&batch, 0, n);
             if done < n {
                 self.counters.add(&self.counters.lost, (n - done) as u64);
             }
+            self.counters.held.fetch_sub(n as u64, Ordering::Relaxed);
         }
     }
 
