@@ -23,12 +23,15 @@ class Typed extends j.Event {
   static fields = { kelvin: 'float', count: 'int', ok: 'bool', note: 'string', on: 'bool', level: 'float' }
 }
 
-/** Both paths' answer for one payload: the line, or 'refused'. */
+/**
+ * Both paths' answer for one payload: the line as the bytes each sends (the JavaScript engine
+ * encodes its string as UTF-8, which turns a lone surrogate into U+FFFD), or 'refused'.
+ */
 function both(cls, json) {
   let js
   let nat
   try {
-    js = decodeEvent(cls, json).toLineProtocol()
+    js = Buffer.from(decodeEvent(cls, json).toLineProtocol(), 'utf8').toString('utf8')
   } catch {
     js = 'refused'
   }
@@ -54,6 +57,19 @@ const EDGE = [
   // numbers, as JSON.parse and String() see them
   `{${T},"a":1e21,"b":1e-7,"c":0.30000000000000004,"d":-0,"e":9007199254740993,"f":1.7976931348623157e308,"g":5e-324,"h":123456789012345678901234567890}`,
   `{${T},"a":1e400}`,
+  `{${T},"n":1e400,"v":1}`,
+  `{${T},"count":-1e400}`,
+  `{${T},"lone":"\\ud800x","site":"a\\udc00","v":1}`,
+  `{${T},"esc":"\\b\\f\\n\\r\\t\\/\\u0041\\u00e9","v":1}`,
+  ' { "v" : 1 , "time" : "2026-11-30T10:51:24Z" } ',
+  '{"v":01}',
+  '{"v":1.}',
+  '{"v":.5}',
+  '{"v":+1}',
+  '{"v":1,}',
+  '{"v":"tab\there"}',
+  '{"v":1}\u0000',
+  `{${T},"deep":${'{"a":'.repeat(200)}1${'}'.repeat(200)}}`,
   `{${T},"count":1.5}`,
   `{${T},"count":9007199254740992}`,
   `{${T},"count":9007199254740991,"deep":{"count":-3}}`,
@@ -123,6 +139,10 @@ const TYPED = [
   `{${T},"on":"yes","kelvin":1}`,
   `{${T},"site":5,"kelvin":1}`,
   `{${T},"kelvin":"NaN"}`,
+  `{${T},"kelvin":1e400,"count":1}`,
+  `{${T},"level":1e400,"kelvin":1}`,
+  `{${T},"level":-1e400,"kelvin":1}`,
+  `{${T},"count":1e400}`,
 ]
 
 test('edge cases: escaping, numbers, shapes, reserved keys and times agree byte for byte', (t) => {

@@ -4,12 +4,15 @@
 //   (c) the JavaScript engine, the same way;
 //   (d) each sink's CPU per point, and the CPU per point of the publisher, proxy and influxd,
 //       from which the best any sink could do on this machine follows (2 cores / their sum);
+//   (e) the receive floor: CPU per event of a bare libzmq SUB (juice-bench, no JSON, no
+//       conversion) fed the same stream, which every ZeroMQ sink pays before converting anything;
 // then exactness: a 300,000-event burst through a lossless proxy, counted back with a query, and
 // the same with influxd killed (SIGKILL) and restarted mid-burst. Medians of BENCH_ROUNDS rounds.
 'use strict'
 const path = require('node:path')
 const fs = require('node:fs')
 const os = require('node:os')
+const { execSync } = require('node:child_process')
 const { role, freePort, median } = require('./run')
 const { startInflux, rows } = require('../__test__/influx-helpers')
 
@@ -70,16 +73,39 @@ async function influxLimit(db, name, n) {
   return r
 }
 
+/** (e): a bare libzmq subscriber's CPU per event on the same publisher -> proxy stream. */
+async function receiveFloor(n) {
+  const raw = path.join(__dirname, '..', 'target', 'release', 'juice-bench')
+  if (!fs.existsSync(raw)) execSync('node scripts/with-sodium.js cargo build --release -p juice-bench', { cwd: path.join(__dirname, '..'), stdio: 'inherit' })
+  const [f, b] = [await freePort(), await freePort()]
+  const front = `tcp://127.0.0.1:${f}`
+  const back = `tcp://127.0.0.1:${b}`
+  const proxy = role('juice', ['proxy', front, back, 'unbounded'])
+  await proxy.line((l) => l.ready)
+  const sub = role('raw', ['sub', back, String(n), '1'])
+  await sub.line((l) => l.ready)
+  await sleep(300)
+  const pub = role('juice', ['pub', front, String(n), '100', '0', 'async'])
+  const r = await sub.line((l) => l.received !== undefined)
+  const us = (cpuSeconds(sub.pid) / r.received) * 1e6
+  for (const p of [pub, proxy, sub]) p.kill()
+  return { us, received: r.received }
+}
+
 const fmt = (x) => Math.round(x).toLocaleString('en-US')
 
 async function main() {
   const db = await startInflux()
   const a = []
   const runs = { native: [], js: [] }
+  const floor = []
   let burst
   let killed
   try {
     for (let r = 0; r < ROUNDS; r++) {
+      const fl = await receiveFloor(N)
+      floor.push(fl)
+      console.log(`  round ${r + 1}: (e) bare libzmq SUB ${fl.us.toFixed(2)} us/event (${fl.received} received)`)
       const lim = await influxLimit(db, `limit${r}`, N)
       a.push(lim)
       console.log(`  round ${r + 1}: (a) influxd alone ${fmt(lim.rate)} points/s (stored ${lim.stored}/${N})`)
@@ -126,7 +152,8 @@ async function main() {
     row('(c) JavaScript engine, the same way', runs.js),
     '',
     `CPU per point of the other processes in (b): publisher ${m(runs.native, 'pubUs').toFixed(2)} us, proxy ${m(runs.native, 'proxyUs').toFixed(2)} us, influxd ${m(runs.native, 'influxUs').toFixed(2)} us. ` +
-      `With a sink that cost nothing, ${os.cpus().length} cores would carry at most ${fmt(bound)} points/s, ${((100 * bound) / limit).toFixed(0)}% of (a).`,
+      `With a sink that cost nothing, ${os.cpus().length} cores would carry at most ${fmt(bound)} points/s, ${((100 * bound) / limit).toFixed(0)}% of (a). ` +
+      `(e) A bare libzmq SUB (no JSON, no conversion) fed the same stream uses ${m(floor, 'us').toFixed(2)} us of CPU per event: the receive floor of any ZeroMQ sink here.`,
     '',
     `Exactness (native engine, lossless proxy): a ${BURST.toLocaleString('en-US')}-event burst stored ${burst.stored}/${BURST} ` +
       `(lost ${burst.lost}, rejected ${burst.rejected}, overflow ${burst.overflow}); with influxd killed (SIGKILL) 1 s in and restarted 2 s later: ${killed.stored}/${BURST} ` +

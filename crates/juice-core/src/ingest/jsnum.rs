@@ -5,48 +5,131 @@
 
 use std::fmt::Write as _;
 
-/// Shortest round-trip digits and the decimal exponent `n` such that value = 0.d1d2... x 10^n.
-/// Among the shortest candidates, ECMAScript takes the one closest to the value, and the even
-/// one on a tie (1886911643669009.25 prints as ...9.2); Rust's shortest form may take the other,
-/// so the digits come from correctly rounding to that length (half to even) when that
-/// round-trips.
-fn shortest(v: f64) -> (String, i32) {
-    let v = v.abs();
-    let split = |text: &str| -> (String, i32) {
-        let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
-        let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-        (digits, exp.parse::<i32>().unwrap_or(0) + 1)
-    };
-    let (digits, n) = split(&format!("{v:e}"));
-    // Below 16 digits, decimals of that length are spaced wider than two doubles, so only one
-    // can round-trip: no tie to break.
-    if digits.len() >= 16 {
-        let rounded = format!("{:.*e}", digits.len() - 1, v);
-        if rounded.parse::<f64>() == Ok(v) {
-            return split(&rounded);
-        }
-    }
-    (digits, n)
+/// A small formatting buffer on the stack: floats are formatted per field, per event.
+struct StackText {
+    buf: [u8; 48],
+    len: usize,
 }
 
-/// `String(v)` in JavaScript, for a finite `v`.
+impl StackText {
+    fn new() -> StackText {
+        StackText {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Digits (at most 17) and the decimal exponent `n` such that value = 0.d1d2... x 10^n.
+struct Digits {
+    d: [u8; 20],
+    k: usize,
+    n: i32,
+}
+
+impl Digits {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.d[..self.k]).unwrap_or("0")
+    }
+
+    /// From Rust's `{:e}` text, e.g. `1.2345e-7`.
+    fn from_exp_text(text: &str) -> Digits {
+        let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+        let mut d = Digits {
+            d: [b'0'; 20],
+            k: 0,
+            n: exp.parse::<i32>().unwrap_or(0) + 1,
+        };
+        for c in mantissa.bytes().filter(u8::is_ascii_digit) {
+            if d.k < d.d.len() {
+                d.d[d.k] = c;
+                d.k += 1;
+            }
+        }
+        d
+    }
+}
+
+/// Shortest round-trip digits of |v|. Among the shortest candidates, ECMAScript takes the one
+/// closest to the value, and the even one on a tie (1886911643669009.25 prints as ...9.2); Rust's
+/// shortest form may take the other, so long results are rounded to that length (half to even)
+/// and used when that round-trips.
+fn shortest(v: f64) -> Digits {
+    let v = v.abs();
+    let mut t = StackText::new();
+    let _ = write!(t, "{v:e}");
+    let digits = Digits::from_exp_text(t.as_str());
+    // Below 16 digits, decimals of that length are spaced wider than two doubles, so only one
+    // can round-trip: no tie to break.
+    if digits.k >= 16 {
+        let mut r = StackText::new();
+        let _ = write!(r, "{:.*e}", digits.k - 1, v);
+        if r.as_str().parse::<f64>() == Ok(v) {
+            return Digits::from_exp_text(r.as_str());
+        }
+    }
+    digits
+}
+
+/// Appends a whole number in decimal.
+pub(crate) fn push_int(v: i64, out: &mut String) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or("0"));
+}
+
+/// `String(v)` in JavaScript (JSON has no NaN).
 pub(crate) fn js_string(v: f64, out: &mut String) {
+    if v.is_infinite() {
+        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
     if v == 0.0 {
         out.push('0');
         return;
     }
-    // Whole numbers below 2^63 (counters, sequence numbers) print as plain integers.
-    if v.fract() == 0.0 && v.abs() < 9.2e18 {
-        let _ = write!(out, "{}", v as i64);
+    // Whole numbers below 2^53 (counters, sequence numbers) print as plain integers: each is the
+    // only double near it, so its digits are also the shortest. Beyond, JavaScript prints the
+    // shortest digits padded with zeros (-823667171459596300, not ...288).
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        push_int(v as i64, out);
         return;
     }
     if v < 0.0 {
         out.push('-');
     }
-    let (digits, n) = shortest(v);
+    let sh = shortest(v);
+    let (digits, n) = (sh.as_str(), sh.n);
     let k = digits.len() as i32;
     if k <= n && n <= 21 {
-        out.push_str(&digits);
+        out.push_str(digits);
         out.extend(std::iter::repeat_n('0', (n - k) as usize));
     } else if 0 < n && n <= 21 {
         out.push_str(&digits[..n as usize]);
@@ -55,9 +138,9 @@ pub(crate) fn js_string(v: f64, out: &mut String) {
     } else if -6 < n && n <= 0 {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
-        exponent_form(&digits, n - 1, false, out);
+        exponent_form(digits, n - 1, false, out);
     }
 }
 
@@ -77,8 +160,12 @@ fn exponent_form(digits: &str, e: i32, python: bool, out: &mut String) {
     out.push_str(&abs.to_string());
 }
 
-/// Python's `repr` of a finite float, as the TypeScript `pythonFloat` computes it.
+/// Python's `repr` of a float, as the TypeScript `pythonFloat` computes it (JSON has no NaN).
 pub(crate) fn python_float(v: f64, out: &mut String) {
+    if v.is_infinite() {
+        out.push_str(if v > 0.0 { "inf" } else { "-inf" });
+        return;
+    }
     if v.fract() == 0.0 && v.abs() < 1e16 {
         // JavaScript's toFixed(1) of an integer value: no sign for negative zero.
         if v == 0.0 {
@@ -97,8 +184,8 @@ pub(crate) fn python_float(v: f64, out: &mut String) {
         if v < 0.0 {
             out.push('-');
         }
-        let (digits, n) = shortest(v);
-        exponent_form(&digits, n - 1, true, out);
+        let sh = shortest(v);
+        exponent_form(sh.as_str(), sh.n - 1, true, out);
         return;
     }
     js_string(v, out);
@@ -143,6 +230,8 @@ mod tests {
             (0.1 + 0.2, "0.30000000000000004"),
             (9007199254740993.0, "9007199254740992"),
             (1886911643669009.2, "1886911643669009.2"),
+            (-823667171459596300.0, "-823667171459596300"),
+            (f64::INFINITY, "Infinity"),
         ] {
             assert_eq!(js(v), want, "{v:e}");
         }

@@ -1,11 +1,8 @@
 //! Event payloads read as JavaScript's `JSON.parse` reads them, borrowing strings from the
 //! message where they have no escapes: numbers as doubles (correctly rounded), objects with their
-//! keys in source order and duplicates kept (the reader resolves them as JavaScript does).
+//! keys in source order and duplicates kept (the line writer resolves them as JavaScript does).
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 pub(crate) enum Json<'a> {
     Null,
@@ -18,88 +15,292 @@ pub(crate) enum Json<'a> {
 
 /// Parses one payload. Arrays are kept only as a marker: no line protocol stores one.
 pub(crate) fn parse(payload: &[u8]) -> Result<Json<'_>, String> {
-    let mut de = serde_json::Deserializer::from_slice(payload);
-    let v = Json::deserialize(&mut de).map_err(|e| format!("payload is not JSON: {e}"))?;
-    de.end().map_err(|e| format!("payload is not JSON: {e}"))?;
-    Ok(v)
-}
-
-impl<'de> Deserialize<'de> for Json<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor)
+    let text = std::str::from_utf8(payload).map_err(|_| "payload is not UTF-8".to_owned())?;
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        at: 0,
+        depth: 0,
+        error: "",
+    };
+    p.ws();
+    let v = p.value();
+    p.ws();
+    match v {
+        Some(v) if p.at == p.s.len() => Ok(v),
+        Some(_) => Err(p.message("unexpected text after the value")),
+        None => Err(p.message(p.error)),
     }
 }
 
-/// A key that borrows from the input when it can.
-struct Key<'a>(Cow<'a, str>);
+/// Nesting deeper than this is refused (JavaScript would refuse such an event too: fields nest at
+/// most 32 levels, and arrays are never stored), before it can exhaust the stack.
+const MAX_NESTING: usize = 128;
 
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
+/// JSON as `JSON.parse` reads it (RFC 8259: no comments, no trailing commas, only space, tab and
+/// line breaks between tokens), written for speed on small objects: one pass, strings borrowed
+/// unless they hold escapes.
+struct Parser<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    at: usize,
+    depth: usize,
+    /// Why parsing stopped (the methods return None, which keeps their results small).
+    error: &'static str,
+}
+
+impl<'a> Parser<'a> {
+    fn message(&self, what: &str) -> String {
+        format!("payload is not JSON: {what} at byte {}", self.at)
+    }
+
+    fn fail<T>(&mut self, what: &'static str) -> Option<T> {
+        self.error = what;
+        None
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Json<'a>) -> Option<Json<'a>> {
+        if self.s[self.at..].starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Some(v)
+        } else {
+            self.fail("unexpected character")
+        }
+    }
+
+    fn value(&mut self) -> Option<Json<'a>> {
+        match self.s.get(self.at) {
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b'"') => Some(Json::Str(self.string()?)),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => self.fail("unexpected character"),
+            None => self.fail("unexpected end"),
+        }
+    }
+
+    /// Steps into an object or array.
+    fn nest(&mut self) -> Option<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return self.fail("nesting too deep");
+        }
+        self.at += 1;
+        self.ws();
+        Some(())
+    }
+
+    /// After a member: true at the closing `close`, false after a comma.
+    fn next_member(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.s.get(self.at) {
+            Some(b',') => {
+                self.at += 1;
+                self.ws();
+                Some(false)
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
+            Some(c) if *c == close => {
+                self.at += 1;
+                self.depth -= 1;
+                Some(true)
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+            _ => self.fail("expected ',' or the end of the object or array"),
+        }
+    }
+
+    fn object(&mut self) -> Option<Json<'a>> {
+        self.nest()?;
+        let mut entries = Vec::with_capacity(8);
+        if self.s.get(self.at) == Some(&b'}') {
+            self.at += 1;
+            self.depth -= 1;
+            return Some(Json::Object(entries));
+        }
+        loop {
+            if self.s.get(self.at) != Some(&b'"') {
+                return self.fail("expected a key");
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
+            let key = self.string()?;
+            self.ws();
+            if self.s.get(self.at) != Some(&b':') {
+                return self.fail("expected ':'");
+            }
+            self.at += 1;
+            self.ws();
+            let v = self.value()?;
+            entries.push((key, v));
+            if self.next_member(b'}')? {
+                return Some(Json::Object(entries));
             }
         }
-        d.deserialize_str(KeyVisitor)
     }
-}
 
-struct JsonVisitor;
-
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
-        Ok(Json::Null)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
-        Ok(Json::Bool(v))
-    }
-    // JavaScript has one number type; a u64 rounds to the nearest double just as the decimal
-    // text does in JSON.parse.
-    fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(v as f64))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(v as f64))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(v))
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Owned(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Json::Array)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            let v = map.next_value::<Json<'de>>()?;
-            entries.push((k, v));
+    fn array(&mut self) -> Option<Json<'a>> {
+        self.nest()?;
+        if self.s.get(self.at) == Some(&b']') {
+            self.at += 1;
+            self.depth -= 1;
+            return Some(Json::Array);
         }
-        Ok(Json::Object(entries))
+        loop {
+            self.value()?;
+            if self.next_member(b']')? {
+                return Some(Json::Array);
+            }
+        }
+    }
+
+    /// A string starting at its opening quote.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.at += 1;
+        let start = self.at;
+        loop {
+            match self.s.get(self.at) {
+                Some(b'"') => {
+                    let v = &self.text[start..self.at];
+                    self.at += 1;
+                    return Some(Cow::Borrowed(v));
+                }
+                Some(b'\\') => break,
+                Some(c) if *c < 0x20 => return self.fail("control character in a string"),
+                Some(_) => self.at += 1,
+                None => return self.fail("unterminated string"),
+            }
+        }
+        // It holds escapes: build it.
+        let mut out = String::from(&self.text[start..self.at]);
+        loop {
+            match self.s.get(self.at) {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Some(Cow::Owned(out));
+                }
+                Some(b'\\') => {
+                    let c = self.escape()?;
+                    out.push(c);
+                }
+                Some(c) if *c < 0x20 => return self.fail("control character in a string"),
+                Some(_) => {
+                    // The run up to the next quote, backslash or control character, in one go.
+                    let run = self.at;
+                    while let Some(c) = self.s.get(self.at) {
+                        if *c == b'"' || *c == b'\\' || *c < 0x20 {
+                            break;
+                        }
+                        self.at += 1;
+                    }
+                    out.push_str(&self.text[run..self.at]);
+                }
+                None => return self.fail("unterminated string"),
+            }
+        }
+    }
+
+    /// One escape starting at its backslash; `at` ends after it.
+    fn escape(&mut self) -> Option<char> {
+        self.at += 1;
+        let c = match self.s.get(self.at) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.at += 1;
+                let unit = self.hex4()?;
+                return Some(self.unicode(unit));
+            }
+            _ => return self.fail("bad escape"),
+        };
+        self.at += 1;
+        Some(c)
+    }
+
+    /// Four hex digits at `at`; `at` ends after them.
+    fn hex4(&mut self) -> Option<u32> {
+        let Some(digits) = self.s.get(self.at..self.at + 4) else {
+            return self.fail("bad \\u escape");
+        };
+        let mut v = 0u32;
+        for d in digits {
+            match (*d as char).to_digit(16) {
+                Some(x) => v = v * 16 + x,
+                None => return self.fail("bad \\u escape"),
+            }
+        }
+        self.at += 4;
+        Some(v)
+    }
+
+    /// The character of a `\uXXXX` escape (`at` after it), joining a surrogate pair. A lone
+    /// surrogate becomes U+FFFD: that is what the JavaScript path sends for it, since encoding a
+    /// JavaScript string as UTF-8 replaces it so.
+    fn unicode(&mut self, unit: u32) -> char {
+        if (0xD800..0xDC00).contains(&unit) && self.s[self.at..].starts_with(b"\\u") {
+            let save = self.at;
+            self.at += 2;
+            if let Some(low) = self.hex4() {
+                if (0xDC00..0xE000).contains(&low) {
+                    let c = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                    return char::from_u32(c).unwrap_or('\u{FFFD}');
+                }
+            }
+            self.at = save;
+        }
+        char::from_u32(unit).unwrap_or('\u{FFFD}')
+    }
+
+    fn number(&mut self) -> Option<Json<'a>> {
+        let start = self.at;
+        let digits = |p: &mut Parser| {
+            let from = p.at;
+            while let Some(b'0'..=b'9') = p.s.get(p.at) {
+                p.at += 1;
+            }
+            p.at - from
+        };
+        if self.s.get(self.at) == Some(&b'-') {
+            self.at += 1;
+        }
+        match self.s.get(self.at) {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return self.fail("bad number"),
+        }
+        if self.s.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            if digits(self) == 0 {
+                return self.fail("bad number");
+            }
+        }
+        if let Some(b'e' | b'E') = self.s.get(self.at) {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.s.get(self.at) {
+                self.at += 1;
+            }
+            if digits(self) == 0 {
+                return self.fail("bad number");
+            }
+        }
+        // Rust's parse rounds correctly, as JSON.parse does; too large becomes infinity, as there.
+        match self.text[start..self.at].parse::<f64>() {
+            Ok(v) => Some(Json::Number(v)),
+            Err(_) => self.fail("bad number"),
+        }
     }
 }
 

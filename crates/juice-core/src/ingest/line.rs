@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use super::jsnum::{is_safe_integer, js_string, python_float};
+use super::jsnum::{is_safe_integer, js_string, push_int, python_float};
 use super::json::{self, entries_in_js_order, Json};
 use super::wire_time::{nanos_of_ms, nanos_of_text};
 
@@ -117,12 +117,15 @@ impl Compiled {
     }
 
     /// Appends the line for `payload` (no newline) to `out`; on error `out` is left as it was.
+    /// `w` is scratch space, reused from line to line so that a line allocates next to nothing.
     pub(crate) fn write_line(
         &self,
         payload: &[u8],
         now: impl FnOnce() -> i128,
+        w: &mut LineWriter,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
+        w.clear();
         let v = json::parse(payload)?;
         let Json::Object(entries) = &v else {
             return Err("event payload must be a JSON object".into());
@@ -137,10 +140,9 @@ impl Compiled {
             ));
         }
         let ordered = entries_in_js_order(entries);
-        let mut w = LineWriter::default();
         match &self.types {
-            Some(types) => self.typed_fields(types, &ordered, &mut w)?,
-            None => self.fields(&ordered, "", 0, &mut w)?,
+            Some(types) => self.typed_fields(types, &ordered, w)?,
+            None => self.fields(&ordered, "", 0, w)?,
         }
         if w.fields.is_empty() {
             return Err("event has no fields to store (InfluxDB points need at least one)".into());
@@ -151,22 +153,34 @@ impl Compiled {
             Some(Json::Number(ms)) => nanos_of_ms(*ms)?,
             Some(_) => return Err("invalid event time: not text or a number".into()),
         };
-        // Tags sorted as JavaScript sorts strings: by UTF-16 code units.
-        w.tags
-            .sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+        // Tags sorted as JavaScript sorts strings: by UTF-16 code units (for ASCII, bytes).
+        let text = &w.tag_text;
+        w.tag_spans.sort_by(|a, b| {
+            let (x, y) = (&text[a.0..a.1], &text[b.0..b.1]);
+            if x.is_ascii() && y.is_ascii() {
+                x.cmp(y)
+            } else {
+                x.encode_utf16().cmp(y.encode_utf16())
+            }
+        });
         out.extend_from_slice(self.measurement.as_bytes());
-        for t in &w.tags {
+        for &(a, b) in &w.tag_spans {
             out.push(b',');
-            out.extend_from_slice(t.as_bytes());
+            out.extend_from_slice(&text.as_bytes()[a..b]);
         }
         out.push(b' ');
         out.extend_from_slice(w.fields.as_bytes());
         out.push(b' ');
         match i64::try_from(nanos) {
-            Ok(n) => write!(Bytes(out), "{n}"),
-            Err(_) => write!(Bytes(out), "{nanos}"),
+            Ok(n) => {
+                let mut text = String::new();
+                push_int(n, &mut text);
+                out.extend_from_slice(text.as_bytes());
+            }
+            Err(_) => {
+                let _ = write!(Bytes(out), "{nanos}");
+            }
         }
-        .ok();
         Ok(())
     }
 
@@ -222,6 +236,14 @@ impl Compiled {
                 Json::Number(n) => {
                     let n = *n;
                     w.key(&path)?;
+                    if !n.is_finite() {
+                        let mut t = String::new();
+                        js_string(n, &mut t);
+                        return Err(format!(
+                            "field {} is {t}, which InfluxDB cannot store",
+                            quoted(&path)
+                        ));
+                    }
                     if self.integers.contains(path.as_ref()) {
                         if !is_safe_integer(n) {
                             let mut t = String::new();
@@ -295,6 +317,8 @@ impl Compiled {
                 format!("field {} is declared {t} but holds {what}", quoted(name))
             };
             match (ty, v) {
+                // Upstream leaves non-finite floats out (JSON's 1e400 is infinite).
+                (FieldType::Float, Json::Number(n)) if !n.is_finite() => {}
                 (FieldType::Float, Json::Number(n)) => {
                     w.key(name)?;
                     js_string(*n, &mut w.fields);
@@ -345,9 +369,12 @@ fn tag_kind(name: &str, kind: &str) -> String {
     )
 }
 
+/// The parts of one line while it is being built.
 #[derive(Default)]
-struct LineWriter {
-    tags: Vec<String>,
+pub(crate) struct LineWriter {
+    /// Every `key=value` tag, one after another, and where each is.
+    tag_text: String,
+    tag_spans: Vec<(usize, usize)>,
     /// `key=value` pairs joined by commas.
     fields: String,
 }
@@ -355,6 +382,12 @@ struct LineWriter {
 const KEY_SPECIAL: &[char] = &[',', '=', ' '];
 
 impl LineWriter {
+    fn clear(&mut self) {
+        self.tag_text.clear();
+        self.tag_spans.clear();
+        self.fields.clear();
+    }
+
     fn key(&mut self, name: &str) -> Result<(), String> {
         if name.is_empty() {
             return Err("field names must not be empty".into());
@@ -374,16 +407,17 @@ impl LineWriter {
         if name.is_empty() {
             return Err("field names must not be empty".into());
         }
-        let mut t = String::with_capacity(name.len() + text.len() + 1);
-        escape_name(name, "field name", KEY_SPECIAL, &mut t)?;
+        let start = self.tag_text.len();
+        let t = &mut self.tag_text;
+        escape_name(name, "field name", KEY_SPECIAL, t)?;
         t.push('=');
-        escape_name(
+        escape_name_with(
             text,
-            &format!("tag {} value", quoted(name)),
+            || format!("tag {} value", quoted(name)),
             KEY_SPECIAL,
-            &mut t,
+            t,
         )?;
-        self.tags.push(t);
+        self.tag_spans.push((start, self.tag_text.len()));
         Ok(())
     }
 }
@@ -391,6 +425,16 @@ impl LineWriter {
 /// Appends `text` with `special` characters backslash-escaped, refusing what line protocol
 /// cannot carry (a line break; a backslash at the end or before a special character).
 fn escape_name(text: &str, what: &str, special: &[char], out: &mut String) -> Result<(), String> {
+    escape_name_with(text, || what.to_owned(), special, out)
+}
+
+/// As `escape_name`, naming the value only when it is refused (the name costs a format).
+fn escape_name_with(
+    text: &str,
+    what: impl FnOnce() -> String,
+    special: &[char],
+    out: &mut String,
+) -> Result<(), String> {
     // Most names hold nothing to escape or refuse: copy them in one go.
     if !text
         .bytes()
@@ -401,7 +445,8 @@ fn escape_name(text: &str, what: &str, special: &[char], out: &mut String) -> Re
     }
     if text.contains(['\n', '\r']) {
         return Err(format!(
-            "{what} {} contains a line break, which line protocol cannot carry",
+            "{} {} contains a line break, which line protocol cannot carry",
+            what(),
             quoted(text)
         ));
     }
@@ -411,7 +456,8 @@ fn escape_name(text: &str, what: &str, special: &[char], out: &mut String) -> Re
             .any(|w| w[0] == b'\\' && matches!(w[1], b',' | b'=' | b' '));
     if bad_backslash {
         return Err(format!(
-            "{what} {} has a backslash at its end or before \",\", \"=\" or a space, which line protocol cannot carry",
+            "{} {} has a backslash at its end or before \",\", \"=\" or a space, which line protocol cannot carry",
+            what(),
             quoted(text)
         ));
     }
@@ -467,11 +513,12 @@ mod tests {
         .unwrap();
         let payload = br#"{"path":"qpu0.fridge.mxc","kelvin":0.0123,"seq":123456,"t":0,"time":"2026-11-30T10:51:24.123456Z"}"#;
         let mut out = Vec::with_capacity(1 << 20);
+        let mut w = LineWriter::default();
         let n = 1_000_000;
         let t0 = std::time::Instant::now();
         for _ in 0..n {
             out.clear();
-            schema.write_line(payload, || 0, &mut out).unwrap();
+            schema.write_line(payload, || 0, &mut w, &mut out).unwrap();
         }
         let per = t0.elapsed().as_nanos() as f64 / n as f64;
         let t1 = std::time::Instant::now();

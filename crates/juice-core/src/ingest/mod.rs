@@ -17,6 +17,6 @@ pub use sink::{IngestOptions, IngestSink, IngestStats};
 pub fn line_of(schema: &Schema, payload: &[u8]) -> std::result::Result<String, String> {
     let compiled = line::Compiled::new(schema)?;
     let mut out = Vec::new();
-    compiled.write_line(payload, || 0, &mut out)?;
+    compiled.write_line(payload, || 0, &mut line::LineWriter::default(), &mut out)?;
     String::from_utf8(out).map_err(|e| e.to_string())
 }

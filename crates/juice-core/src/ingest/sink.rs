@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::http::{InfluxTarget, Outcome, Writer};
-use super::line::{Compiled, Schema};
+use super::line::{Compiled, LineWriter, Schema};
 use crate::error::{Error, Result};
 use crate::subscriber::{Consumer, Subscriber, SubscriberOptions};
 
@@ -157,7 +157,8 @@ impl IngestSink {
         let queue = Arc::new(BatchQueue::new(capacity));
         let batcher = LineBatcher {
             schemas: schemas.clone(),
-            cache: HashMap::new(),
+            cache: Vec::new(),
+            scratch: LineWriter::default(),
             counters: counters.clone(),
             queue: queue.clone(),
             lossless: sub_opts.lossless,
@@ -341,8 +342,9 @@ impl BatchQueue {
 /// Turns matched events into lines on the receive thread, in batches by count, bytes and age.
 struct LineBatcher {
     schemas: Arc<RwLock<HashMap<u32, Arc<Compiled>>>>,
-    /// Schemas already looked up (one type's schema never changes once registered).
-    cache: HashMap<u32, Arc<Compiled>>,
+    /// Schemas already looked up, by type id (one type's schema never changes once registered).
+    cache: Vec<Option<Arc<Compiled>>>,
+    scratch: LineWriter,
     counters: Arc<Counters>,
     queue: Arc<BatchQueue>,
     lossless: bool,
@@ -353,7 +355,8 @@ struct LineBatcher {
 
 impl LineBatcher {
     fn schema(&mut self, type_id: u32) -> Option<Arc<Compiled>> {
-        if let Some(s) = self.cache.get(&type_id) {
+        let at = type_id as usize;
+        if let Some(Some(s)) = self.cache.get(at) {
             return Some(s.clone());
         }
         let s = self
@@ -362,7 +365,10 @@ impl LineBatcher {
             .unwrap_or_else(|p| p.into_inner())
             .get(&type_id)
             .cloned()?;
-        self.cache.insert(type_id, s.clone());
+        if self.cache.len() <= at {
+            self.cache.resize(at + 1, None);
+        }
+        self.cache[at] = Some(s.clone());
         Some(s)
     }
 
@@ -373,7 +379,12 @@ impl LineBatcher {
 
     fn hand_over(&mut self) {
         if self.batch.len() > 0 {
-            let full = std::mem::replace(&mut self.batch, Batch::new());
+            // The next batch starts with room for one like this one, so it never regrows.
+            let next = Batch {
+                body: Vec::with_capacity(self.batch.body.len() + self.batch.body.len() / 8),
+                ends: Vec::with_capacity(self.batch.ends.len()),
+            };
+            let full = std::mem::replace(&mut self.batch, next);
             self.queue.push(full);
         }
     }
@@ -413,7 +424,7 @@ impl Consumer for LineBatcher {
             self.oldest = Instant::now();
         }
         let mark = self.batch.body.len();
-        match schema.write_line(payload, now_nanos, &mut self.batch.body) {
+        match schema.write_line(payload, now_nanos, &mut self.scratch, &mut self.batch.body) {
             Ok(()) => {
                 self.batch.body.push(b'\n');
                 self.batch.ends.push(self.batch.body.len());
