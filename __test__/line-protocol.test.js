@@ -1,8 +1,8 @@
 // Events as InfluxDB points: the line protocol rules, tricky cases included, then the same cases
-// written to a real InfluxDB 1.x and read back.
+// written to a real InfluxDB 1.x and read back, directly and through the native engine.
 'use strict'
 const test = require('ava')
-const { j } = require('./helpers')
+const { j, startProxy, subscribed, until } = require('./helpers')
 const { startInflux, rows } = require('./influx-helpers')
 
 class FridgeReading extends j.Event {
@@ -101,6 +101,39 @@ test('tricky points survive a round trip through a real InfluxDB 1.x', async (t)
   t.like(got[1], { time: '1767323045123456789', 't k': 'plain', msg: 'two\nlines', n: 9007199254740991, x: 1e-7, yes: false })
   t.like(got[2], { time: '1767323046000000000', 't k': 'nested', 'part.deep.k': 1.25 })
   const types = rows(await db.query('lp', 'SHOW FIELD KEYS FROM "tricky meas,urement"'))
+  t.like(Object.fromEntries(types.map((x) => [x.fieldKey, x.fieldType])), { n: 'integer', x: 'float', yes: 'boolean', msg: 'string' })
+})
+
+test('the same tricky points through the native engine: published, stored by a native sink, read back the same', async (t) => {
+  const db = await startInflux()
+  t.teardown(() => db.dispose())
+  await db.createDatabase('lpn')
+  class Tricky extends j.Event {
+    static measurement = 'tricky nat,ive'
+    static tags = ['t k', 'path']
+    static integerFields = ['n']
+    topic() {
+      return 'tricky'
+    }
+  }
+  const proxy = await startProxy()
+  t.teardown(() => proxy.close())
+  const sink = new j.TelemetrySink({ uri: proxy.backend, influx: { version: 1, url: db.url, database: 'lpn' }, flushInterval: 0.1 }).subscribe(Tricky).start()
+  t.is(sink.engine, 'native')
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  await pub.publish(new Tricky({ 't k': 'a,b=c d', path: 'C:\\temp\\x', 'f,k=x y': 'say "hi" \\ there', n: -42, x: 0.1, yes: true, time: '2026-01-02T03:04:05.000001Z' }))
+  await pub.publish(new Tricky({ 't k': 'plain', msg: 'two\nlines', n: 9007199254740991, x: 1e-7, yes: false, time: '2026-01-02T03:04:05.123456789Z' }))
+  await pub.publish(new Tricky({ 't k': 'nested', part: { deep: { k: 1.25 } }, time: '2026-01-02T03:04:06Z' }))
+  await pub.close()
+  t.true(await until(() => sink.stats().written === 3, 10_000), JSON.stringify(sink.stats()))
+  await sink.close()
+  const got = rows(await db.query('lpn', 'SELECT * FROM "tricky nat,ive"'))
+  t.is(got.length, 3)
+  t.like(got[0], { time: '1767323045000001000', 't k': 'a,b=c d', path: 'C:\\temp\\x', 'f,k=x y': 'say "hi" \\ there', n: -42, x: 0.1, yes: true })
+  t.like(got[1], { time: '1767323045123456789', 't k': 'plain', msg: 'two\nlines', n: 9007199254740991, x: 1e-7, yes: false })
+  t.like(got[2], { time: '1767323046000000000', 't k': 'nested', 'part.deep.k': 1.25 })
+  const types = rows(await db.query('lpn', 'SHOW FIELD KEYS FROM "tricky nat,ive"'))
   t.like(Object.fromEntries(types.map((x) => [x.fieldKey, x.fieldType])), { n: 'integer', x: 'float', yes: 'boolean', msg: 'string' })
 })
 

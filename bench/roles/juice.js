@@ -44,7 +44,8 @@ async function pub(front, n, size, rate, mode) {
     await new Promise((r) => setTimeout(r, 20))
   }
   await p.close()
-  say({ sent: n, ...p.stats() })
+  const cpu = process.cpuUsage()
+  say({ sent: n, ...p.stats(), cpuSeconds: (cpu.user + cpu.system) / 1e6 })
 }
 
 async function sub(back, n, mode, filters, maxQueue, pauseMs) {

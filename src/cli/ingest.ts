@@ -40,8 +40,8 @@ ${PROXY_HELP}
   --lossy                 drop (and count) events beyond --max-buffer instead of waiting
   -h, --help              this help
 
-Examples: juice ingest --classes ./events.js --influx http://127.0.0.1:8086 --db lab
-          juice ingest Telemetry --influx http://127.0.0.1:8086 --db lab --tags path
+Example: juice ingest --classes ./events.js --influx http://127.0.0.1:8086 --db lab
+         juice ingest Telemetry --influx http://127.0.0.1:8086 --db lab --tags path
 `)
 
 const list = (v: unknown): string[] => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])
