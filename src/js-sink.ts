@@ -44,7 +44,7 @@ export class JsSinkEngine implements SinkEngine {
     this.retryMin = s.retryMinMs
     this.retryMax = s.retryMaxMs
     this.closeTimeoutMs = s.closeTimeoutMs
-    this.writer = new InfluxWriter(s.influx, s.requestTimeoutMs)
+    this.writer = new InfluxWriter(s.influx, s.requestTimeoutMs, s.gzipMinBytes)
     this.sub = new SubscriberAsync<never>(uri, s.subscriber)
   }
 

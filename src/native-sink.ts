@@ -32,6 +32,7 @@ export class NativeSinkEngine implements SinkEngine {
           retryMaxMs: s.retryMaxMs,
           closeTimeoutMs: s.closeTimeoutMs,
           requestTimeoutMs: s.requestTimeoutMs,
+          gzipMinBytes: Number.isFinite(s.gzipMinBytes) ? s.gzipMinBytes : 0xffff_ffff,
         }),
     )
   }

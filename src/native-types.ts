@@ -113,6 +113,8 @@ export interface IngestOptions {
   retryMaxMs?: number
   closeTimeoutMs?: number
   requestTimeoutMs?: number
+  /** Bodies at least this big are gzipped (the TypeScript layer decides: never on loopback). */
+  gzipMinBytes?: number
 }
 
 export interface IngestStats {

@@ -16,6 +16,8 @@ export interface SinkSettings {
   retryMaxMs: number
   closeTimeoutMs: number
   requestTimeoutMs: number
+  /** Bodies at least this big are gzipped (Infinity: never). */
+  gzipMinBytes: number
 }
 
 /** @internal */

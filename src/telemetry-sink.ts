@@ -11,7 +11,7 @@
 import type { EventClass } from './event'
 import { usesDefaultLineProtocol } from './point'
 import { schemaOf } from './line-protocol'
-import { InfluxWriter, type InfluxOptions } from './influx'
+import { GZIP_MIN_BYTES, InfluxWriter, type InfluxOptions } from './influx'
 import type { SubscribeOptions, SubscriberOptions } from './subscriber'
 import { boolOption, intOption, MAX_SECONDS, secondsOption } from './options'
 import { JsSinkEngine } from './js-sink'
@@ -50,6 +50,11 @@ export interface TelemetrySinkOptions {
   closeTimeout?: number
   /** Seconds one HTTP request may take. Default 10. */
   requestTimeout?: number
+  /**
+   * Gzip request bodies of 4 KiB or more. Default: yes, unless InfluxDB is on loopback
+   * (`localhost`, `127.x`, `::1`), where compressing costs CPU on both ends and saves nothing.
+   */
+  gzip?: boolean
 }
 
 export interface TelemetrySinkStats {
@@ -75,18 +80,12 @@ export interface TelemetrySinkStats {
   lastError: string | undefined
 }
 
-/**
- * Stores subscribed events in InfluxDB 1.x or 2.x as line protocol, batched, retried and
- * accounted for (`stats()`), as upstream stores its `Point`s.
- *
- * ```ts
- * const sink = new TelemetrySink({ uri: 'tcp://127.0.0.1:5123', influx: { version: 1, url: 'http://127.0.0.1:8086', database: 'lab' } })
- *   .subscribe(FridgeReading)
- *   .start()
- * // ... later: writes what it holds, then stops
- * await sink.close()
- * ```
- */
+/** Whether `url` points at this machine, where compression saves nothing. */
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname
+  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host)
+}
+
 /**
  * Stores subscribed events in InfluxDB 1.x or 2.x as line protocol, batched, retried and
  * accounted for (`stats()`), as upstream stores its `Point`s.
@@ -133,6 +132,7 @@ export class TelemetrySink {
       retryMaxMs: secondsOption(o, 'retry.max', opts.retry?.max, MAX_SECONDS, true) ?? 5000,
       closeTimeoutMs: secondsOption(o, 'closeTimeout', opts.closeTimeout, MAX_SECONDS, true) ?? 30_000,
       requestTimeoutMs: this.requestTimeoutMs,
+      gzipMinBytes: (boolOption(o, 'gzip', opts.gzip) ?? !isLoopback(opts.influx.url)) ? GZIP_MIN_BYTES : Infinity,
     }
     this.impl = this.engine === 'native' ? new NativeSinkEngine(opts.uri, settings) : new JsSinkEngine(opts.uri, settings)
   }

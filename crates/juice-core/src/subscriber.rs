@@ -118,8 +118,8 @@ pub struct SubscriberStats {
 pub(crate) trait Consumer: Send {
     /// How many more events it can take now; 0 stops reading (backpressure).
     fn room(&self) -> usize;
-    /// Takes one matched event.
-    fn take(&mut self, type_id: u32, payload: &[u8]);
+    /// Takes one matched event (its payload checked as UTF-8).
+    fn take(&mut self, type_id: u32, payload: &str);
     /// Hands over what is due; returns how long until it is next due (None: nothing pending).
     fn tick(&mut self) -> Option<Duration>;
     /// The thread is stopping: hand over everything held.
@@ -477,13 +477,16 @@ impl Worker {
                 self.counters.malformed(Malformed::FrameCount);
                 continue;
             }
-            if let Err(kind) = wire::check_message(topic, payload, self.max_payload) {
-                self.counters.malformed(kind);
-                continue;
-            }
+            let text = match wire::check_message(topic, payload, self.max_payload) {
+                Ok(text) => text,
+                Err(kind) => {
+                    self.counters.malformed(kind);
+                    continue;
+                }
+            };
             match tree.matches(topic) {
                 Some(m) => match self.consumer.as_mut() {
-                    Some(c) => c.take(m.type_id, payload),
+                    Some(c) => c.take(m.type_id, text),
                     None => pending.push(m.type_id, topic, payload),
                 },
                 None => {

@@ -112,7 +112,7 @@ pub(crate) fn check_message<'a>(
     topic: &'a [u8],
     payload: &'a [u8],
     max_payload: usize,
-) -> std::result::Result<(), Malformed> {
+) -> std::result::Result<&'a str, Malformed> {
     if payload.len() > max_payload {
         return Err(Malformed::Oversized);
     }
@@ -122,10 +122,8 @@ pub(crate) fn check_message<'a>(
     if segments(topic).is_none() {
         return Err(Malformed::BadTopic);
     }
-    if std::str::from_utf8(payload).is_err() {
-        return Err(Malformed::BadUtf8);
-    }
-    Ok(())
+    // The checked payload is handed on as text, so that no later reader validates it again.
+    std::str::from_utf8(payload).map_err(|_| Malformed::BadUtf8)
 }
 
 #[cfg(test)]
@@ -185,7 +183,7 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_classified() {
-        assert_eq!(check_message(b"T.", b"{}", 10), Ok(()));
+        assert_eq!(check_message(b"T.", b"{}", 10), Ok("{}"));
         assert_eq!(check_message(b"T", b"{}", 10), Err(Malformed::BadTopic));
         assert_eq!(
             check_message(b"T.\xff.", b"{}", 10),

@@ -121,5 +121,5 @@ impl Task for CloseSink {
 #[napi]
 pub fn line_of(schema_json: String, payload: String) -> Result<String, CodedError> {
     let schema = schema_of(&schema_json)?;
-    ingest::line_of(&schema, payload.as_bytes()).map_err(|e| js_err(core::Error::invalid_arg(e)))
+    ingest::line_of(&schema, &payload).map_err(|e| js_err(core::Error::invalid_arg(e)))
 }

@@ -184,6 +184,8 @@ pub struct IngestOptions {
     pub retry_max_ms: Option<f64>,
     pub close_timeout_ms: Option<f64>,
     pub request_timeout_ms: Option<f64>,
+    /// Bodies at least this big are gzipped (the TypeScript layer decides: never on loopback).
+    pub gzip_min_bytes: Option<u32>,
 }
 
 impl From<IngestOptions> for core::ingest::IngestOptions {
@@ -202,7 +204,7 @@ impl From<IngestOptions> for core::ingest::IngestOptions {
             retry_max: dur(o.retry_max_ms, d.retry_max),
             close_timeout: dur(o.close_timeout_ms, d.close_timeout),
             request_timeout: dur(o.request_timeout_ms, d.request_timeout),
-            gzip_min: d.gzip_min,
+            gzip_min: o.gzip_min_bytes.map_or(d.gzip_min, |v| v as usize),
         }
     }
 }

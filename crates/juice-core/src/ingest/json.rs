@@ -14,8 +14,7 @@ pub(crate) enum Json<'a> {
 }
 
 /// Parses one payload. Arrays are kept only as a marker: no line protocol stores one.
-pub(crate) fn parse(payload: &[u8]) -> Result<Json<'_>, String> {
-    let text = std::str::from_utf8(payload).map_err(|_| "payload is not UTF-8".to_owned())?;
+pub(crate) fn parse(text: &str) -> Result<Json<'_>, String> {
     let mut p = Parser {
         s: text.as_bytes(),
         text,

@@ -120,7 +120,7 @@ impl Compiled {
     /// `w` is scratch space, reused from line to line so that a line allocates next to nothing.
     pub(crate) fn write_line(
         &self,
-        payload: &[u8],
+        payload: &str,
         now: impl FnOnce() -> i128,
         w: &mut LineWriter,
         out: &mut Vec<u8>,
@@ -511,7 +511,7 @@ mod tests {
             ..Schema::default()
         })
         .unwrap();
-        let payload = br#"{"path":"qpu0.fridge.mxc","kelvin":0.0123,"seq":123456,"t":0,"time":"2026-11-30T10:51:24.123456Z"}"#;
+        let payload = r#"{"path":"qpu0.fridge.mxc","kelvin":0.0123,"seq":123456,"t":0,"time":"2026-11-30T10:51:24.123456Z"}"#;
         let mut out = Vec::with_capacity(1 << 20);
         let mut w = LineWriter::default();
         let n = 1_000_000;

@@ -14,7 +14,7 @@ pub use line::{FieldType, Schema};
 pub use sink::{IngestOptions, IngestSink, IngestStats};
 
 /// The line `payload` becomes under `schema` (for agreement tests and tools), or why it cannot.
-pub fn line_of(schema: &Schema, payload: &[u8]) -> std::result::Result<String, String> {
+pub fn line_of(schema: &Schema, payload: &str) -> std::result::Result<String, String> {
     let compiled = line::Compiled::new(schema)?;
     let mut out = Vec::new();
     compiled.write_line(payload, || 0, &mut line::LineWriter::default(), &mut out)?;

@@ -401,7 +401,7 @@ impl Consumer for LineBatcher {
         }
     }
 
-    fn take(&mut self, type_id: u32, payload: &[u8]) {
+    fn take(&mut self, type_id: u32, payload: &str) {
         let c = self.counters.clone();
         c.add(&c.received, 1);
         if self.full() {
