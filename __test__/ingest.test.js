@@ -186,3 +186,44 @@ test('a 30 s InfluxDB outage at full rate: the sink holds publishers back, stays
   t.is(await c.exit, 0, c.err.slice(-800))
   t.regex(c.err, /retries [1-9]/)
 })
+
+test('lossy: with the database down, what does not fit is dropped and counted, and every event is accounted for', async (t) => {
+  const http = require('node:http')
+  // An InfluxDB that is always unavailable.
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => res.writeHead(503).end('down'))
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => server.close())
+  const proxy = await startProxy()
+  t.teardown(() => proxy.close())
+  class Lossy extends j.Event {
+    static measurement = 'lossy'
+  }
+  const sink = new j.TelemetrySink({
+    uri: proxy.backend,
+    influx: { version: 1, url: `http://127.0.0.1:${server.address().port}`, database: 'x' },
+    lossless: false,
+    batchSize: 100,
+    maxBuffer: 300,
+    closeTimeout: 0.3,
+    retry: { min: 0.05, max: 0.05 },
+  })
+    .subscribe(Lossy)
+    .start()
+  await subscribed(proxy)
+  const pub = new j.PublisherAsync(proxy.frontend)
+  for (let n = 0; n < 5000; n++) await pub.publish(new Lossy({ n }))
+  await pub.close()
+  t.true(await until(async () => sink.stats().received === 5000, 10_000), JSON.stringify(sink.stats()))
+  const held = sink.stats()
+  t.true(held.overflow > 4000, `dropped beyond the buffer: ${JSON.stringify(held)}`)
+  t.true(held.buffered <= 500, `held at most the buffer and the batch being built: ${JSON.stringify(held)}`)
+  await sink.close()
+  const s = sink.stats()
+  t.is(s.written, 0)
+  t.is(s.overflow + s.lost + s.rejected, 5000, JSON.stringify(s))
+  t.is(s.buffered, 0)
+  t.regex(s.lastError, /HTTP 503/)
+})
