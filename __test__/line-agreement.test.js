@@ -2,6 +2,8 @@
 // (edge cases, then thousands of random ones) is turned into line protocol by both, from the same
 // wire JSON, and the lines (or the fact that both refuse it) must agree exactly.
 'use strict'
+// A zone away from UTC, so that a time read as local time rather than UTC shows as a difference.
+process.env.TZ = 'Europe/Amsterdam'
 const test = require('ava')
 const { j } = require('./helpers')
 const { native } = require('../dist/load-addon')
@@ -101,6 +103,13 @@ const EDGE = [
   '{"time":"2026-11-30T10:51:24.123456","v":1}',
   '{"time":"2026-11-30T10:51","v":1}',
   '{"time":"2026-11-30","v":1}',
+  '{"time":"2026-11-30 10:00:00.123456","v":1}',
+  '{"time":"2026-11-30t10:00:00.5","v":1}',
+  '{"time":"+002026-11-30T10:00:00","v":1}',
+  '{"time":"2026-11-30T10:00:00.123xyzZ","v":1}',
+  '{"time":"2026-11-30T10:00:00.1234x6Z","v":1}',
+  '{"time":"2026-11-30T24:00:00.500Z","v":1}',
+  '{"time":"2026-11-30T24:00:00.000Z","v":1}',
   '{"time":"1969-12-31T23:59:59.999999Z","v":1}',
   '{"time":"1900-01-01T00:00:00.000001Z","v":1}',
   '{"time":"+012026-01-01T00:00:00Z","v":1}',

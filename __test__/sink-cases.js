@@ -301,6 +301,32 @@ test('one bad point costs only itself: a refused or oversized batch is split unt
   await proxy.close()
 })
 
+test('a partial write whose dropped count cannot be trusted is split, never counted as written', async (t) => {
+  // InfluxDB 1.x stores the lines it can parse and answers "partial write: unable to parse ...
+  // dropped=0" (the unparsed line is not in the count); its error text also quotes field names,
+  // which may themselves read "dropped=0".
+  const db = await fakeInflux((lines) => {
+    const bad = lines.filter((l) => l.includes('note="unparseable'))
+    if (bad.length > 0) return { status: 400, body: JSON.stringify({ error: `partial write: unable to parse '${bad[0]}': bad timestamp dropped=0` }) }
+    const conflict = lines.filter((l) => l.includes('note="conflict'))
+    if (conflict.length > 0) return { status: 400, body: JSON.stringify({ error: `partial write: field type conflict: input field "dropped=0" on measurement "cryo" is type string, already exists as type float dropped=${conflict.length}` }) }
+    return { status: 204 }
+  })
+  t.teardown(() => db.close())
+  const { proxy, sink, pub } = await sinkWith(db.url)
+  for (let n = 0; n < 50; n++) {
+    const ev = cryo(n)
+    if (n === 11) ev.note = 'unparseable'
+    if (n === 30) ev.note = 'conflict'
+    await pub.publish(ev)
+  }
+  t.true(await until(() => sink.stats().written + sink.stats().rejected === 50, 15_000), JSON.stringify(sink.stats()))
+  t.like(sink.stats(), { received: 50, written: 48, rejected: 2 })
+  await pub.close()
+  await sink.close()
+  await proxy.close()
+})
+
 test('batches are sized by bytes too: 500 events of 3 KB are stored under a 1 MiB request limit, not gzipped on loopback', async (t) => {
   const db = await fakeInflux((lines) => (lines.join('\n').length > (1 << 20) + 4096 ? { status: 413 } : { status: 204 }))
   t.teardown(() => db.close())

@@ -32,7 +32,7 @@ export type InfluxOptions = InfluxV1Options | InfluxV2Options
 
 export interface WriteOutcome {
   ok: boolean
-  /** Worth sending again later: a connection error, a timeout, 429 or a 5xx. */
+  /** Worth sending again later: a connection error, a timeout, 408, 429 or a 5xx. */
   retry: boolean
   /** HTTP status, or 0 when there was no response. */
   status: number
@@ -45,12 +45,17 @@ export interface WriteOutcome {
 }
 
 /**
- * Points InfluxDB dropped from a write it otherwise stored: 1.x answers a partial write with
- * HTTP 400 and `... dropped=N` in its error text. Undefined when the answer says no such thing.
+ * Points InfluxDB dropped from a write it otherwise stored: 1.x answers 400 and 2.x 422, with an
+ * error text starting `partial write:` and ending `dropped=N`. The last `dropped=` counts (the text
+ * quotes field names and values, which may contain that too). Lines InfluxDB was `unable to parse`
+ * are not counted in N, so such an answer says nothing exact: undefined, and the batch is split.
  */
 export function droppedByPartialWrite(outcome: WriteOutcome): number | undefined {
-  if (outcome.status !== 400 || outcome.body === undefined || !/partial write/.test(outcome.body)) return undefined
-  const m = /dropped=(\d+)/.exec(outcome.body)
+  if ((outcome.status !== 400 && outcome.status !== 422) || outcome.body === undefined) return undefined
+  const at = outcome.body.indexOf('"error":"')
+  const error = at < 0 ? outcome.body : outcome.body.slice(at + 9)
+  if (!error.startsWith('partial write:') || error.includes('unable to parse')) return undefined
+  const m = /dropped=(\d+)(?!.*dropped=)/s.exec(error)
   return m === null ? undefined : Number(m[1])
 }
 
@@ -128,10 +133,10 @@ export class InfluxWriter {
         res.on('end', () => {
           const status = res.statusCode ?? 0
           if (status >= 200 && status < 300) return resolve({ ok: true, retry: false, status })
-          const text = Buffer.concat(chunks).toString('utf8').slice(0, 2000)
+          const text = Buffer.concat(chunks).toString('utf8').slice(0, 4000)
           resolve({
             ok: false,
-            retry: status === 429 || status >= 500,
+            retry: status === 408 || status === 429 || status >= 500,
             status,
             error: `HTTP ${status} from ${this.endpoint.origin}: ${text.trim().slice(0, 500)}`,
             body: text,

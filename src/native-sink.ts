@@ -16,9 +16,19 @@ export function nativeSchemaJson(cls: EventClass): string {
   return JSON.stringify({ ...storageSchemaOf(cls), reserved: [...reservedKeysOf(cls)] })
 }
 
+/**
+ * Sinks that are running. The native sink works on its own threads with nothing on the event loop,
+ * so without this a sink whose creator kept no reference would be finalized by the garbage
+ * collector: ingestion would stop mid-run, and the finalizer would block the JavaScript thread
+ * while it wrote out what it held. A sink stays referenced until close().
+ */
+const running = new Set<NativeSinkEngine>()
+
 export class NativeSinkEngine implements SinkEngine {
   private readonly sink: NativeIngestSink
   private closed: Promise<void> | null = null
+  /** Class per wire type name: two classes of one name cannot share a subscription. */
+  private readonly byName = new Map<string, EventClass>()
 
   constructor(uri: string, s: SinkSettings) {
     const influx = { ...s.influx }
@@ -35,12 +45,19 @@ export class NativeSinkEngine implements SinkEngine {
           gzipMinBytes: Number.isFinite(s.gzipMinBytes) ? s.gzipMinBytes : 0xffff_ffff,
         }),
     )
+    running.add(this)
   }
 
   subscribe(type: EventClass, opts?: SubscribeOptions): void {
     const topic = opts?.topic
     if (topic !== undefined) checkTopic(topic)
-    call(() => this.sink.subscribe(eventTypeName(type), topic ?? null, nativeSchemaJson(type)))
+    const name = eventTypeName(type)
+    const clash = this.byName.get(name)
+    if (clash !== undefined && clash !== type) {
+      throw new TypeError(`cannot subscribe to ${type.name}: ${clash.name} is already subscribed under the same type name ${JSON.stringify(name)}`)
+    }
+    call(() => this.sink.subscribe(name, topic ?? null, nativeSchemaJson(type)))
+    this.byName.set(name, type)
   }
 
   start(): void {
@@ -53,7 +70,7 @@ export class NativeSinkEngine implements SinkEngine {
   }
 
   close(): Promise<void> {
-    if (this.closed === null) this.closed = this.sink.close()
+    if (this.closed === null) this.closed = this.sink.close().finally(() => running.delete(this))
     return this.closed
   }
 }

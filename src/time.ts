@@ -108,14 +108,19 @@ function parseWireTime(text: string): number {
       if (n === 20) return parsedPrefixMs
       const frac =
         digitAt(text, 20) * 100 + (digits >= 2 ? digitAt(text, 21) * 10 : 0) + (digits >= 3 ? digitAt(text, 22) : 0)
-      if (!Number.isNaN(frac)) return parsedPrefixMs + frac
+      // Every fraction digit must be one (not only the three that make milliseconds), and 24:00
+      // allows no fraction: such text goes to Date.parse, which refuses it.
+      let clean = !Number.isNaN(frac) && !(text.charCodeAt(11) === 50 /* 2 */ && text.charCodeAt(12) === 52) /* 4 */
+      for (let i = 23; clean && i < n - 1; i++) clean = !Number.isNaN(digitAt(text, i))
+      if (clean) return parsedPrefixMs + frac
     }
   }
   // A naive timestamp (no offset) would be read as local time by Date.parse; Juice stores UTC.
   return Date.parse(NAIVE_ISO.test(text) ? text + 'Z' : text)
 }
 
-const NAIVE_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$/
+/** ISO date and time without a zone, in every form Date.parse accepts (`T`, `t` or a space). */
+const NAIVE_ISO = /^([+-]\d{6}|\d{4})-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d+)?)?$/
 
 /**
  * A `time` decoded from the wire. It remembers the exact text it arrived with and serialises

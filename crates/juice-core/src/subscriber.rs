@@ -340,6 +340,9 @@ struct Worker {
     consumer: Option<Box<dyn Consumer>>,
 }
 
+/// Most messages a closing consumer takes from what libzmq had already received.
+const FINAL_DRAIN_LIMIT: usize = 100_000;
+
 /// How often a lossless receive thread with a full inbox looks for room again.
 const FULL_RECHECK_MS: i64 = 5;
 
@@ -428,7 +431,8 @@ impl Worker {
         if self.consumer.is_none() {
             return;
         }
-        self.drain(topic, payload, pending, usize::MAX);
+        // Bounded: publishers released by the closing sink may keep sending.
+        self.drain(topic, payload, pending, FINAL_DRAIN_LIMIT);
         if let Some(c) = self.consumer.as_mut() {
             c.finish();
         }

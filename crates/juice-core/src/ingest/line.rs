@@ -25,7 +25,7 @@ pub enum FieldType {
 }
 
 /// The storage schema of one event type, as the TypeScript `Point` class statics give it.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Schema {
     pub measurement: String,
@@ -84,6 +84,8 @@ impl Names {
 
 /// A schema checked once and ready to write lines.
 pub(crate) struct Compiled {
+    /// What it was compiled from, to tell a second registration of the same type apart.
+    pub(crate) source: Schema,
     measurement: String,
     tags: Names,
     integers: Names,
@@ -108,6 +110,7 @@ impl Compiled {
         escape_name(&s.measurement, "measurement", &[',', ' '], &mut measurement)?;
         let proto = "__proto__".to_owned();
         Ok(Compiled {
+            source: s.clone(),
             measurement,
             tags: Names::new(&s.tags),
             integers: Names::new(&s.integer_fields),

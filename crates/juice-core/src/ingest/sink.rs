@@ -203,11 +203,21 @@ impl IngestSink {
         // The schema is in place before the subscription exists, so no event meets a type
         // without one.
         let id = self.sub.type_id(type_name)?;
-        self.schemas
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(id)
-            .or_insert_with(|| Arc::new(compiled));
+        {
+            let mut schemas = self.schemas.write().unwrap_or_else(|p| p.into_inner());
+            match schemas.get(&id) {
+                Some(known) if known.source != *schema => {
+                    return Err(Error::invalid_arg(format!(
+                        "{type_name} is already stored with another schema (measurement {:?}); one type has one schema",
+                        known.source.measurement
+                    )))
+                }
+                Some(_) => {}
+                None => {
+                    schemas.insert(id, Arc::new(compiled));
+                }
+            }
+        }
         self.sub.subscribe(type_name, topic)?;
         Ok(())
     }
@@ -405,15 +415,14 @@ impl Consumer for LineBatcher {
         let c = self.counters.clone();
         c.add(&c.received, 1);
         if self.full() {
-            // Only in lossy mode can a batch be full with no free slot (lossless stops reading).
-            if self.queue.free() == 0 && self.lossless {
+            if self.queue.free() > 0 {
                 self.hand_over();
-            } else if self.queue.free() == 0 {
+            } else if !self.lossless {
                 c.add(&c.overflow, 1);
                 return;
-            } else {
-                self.hand_over();
             }
+            // Lossless with the queue full: the batch grows past its size instead of the queue
+            // past its bound; `room()` already limits how much this drain reads.
         }
         let Some(schema) = self.schema(type_id) else {
             c.add(&c.rejected, 1);
