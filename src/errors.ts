@@ -123,3 +123,28 @@ export function call<T>(fn: () => T): T {
     throw translate(e)
   }
 }
+
+/**
+ * A task ran and failed on the server: its exception's class name (`ename`), message (`evalue`)
+ * and the remote traceback, as upstream's error reply carries them.
+ */
+export class TaskError extends JuiceError {
+  readonly ename: string
+  readonly evalue: string
+  readonly traceback: string
+  constructor(ename: string, evalue: string, traceback: string) {
+    super(`${ename}: ${evalue}`, 'ERR_JUICE_TASK')
+    this.name = 'TaskError'
+    this.ename = ename
+    this.evalue = evalue
+    this.traceback = traceback
+  }
+}
+
+/** The connection to a task server was lost (or could not be made) while a task was pending. */
+export class TaskConnectionError extends JuiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_JUICE_TASK_CONNECTION', options)
+    this.name = 'TaskConnectionError'
+  }
+}
