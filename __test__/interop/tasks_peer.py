@@ -1,0 +1,80 @@
+"""Upstream's task server and client for the task interop tests (__test__/tasks.test.js).
+
+  tasks_peer.py server PORT   an upstream TaskServer on 127.0.0.1:PORT answering Add, Boom, Sleep
+  tasks_peer.py client URL    an upstream TaskClient sending tasks to URL; one JSON line per result
+"""
+import asyncio
+import json
+import sys
+import time
+from typing import ClassVar
+
+from orangeqs.juice.client._task import TaskClient
+from orangeqs.juice.schemas.tasks import TaskServerConfig
+from orangeqs.juice.service._task_server import TaskServer
+from orangeqs.juice.task import Task
+
+
+class Add(Task):
+    a: int
+    b: int
+
+
+class Boom(Task):
+    message: str = "no"
+
+
+class Sleep(Task):
+    seconds: float
+
+
+class ParallelSleep(Task):
+    parallel: ClassVar[bool] = True
+    seconds: float
+
+
+def say(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def serve(port: int) -> None:
+    srv = TaskServer(TaskServerConfig(ip="127.0.0.1", port=port))
+    srv.register_handler(Add, lambda t: {"sum": t.a + t.b})
+
+    def boom(t: Boom):
+        raise ValueError(t.message)
+
+    srv.register_handler(Boom, boom)
+
+    async def sleep(t: Sleep):
+        await asyncio.sleep(t.seconds)
+        return t.seconds
+
+    srv.register_handler(Sleep, sleep)
+    loop = srv.loop
+    asyncio.set_event_loop(loop)
+    srv.start()
+    say(ready=True)
+    loop.run_forever()
+
+
+async def client(url: str) -> None:
+    c = TaskClient(url)
+    await c.connect()
+    say(step="add", reply=await c.execute("node", Add(a=2, b=3)))
+    say(step="boom", reply=await c.execute("node", Boom(message="bad value")))
+    t0 = time.monotonic()
+    replies = await asyncio.gather(*(c.execute("node", ParallelSleep(seconds=0.5)) for _ in range(4)))
+    say(step="parallel", seconds=time.monotonic() - t0, replies=replies)
+    t0 = time.monotonic()
+    replies = await asyncio.gather(*(c.execute("node", Sleep(seconds=0.3)) for _ in range(3)))
+    say(step="serial", seconds=time.monotonic() - t0, replies=replies)
+    c.close()
+    say(done=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "server":
+        serve(int(sys.argv[2]))
+    else:
+        asyncio.run(client(sys.argv[2]))
