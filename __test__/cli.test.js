@@ -45,7 +45,7 @@ const noStack = (t, text) => t.notRegex(text, /\n\s+at .+:\d+:\d+/, 'no stack tr
 test('juice --help lists the commands; every command has --help', (t) => {
   const top = juice(['--help'])
   t.is(top.code, 0)
-  for (const c of ['proxy', 'tail', 'publish', 'topics', 'ingest', 'keygen']) {
+  for (const c of ['proxy', 'tail', 'publish', 'topics', 'ingest', 'task', 'keygen']) {
     t.regex(top.out, new RegExp(`\\n  ${c} `))
     const h = juice([c, '--help'])
     t.is(h.code, 0, c)
@@ -238,7 +238,7 @@ test('juice topics against a CURVE proxy without keys, or at the wrong port, say
 })
 
 test('every --help ends with an example and lines its options up in one column', (t) => {
-  for (const c of ['proxy', 'tail', 'publish', 'topics', 'ingest', 'keygen']) {
+  for (const c of ['proxy', 'tail', 'publish', 'topics', 'ingest', 'task', 'keygen']) {
     const r = juice([c, '--help'])
     t.is(r.code, 0)
     t.regex(r.out, new RegExp(`\\nExample: juice ${c}`), c)

@@ -8,6 +8,7 @@ import { keygen, help as keygenHelp } from './keygen'
 import { proxy, help as proxyHelp } from './proxy'
 import { publish, help as publishHelp } from './publish'
 import { tail, help as tailHelp } from './tail'
+import { task, help as taskHelp } from './task'
 import { topics, help as topicsHelp } from './topics'
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   publish: { run: publish, help: publishHelp, summary: 'publish events from the shell' },
   topics: { run: topics, help: topicsHelp, summary: "list the topics a proxy has seen" },
   ingest: { run: ingest, help: ingestHelp, summary: 'store events in InfluxDB (1.x or 2.x)' },
+  task: { run: task, help: taskHelp, summary: 'run a task on a Juice service and print its result' },
   keygen: { run: keygen, help: keygenHelp, summary: 'make a CURVE key pair' },
 }
 
