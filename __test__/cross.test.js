@@ -95,7 +95,10 @@ class Ping extends j.Event { topic() { return 'arm.test' } }
   const arm64 = (args) => spawnSync('qemu-aarch64-static', ['-L', sysroot, arm64Node, ...args], { cwd: app, env, encoding: 'utf8', timeout: 180_000 })
   // npm itself runs on the arm64 Node, so its platform checks (os, cpu, libc) are an arm64 machine's.
   const npmCli = fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim()) // bin/npm-cli.js
-  const install = arm64([npmCli, 'install', '--no-package-lock', plat, main])
+  // The package's runtime dependencies (plain JavaScript) come as tarballs too, standing in for a registry.
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  const deps = Object.keys(manifest.dependencies ?? {}).map((name) => pack(path.join(root, 'node_modules', name)))
+  const install = arm64([npmCli, 'install', '--no-package-lock', plat, main, ...deps])
   t.is(install.status, 0, install.stderr)
   t.true(fs.existsSync(path.join(app, 'node_modules', 'juice-messaging-linux-arm64-gnu')))
   fs.writeFileSync(path.join(app, 'roundtrip.js'), ROUNDTRIP)

@@ -89,7 +89,10 @@ pub.close(); sub.close(); await proxy.close()
   const env = { HOME: work, PATH: bareBin(path.join(work, 'bin')), npm_config_cache: path.join(work, 'cache'), npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' }
   const which = spawnSync('sh', ['-c', 'command -v cargo || command -v rustc'], { env, encoding: 'utf8' })
   t.not(which.status, 0, `cargo must not be reachable, found ${which.stdout}`)
-  const install = spawnSync('npm', ['install', '--no-package-lock', plat.file, main.file], { cwd: app, env, encoding: 'utf8', timeout: 120_000 })
+  // The package's own runtime dependencies (plain JavaScript, such as ws) come as tarballs too,
+  // standing in for a registry; what must not be needed is a compiler or a download of a binary.
+  const deps = Object.keys(manifest.dependencies ?? {}).map((name) => pack(path.join(root, 'node_modules', name)).file)
+  const install = spawnSync('npm', ['install', '--no-package-lock', plat.file, main.file, ...deps], { cwd: app, env, encoding: 'utf8', timeout: 120_000 })
   t.is(install.status, 0, install.stderr)
   t.notRegex(install.stderr, /warn/i, 'npm install of the tarballs prints no warning')
   t.false(fs.existsSync(path.join(app, 'node_modules', 'juice-messaging', 'target')), 'nothing was compiled')

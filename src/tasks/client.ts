@@ -89,15 +89,19 @@ export class TaskClient {
 
   /** Sends `task` to `target` and waits for its result; throws TaskError when it failed remotely. */
   async execute(target: string, task: Task, opts: ExecuteOptions = {}): Promise<unknown> {
+    if (opts.timeout !== undefined && (typeof opts.timeout !== 'number' || !(opts.timeout >= 0))) {
+      throw new TypeError(`timeout must be a number of seconds >= 0, got ${String(opts.timeout)}`)
+    }
     const handle = await this.request(target, task)
     const waits: Promise<unknown>[] = [handle.result]
     let timer: NodeJS.Timeout | undefined
     let onAbort: (() => void) | undefined
-    if (opts.timeout !== undefined) {
-      if (typeof opts.timeout !== 'number' || !(opts.timeout >= 0)) throw new TypeError('timeout must be a number of seconds >= 0')
+    const seconds = opts.timeout
+    if (seconds !== undefined) {
+      const type = taskTypeName(task.constructor as TaskClass)
       waits.push(
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new TimeoutError(`no reply to task ${taskTypeName(task.constructor as TaskClass)} from ${this.url} within ${opts.timeout} s`)), opts.timeout! * 1000)
+          timer = setTimeout(() => reject(new TimeoutError(`no reply to task ${type} from ${this.url} within ${seconds} s`)), seconds * 1000)
         }),
       )
     }
