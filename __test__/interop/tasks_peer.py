@@ -2,6 +2,8 @@
 
   tasks_peer.py server PORT   an upstream TaskServer on 127.0.0.1:PORT answering Add, Boom, Sleep
   tasks_peer.py client URL    an upstream TaskClient sending tasks to URL; one JSON line per result
+  tasks_peer.py bench-server PORT          an upstream TaskServer answering Echo (bench/tasks.js)
+  tasks_peer.py bench URL N INFLIGHT       upstream's client: latency and tasks/s against URL
 """
 import asyncio
 import json
@@ -73,8 +75,56 @@ async def client(url: str) -> None:
     say(done=True)
 
 
+
+
+class Echo(Task):
+    parallel: ClassVar[bool] = True
+    n: int
+
+
+async def bench(url: str, n: int, inflight: int) -> None:
+    """Round-trip latency (sequential) and tasks/s (INFLIGHT at a time) of upstream's client."""
+    c = TaskClient(url)
+    await c.connect()
+    for i in range(200):
+        await c.execute("bench", Echo(n=i))
+    lat = []
+    for i in range(n // 10):
+        t0 = time.perf_counter()
+        await c.execute("bench", Echo(n=i))
+        lat.append((time.perf_counter() - t0) * 1e6)
+    lat.sort()
+    t0 = time.perf_counter()
+    sent = 0
+
+    async def worker():
+        nonlocal sent
+        while sent < n:
+            sent += 1
+            await c.execute("bench", Echo(n=sent))
+
+    await asyncio.gather(*(worker() for _ in range(inflight)))
+    seconds = time.perf_counter() - t0
+    c.close()
+    say(p50_us=lat[len(lat) // 2], p99_us=lat[int(len(lat) * 0.99)], rate=n / seconds)
+
+
+def serve_bench(port: int) -> None:
+    srv = TaskServer(TaskServerConfig(ip="127.0.0.1", port=port))
+    srv.register_handler(Echo, lambda t: t.n)
+    loop = srv.loop
+    asyncio.set_event_loop(loop)
+    srv.start()
+    say(ready=True)
+    loop.run_forever()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "server":
         serve(int(sys.argv[2]))
+    elif sys.argv[1] == "bench-server":
+        serve_bench(int(sys.argv[2]))
+    elif sys.argv[1] == "bench":
+        asyncio.run(bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
     else:
         asyncio.run(client(sys.argv[2]))
