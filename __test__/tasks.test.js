@@ -246,3 +246,35 @@ test('juice task prints the result, or the remote error and exit 1', async (t) =
   t.is(unknown.code, 1)
   t.regex(unknown.err, /ValueError: Unknown task type: Nope/)
 })
+
+test("interop: through upstream's own task manager router: results, errors, its serial slot, and its TaskEvents", async (t) => {
+  const srv = await nodeServer()
+  t.teardown(() => srv.close())
+  const port = await freePort()
+  // The real router; only its two event writers (InfluxDB 2 and the bus) are stand-ins that print.
+  const py = spawn(PYTHON, [PEER, 'router', String(port), String(srv.port)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => py.kill('SIGKILL'))
+  let out = ''
+  py.stdout.on('data', (d) => (out += d))
+  await listening(port)
+  const c = new j.TaskClient(`ws://127.0.0.1:${port}`)
+  t.teardown(() => c.close())
+  t.is(await c.execute('svc', new Add({ a: 1, b: 2 })), 3)
+  const err = await t.throwsAsync(c.execute('svc', new Boom({ message: 'via the router' })), { instanceOf: j.TaskError })
+  t.is(err.ename, 'RangeError')
+  let t0 = Date.now()
+  await Promise.all([1, 2, 3].map(() => c.execute('svc', new Sleep({ seconds: 0.3 }))))
+  const serial = Date.now() - t0
+  t0 = Date.now()
+  await Promise.all([1, 2, 3].map(() => c.execute('svc', new ParallelSleep({ seconds: 0.3 }))))
+  const parallel = Date.now() - t0
+  t.true(serial >= 850, `the router ran serial tasks one at a time: ${serial} ms`)
+  t.true(parallel < 750, `and parallel ones together: ${parallel} ms`)
+  await sleep(200)
+  const events = out.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.event).map((l) => l.event)
+  const add = events.filter((e) => e.task_type === 'Add')
+  t.deepEqual(add.map((e) => e.task_state), ['created', 'started', 'completed'])
+  // Our display name is upstream's: `Type: field=repr(value), ...`.
+  t.is(add[0].task_display_name, 'Add: a=1, b=2')
+  t.is(events.find((e) => e.task_type === 'Boom').task_display_name, "Boom: message='via the router'")
+})

@@ -2,6 +2,7 @@
 
   tasks_peer.py server PORT   an upstream TaskServer on 127.0.0.1:PORT answering Add, Boom, Sleep
   tasks_peer.py client URL    an upstream TaskClient sending tasks to URL; one JSON line per result
+  tasks_peer.py router PORT SERVICE_PORT  upstream's router (event writers stubbed), target "svc"
   tasks_peer.py bench-server PORT          an upstream TaskServer answering Echo (bench/tasks.js)
   tasks_peer.py bench URL N INFLIGHT       upstream's client: latency and tasks/s against URL
 """
@@ -119,8 +120,42 @@ def serve_bench(port: int) -> None:
     loop.run_forever()
 
 
+def route(port: int, service_port: int) -> None:
+    """Upstream's task manager router on PORT, routing target "svc" to 127.0.0.1:SERVICE_PORT.
+
+    It writes its TaskEvents to InfluxDB 2 and publishes them on the bus; neither runs here, so
+    those two writers are replaced by stand-ins that print each event as a JSON line instead.
+    """
+    import orangeqs.juice.task_manager._router as router_module
+    from orangeqs.juice.schemas.task_manager import TaskManagerConfig, TaskManagerNetworkConfig
+    from orangeqs.juice.schemas.tasks import TaskServerConfigs
+
+    class Writes:
+        def write(self, *args, **kwargs):
+            pass
+
+    class Publishes:
+        def publish(self, event, *args, **kwargs):
+            say(event=json.loads(event.model_dump_json()))
+
+    router_module.influxdb2_write_api = lambda *a, **k: Writes()
+    router_module.publisher_blocking = lambda *a, **k: Publishes()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    router = router_module.TaskRouter(
+        loop,
+        TaskManagerConfig(network=TaskManagerNetworkConfig(router_port=port)),
+        TaskServerConfigs(services={"svc": TaskServerConfig(ip="127.0.0.1", port=service_port)}),
+    )
+    loop.run_until_complete(router.start())
+    say(ready=True)
+    loop.run_forever()
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "server":
+    if sys.argv[1] == "router":
+        route(int(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1] == "server":
         serve(int(sys.argv[2]))
     elif sys.argv[1] == "bench-server":
         serve_bench(int(sys.argv[2]))
