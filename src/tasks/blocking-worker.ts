@@ -48,6 +48,9 @@ function answer(reply: unknown): void {
   Atomics.notify(init.signal, 0)
 }
 
+// Whatever goes wrong here must reach the caller, which is blocked until an answer comes.
+process.on('uncaughtException', (e) => answer({ ok: false, name: 'TaskConnectionError', message: `the task client's worker failed: ${e.message}` }))
+
 init.port.on('message', (call: Call) => {
   if (call.op === 'close') {
     void client.close().then(() => {
