@@ -110,6 +110,8 @@ module.exports = { Fridge, Pump, NotStored, helper: () => 1 }
     [['--classes', mod, '--tags', 'x'], /--tags describes a classless type/],
     [['--schema', mod], /--schema .*events\.js: /],
     [[], /name at least one TYPE/],
+    // A measurement InfluxDB would read as a comment is refused before anything runs.
+    [['X', '--measurement', '#x'], /measurement "#x" of X starts with "#"/],
   ]) {
     const c = ingest([...args, '--uri', proxy.backend, '--influx', db.url, '--db', 'cls'])
     t.not(await c.exit, 0)

@@ -182,6 +182,15 @@ test('static fields: declared types are enforced with errors naming the field; N
   t.throws(() => new Typed({ n: 1.5, time: at }).toLineProtocol(), { instanceOf: TypeError, message: /field "n" is declared int but holds 1.5/ })
   t.throws(() => new Typed({ k: 1, extra: 1, time: at }).toLineProtocol(), { instanceOf: TypeError, message: /field "extra" is not declared/ })
   t.throws(() => new Typed({ s: { nested: 1 }, time: at }).toLineProtocol(), { instanceOf: TypeError, message: /field "s" is declared string but holds object/ })
+  // Float tags as Python prints them: 2.0, 1e-05, 1.5e+16.
+  class FloatTag extends j.Event {
+    static measurement = 'float_tag'
+    static tags = ['level']
+    static fields = { level: 'float', v: 'int' }
+  }
+  t.is(new FloatTag({ level: 2, v: 1, time: at }).toLineProtocol(), 'float_tag,level=2.0 v=1i 1767225600000000000')
+  t.is(new FloatTag({ level: 1e-5, v: 1, time: at }).toLineProtocol(), 'float_tag,level=1e-05 v=1i 1767225600000000000')
+  t.is(new FloatTag({ level: 1.5e16, v: 1, time: at }).toLineProtocol(), 'float_tag,level=1.5e+16 v=1i 1767225600000000000')
   class BadSchema extends j.Event {
     static measurement = 'bad_schema'
     static fields = { k: 'double' }

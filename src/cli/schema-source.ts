@@ -52,13 +52,16 @@ interface SchemaEntry {
 
 /** Event classes made from a flat description: what a class's statics would say. */
 export function classFor(type: string, s: { measurement: string; tags?: string[]; integerFields?: string[]; fields?: Record<string, FieldType> }): EventClass {
-  return class extends Event {
+  const cls = class extends Event {
     static override eventName = type
     static override measurement = s.measurement
     static override tags = s.tags ?? []
     static override integerFields = s.integerFields ?? []
     static override fields = s.fields
   }
+  // Named after its type, so that messages about it name it.
+  Object.defineProperty(cls, 'name', { value: type })
+  return cls
 }
 
 /**
