@@ -18,7 +18,7 @@ export type { CurveKeyPair, ClientCurveOptions, ProxyCurveOptions } from './curv
 export { AsyncQueue } from './queue'
 export { JuiceError, TimeoutError, ClosedError, InvalidUriError, BindError, AbortError, ZmqError, NoBinaryError, InfluxError, QueueEmptyError, TaskError, TaskConnectionError } from './errors'
 export { Task, taskTypeName } from './tasks/task'
-export type { TaskClass } from './tasks/task'
+export type { DefinedTask, TaskClass } from './tasks/task'
 export { TaskClient } from './tasks/client'
 export type { TaskClientOptions, ExecuteOptions, TaskHandle } from './tasks/client'
 export { TaskClientBlocking } from './tasks/blocking'

@@ -4,12 +4,15 @@
 import { pythonFloat } from '../line-protocol'
 
 /** A class of tasks. */
-export type TaskClass<T extends Task = Task> = (new (data?: never) => T) & {
+export type TaskClass<T extends Task = Task> = (abstract new (...args: never[]) => T) & {
   readonly name: string
   taskName?: string
   parallel?: boolean
   showInDashboard?: boolean
 }
+
+/** The class `Task.define<D>()` returns: its constructor takes `D`, and its instances have `D`'s fields. */
+export type DefinedTask<D extends object> = (new (data: D) => Task & D) & Omit<typeof Task, 'prototype'>
 
 export class Task {
   /** Wire type name; defaults to the class name, as upstream's `Task.type()`. Not inherited. */
@@ -18,6 +21,15 @@ export class Task {
   static parallel?: boolean
   /** Shown in upstream's dashboard (`show_in_dashboard`). Default true. */
   static showInDashboard?: boolean
+
+  /**
+   * A base class whose constructor data and fields are typed as `D`:
+   * `class Calibrate extends Task.define<{ qubit: number }>() {}` makes `new Calibrate({ qubit: 3 })`
+   * compile and `new Calibrate({ qbit: 3 })` not. It is `Task` itself at run time.
+   */
+  static define<D extends object>(): DefinedTask<D> {
+    return Task as unknown as DefinedTask<D>
+  }
 
   constructor(data?: object) {
     if (data !== undefined) {
