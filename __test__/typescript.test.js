@@ -10,7 +10,7 @@ const { j, startProxy, subscribed } = require('./helpers')
 const root = path.join(__dirname, '..')
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
 
-test('type tests: subscribe() narrows get() and for await to the subscribed classes; Event.define types data', (t) => {
+test('type tests: subscribe() narrows get() and for await to the subscribed classes; Event.define and Task.define type data', (t) => {
   const r = spawnSync(process.execPath, [tsc, '-p', path.join(__dirname, 'types', 'tsconfig.json')], { encoding: 'utf8' })
   t.is(r.status, 0, r.stdout + r.stderr)
 })
