@@ -14,6 +14,8 @@ interface Init {
 }
 
 interface Call {
+  /** Echoed in the answer, so that the caller never takes a stale answer for a new call. */
+  seq: number
   op: 'execute' | 'close'
   target?: string
   type?: string
@@ -24,6 +26,19 @@ interface Call {
 }
 
 const init = workerData as Init
+/** The call being answered; an answer always names the call it is for. */
+let current = -1
+
+function answer(seq: number, reply: object): void {
+  init.port.postMessage({ seq, ...reply })
+  Atomics.store(init.signal, 0, 1)
+  Atomics.notify(init.signal, 0)
+}
+
+// Whatever goes wrong here must reach the caller, which is blocked until an answer comes. Set up
+// before anything else can throw.
+process.on('uncaughtException', (e) => answer(current, { ok: false, name: 'TaskConnectionError', message: `the task client's worker failed: ${e.message}` }))
+
 const client = new TaskClient(init.url, { maxMessageSize: init.maxMessageSize, connectTimeout: init.connectTimeout })
 /** Classes made for the wire types asked for, so a task carries its type name and metadata. */
 const classes = new Map<string, typeof Task>()
@@ -42,19 +57,11 @@ function classFor(type: string, parallel: boolean, showInDashboard: boolean): ty
   return cls
 }
 
-function answer(reply: unknown): void {
-  init.port.postMessage(reply)
-  Atomics.store(init.signal, 0, 1)
-  Atomics.notify(init.signal, 0)
-}
-
-// Whatever goes wrong here must reach the caller, which is blocked until an answer comes.
-process.on('uncaughtException', (e) => answer({ ok: false, name: 'TaskConnectionError', message: `the task client's worker failed: ${e.message}` }))
-
 init.port.on('message', (call: Call) => {
+  current = call.seq
   if (call.op === 'close') {
     void client.close().then(() => {
-      answer({ ok: true })
+      answer(call.seq, { ok: true })
       init.port.close()
     })
     return
@@ -63,8 +70,8 @@ init.port.on('message', (call: Call) => {
   client
     .execute(call.target as string, new cls(call.payload), { timeout: call.timeout })
     .then(
-      (result) => answer({ ok: true, result }),
+      (result) => answer(call.seq, { ok: true, result }),
       (e: Error & { ename?: string; evalue?: string; traceback?: string }) =>
-        answer({ ok: false, name: e.name, message: e.message, ename: e.ename, evalue: e.evalue, traceback: e.traceback }),
+        answer(call.seq, { ok: false, name: e.name, message: e.message, ename: e.ename, evalue: e.evalue, traceback: e.traceback }),
     )
 })

@@ -1,14 +1,16 @@
 // TaskClientBlocking: the same requests as TaskClient, for scripts that never yield. A worker
 // thread owns the WebSocket; each call blocks the calling thread in Atomics.wait until the worker
 // has the reply, then takes it synchronously with receiveMessageOnPort.
+import fs from 'node:fs'
 import path from 'node:path'
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads'
 import { TaskConnectionError, TaskError, TimeoutError } from '../errors'
-import type { TaskClientOptions } from './client'
+import { checkTimeout, type TaskClientOptions, tasksUrl } from './client'
 import type { Task, TaskClass } from './task'
 import { payloadOf, taskTypeName } from './task'
 
 interface Reply {
+  seq: number
   ok: boolean
   result?: unknown
   name?: string
@@ -23,13 +25,19 @@ export class TaskClientBlocking {
   private readonly worker: Worker
   private readonly port: MessagePort
   private readonly signal = new Int32Array(new SharedArrayBuffer(4))
+  private readonly connectTimeout: number
+  private seq = 0
   private closed = false
 
   constructor(url: string, opts: TaskClientOptions = {}) {
-    this.url = url
+    // Checked here: a worker that failed to start could never answer the blocked caller.
+    this.url = tasksUrl(url)
+    this.connectTimeout = checkTimeout(opts.connectTimeout) ?? 10
+    const script = path.join(__dirname, 'blocking-worker.js')
+    if (!fs.existsSync(script)) throw new Error(`TaskClientBlocking needs the compiled ${script}; run from the built package (dist)`)
     const { port1, port2 } = new MessageChannel()
     this.port = port1
-    this.worker = new Worker(path.join(__dirname, 'blocking-worker.js'), {
+    this.worker = new Worker(script, {
       workerData: { url, port: port2, signal: this.signal, maxMessageSize: opts.maxMessageSize, connectTimeout: opts.connectTimeout },
       transferList: [port2],
     })
@@ -43,15 +51,18 @@ export class TaskClientBlocking {
    */
   execute(target: string, task: Task, opts: { timeout?: number } = {}): unknown {
     if (this.closed) throw new TaskConnectionError('the task client is closed')
+    const timeout = checkTimeout(opts.timeout)
     const cls = task.constructor as TaskClass
-    const reply = this.call({
+    // Past the task's own timeout (plus connecting), the worker is presumed gone.
+    const limit = timeout === undefined ? undefined : (timeout + this.connectTimeout + 5) * 1000
+    const reply = this.call(limit, {
       op: 'execute',
       target,
       type: taskTypeName(cls),
       parallel: cls.parallel === true,
       showInDashboard: cls.showInDashboard !== false,
       payload: payloadOf(task),
-      timeout: opts.timeout,
+      timeout,
     })
     if (reply.ok) return reply.result
     if (reply.name === 'TaskError') throw new TaskError(reply.ename ?? 'Error', reply.evalue ?? '', reply.traceback ?? '')
@@ -64,18 +75,26 @@ export class TaskClientBlocking {
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.call({ op: 'close' })
+    this.call(10_000, { op: 'close' })
     this.port.close()
     void this.worker.terminate()
   }
 
-  private call(msg: object): Reply {
+  /** Posts a call and blocks until its answer (or `limitMs` passes). */
+  private call(limitMs: number | undefined, msg: object): Reply {
+    const seq = ++this.seq
+    const end = limitMs === undefined ? Infinity : Date.now() + limitMs
     Atomics.store(this.signal, 0, 0)
-    this.port.postMessage(msg)
+    this.port.postMessage({ seq, ...msg })
     for (;;) {
       Atomics.wait(this.signal, 0, 0, 1000)
-      const got = receiveMessageOnPort(this.port)
-      if (got !== undefined) return got.message as Reply
+      for (let got = receiveMessageOnPort(this.port); got !== undefined; got = receiveMessageOnPort(this.port)) {
+        const reply = got.message as Reply
+        if (reply.seq === seq) return reply
+        // An answer to an earlier call that was given up on: not this call's.
+      }
+      Atomics.store(this.signal, 0, 0)
+      if (Date.now() > end) return { seq, ok: false, name: 'TaskConnectionError', message: `the task client's worker did not answer within ${limitMs} ms` }
     }
   }
 }

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import WebSocket from 'ws'
 import { TaskConnectionError, TaskError, TimeoutError } from '../errors'
+import { MAX_SECONDS } from '../options'
 import { MAX_TASK_MESSAGE, parseReply, type TaskRequestEnvelope } from './envelope'
 import { displayName, payloadOf, type Task, type TaskClass, taskTypeName } from './task'
 
@@ -29,10 +30,24 @@ export interface TaskHandle {
 interface Pending {
   resolve: (v: unknown) => void
   reject: (e: Error) => void
+  /** The connection the task went out on: only its loss fails the task. */
+  ws: WebSocket
 }
 
-/** `ws://host:port` (or with a path) as the URL of its `/tasks` endpoint. */
-function tasksUrl(url: string): string {
+/** Seconds between keep-alive pings, and how long a pong may take (upstream's 30 s each). */
+const PING_INTERVAL_MS = 30_000
+
+/** Checks a timeout in seconds (undefined: none). */
+export function checkTimeout(timeout: unknown): number | undefined {
+  if (timeout === undefined) return undefined
+  if (typeof timeout !== 'number' || !(timeout >= 0 && timeout <= MAX_SECONDS)) {
+    throw new TypeError(`timeout must be a number of seconds from 0 to ${MAX_SECONDS}, got ${String(timeout)}`)
+  }
+  return timeout
+}
+
+/** `ws://host:port` (or with a path) as the URL of its `/tasks` endpoint. @internal */
+export function tasksUrl(url: string): string {
   let u: URL
   try {
     u = new URL(url)
@@ -73,12 +88,18 @@ export class TaskClient {
       metadata: { parallel: cls.parallel === true, display_name: displayName(type, payload), show_in_dashboard: cls.showInDashboard !== false },
       payload,
     }
+    const frame = JSON.stringify(envelope)
+    // Upstream closes a connection that carries a message over the limit, failing every task on
+    // it: refuse this one alone, here.
+    if (Buffer.byteLength(frame) > this.maxMessageSize) {
+      throw new RangeError(`task ${type} is ${Buffer.byteLength(frame)} bytes on the wire, over the ${this.maxMessageSize}-byte message limit`)
+    }
     const ws = await this.connection()
-    const result = new Promise<unknown>((resolve, reject) => this.pending.set(envelope.id, { resolve, reject }))
+    const result = new Promise<unknown>((resolve, reject) => this.pending.set(envelope.id, { resolve, reject, ws }))
     // A rejection nobody awaited yet must not crash the process.
     result.catch(() => {})
     await new Promise<void>((resolve, reject) =>
-      ws.send(JSON.stringify(envelope), (err) => {
+      ws.send(frame, (err) => {
         if (err === undefined || err === null) return resolve()
         this.pending.delete(envelope.id)
         reject(new TaskConnectionError(`could not send task ${type} to ${this.url}: ${err.message}`, { cause: err }))
@@ -87,16 +108,19 @@ export class TaskClient {
     return { id: envelope.id, result }
   }
 
-  /** Sends `task` to `target` and waits for its result; throws TaskError when it failed remotely. */
+  /**
+   * Sends `task` to `target` and waits for its result; throws TaskError when it failed remotely.
+   * `timeout` counts from the call (connecting included), as upstream's blocking client does.
+   */
   async execute(target: string, task: Task, opts: ExecuteOptions = {}): Promise<unknown> {
-    if (opts.timeout !== undefined && (typeof opts.timeout !== 'number' || !(opts.timeout >= 0))) {
-      throw new TypeError(`timeout must be a number of seconds >= 0, got ${String(opts.timeout)}`)
-    }
-    const handle = await this.request(target, task)
-    const waits: Promise<unknown>[] = [handle.result]
+    const seconds = checkTimeout(opts.timeout)
+    const signal = opts.signal
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted')
     let timer: NodeJS.Timeout | undefined
     let onAbort: (() => void) | undefined
-    const seconds = opts.timeout
+    let gaveUp = false
+    const sent = this.request(target, task)
+    const waits: Promise<unknown>[] = [sent.then((h) => h.result)]
     if (seconds !== undefined) {
       const type = taskTypeName(task.constructor as TaskClass)
       waits.push(
@@ -105,22 +129,24 @@ export class TaskClient {
         }),
       )
     }
-    if (opts.signal !== undefined) {
-      const signal = opts.signal
+    if (signal !== undefined) {
       waits.push(
         new Promise((_, reject) => {
           onAbort = () => reject(signal.reason ?? new Error('aborted'))
-          if (signal.aborted) onAbort()
-          else signal.addEventListener('abort', onAbort, { once: true })
+          signal.addEventListener('abort', onAbort, { once: true })
         }),
       )
     }
     try {
       return await Promise.race(waits)
+    } catch (e) {
+      gaveUp = true
+      throw e
     } finally {
       if (timer !== undefined) clearTimeout(timer)
-      if (onAbort !== undefined) opts.signal?.removeEventListener('abort', onAbort)
-      // A late reply to a task given up on is dropped when it comes.
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+      // A task given up on is forgotten: its late reply, if any, is dropped when it comes.
+      if (gaveUp) sent.then((h) => this.pending.delete(h.id), () => {})
     }
   }
 
@@ -137,9 +163,13 @@ export class TaskClient {
     this.failAll('the task client was closed')
   }
 
-  private failAll(why: string): void {
-    for (const [, p] of this.pending) p.reject(new TaskConnectionError(why))
-    this.pending.clear()
+  /** Fails the tasks that went out on `ws` (every task when `ws` is null). */
+  private failAll(why: string, ws: WebSocket | null = null): void {
+    for (const [id, p] of this.pending) {
+      if (ws !== null && p.ws !== ws) continue
+      this.pending.delete(id)
+      p.reject(new TaskConnectionError(why))
+    }
   }
 
   private connection(): Promise<WebSocket> {
@@ -147,9 +177,24 @@ export class TaskClient {
     if (this.opening !== null) return this.opening
     this.opening = new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(this.url, { maxPayload: this.maxMessageSize, handshakeTimeout: this.connectTimeoutMs })
+      let ping: NodeJS.Timeout | undefined
       ws.once('open', () => {
-        this.ws = ws
         this.opening = null
+        if (this.closed) {
+          ws.close()
+          return reject(new TaskConnectionError('the task client is closed'))
+        }
+        this.ws = ws
+        // Keep-alive, as upstream's peers do: a connection that died silently is noticed (and its
+        // tasks failed) instead of waiting forever.
+        let alive = true
+        ws.on('pong', () => (alive = true))
+        ping = setInterval(() => {
+          if (!alive) return ws.terminate()
+          alive = false
+          ws.ping()
+        }, PING_INTERVAL_MS)
+        ping.unref()
         resolve(ws)
       })
       ws.on('message', (data, isBinary) => this.onMessage(isBinary ? data.toString() : String(data)))
@@ -160,9 +205,10 @@ export class TaskClient {
         }
       })
       ws.once('close', (code, reason) => {
+        if (ping !== undefined) clearInterval(ping)
         if (this.ws === ws) this.ws = null
         const why = `connection to the task server at ${this.url} was lost (${code}${reason.length > 0 ? ` ${reason}` : ''})`
-        this.failAll(why)
+        this.failAll(why, ws)
       })
     })
     return this.opening

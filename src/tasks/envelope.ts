@@ -44,7 +44,8 @@ export function parseReply(text: string): TaskReply | string {
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object'
   const r = v as Record<string, unknown>
-  if (r.status === 'ok' && 'result' in r) return r as unknown as TaskOkReply
+  // A reply without `result` (a server that returned nothing JSON can carry) is a null result.
+  if (r.status === 'ok') return { id: r.id, status: 'ok', result: r.result ?? null }
   if (r.status === 'error') {
     return { id: r.id, status: 'error', ename: String(r.ename ?? 'Error'), evalue: String(r.evalue ?? ''), traceback: String(r.traceback ?? '') }
   }

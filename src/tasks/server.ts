@@ -1,7 +1,9 @@
 // TaskServer: answers tasks from upstream's router and clients (and ours) over WebSocket on
 // `/tasks`, with upstream's reply envelopes. Handlers run per task type; a handler's exception
-// becomes an error reply, never a crash. Tasks whose metadata says `parallel: false` run one at a
-// time, in arrival order; parallel ones run at once.
+// becomes an error reply, never a crash. On each connection, tasks whose metadata says
+// `parallel: false` run one at a time, in arrival order, and parallel ones at once (the router
+// keeps one connection per target, so through it that is one serial slot per target); what a
+// closed connection still had queued is not run.
 import type { IncomingMessage } from 'node:http'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { MAX_TASK_MESSAGE, type TaskReply } from './envelope'
@@ -35,8 +37,8 @@ interface Registered {
 export class TaskServer {
   private readonly handlers = new Map<string, Registered>()
   private readonly wss: WebSocketServer
-  /** The end of the serial queue: serial tasks chain on it. */
-  private serial: Promise<void> = Promise.resolve()
+  /** Per connection, the end of its serial queue: its serial tasks chain on it. */
+  private readonly serial = new WeakMap<WebSocket, Promise<void>>()
   private running = 0
 
   private constructor(wss: WebSocketServer) {
@@ -98,13 +100,16 @@ export class TaskServer {
 
   private reply(ws: WebSocket, r: TaskReply): void {
     if (ws.readyState !== ws.OPEN) return
-    let text: string
+    let text: string | undefined
     try {
       text = JSON.stringify(r)
+      // A result JSON cannot carry (a function, a symbol) would vanish from the reply and leave the
+      // caller waiting: it is an error instead.
+      if (r.status === 'ok' && r.result !== null && JSON.stringify(r.result) === undefined) text = undefined
     } catch (e) {
       text = JSON.stringify(errorReply(r.id, 'TypeError', `result is not JSON-serialisable: ${(e as Error).message}`, ''))
     }
-    ws.send(text)
+    ws.send(text ?? JSON.stringify(errorReply(r.id, 'TypeError', `result of type ${typeof (r as { result?: unknown }).result} is not JSON-serialisable`, '')))
   }
 
   private async onRequest(ws: WebSocket, text: string): Promise<void> {
@@ -130,6 +135,8 @@ export class TaskServer {
     const metadata = (req.metadata ?? {}) as Record<string, unknown>
     const ctx: TaskContext = { id: String(id), target: typeof req.target === 'string' ? req.target : '', type, parallel: metadata.parallel === true }
     const run = async (): Promise<void> => {
+      // Queued behind a serial task of a connection that has since closed: nobody is waiting.
+      if (ws.readyState !== ws.OPEN) return
       try {
         const task = entry.cls === null ? payload : Object.assign(Object.create(entry.cls.prototype) as object, payload)
         const result = await entry.handler(task, ctx)
@@ -143,8 +150,8 @@ export class TaskServer {
     try {
       if (ctx.parallel) await run()
       else {
-        const turn = this.serial.then(run)
-        this.serial = turn
+        const turn = (this.serial.get(ws) ?? Promise.resolve()).then(run)
+        this.serial.set(ws, turn)
         await turn
       }
     } finally {
