@@ -40,6 +40,11 @@ const newer = (a, b) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-portable-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true })
+  // The package's runtime dependencies (plain JavaScript, such as ws), as an install would place them.
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  for (const name of Object.keys(manifest.dependencies ?? {})) {
+    fs.cpSync(path.join(root, 'node_modules', name), path.join(dir, 'node_modules', name), { recursive: true })
+  }
   fs.copyFileSync(binary, path.join(dir, `juice-messaging.${TRIPLE}.node`))
   const script = `
 const j = require(${JSON.stringify(path.join(dir, 'dist', 'index.js'))})
