@@ -130,16 +130,18 @@ test('maxTopics 0 turns topic tracking off', async (t) => {
   await proxy.close()
 })
 
-test('a query waits off the event loop: timers keep firing while it times out', async (t) => {
+// Serial, so no other test of this file holds the event loop while the ticks are counted.
+test.serial('a query waits off the event loop: timers keep firing while it times out', async (t) => {
   let ticks = 0
   const iv = setInterval(() => ticks++, 10)
   await t.throwsAsync(j.queryTopics('tcp://127.0.0.1:9', { timeout: 0.6 }), { instanceOf: j.TimeoutError })
   clearInterval(iv)
-  // About 60 ticks are due; a query that blocked the thread would let none run.
-  t.true(ticks >= 10, `${ticks} timer ticks during the query`)
+  // About 60 ticks are due; a query that blocked the thread would let none run. The bound is
+  // loose because other test files share the two cores.
+  t.true(ticks >= 5, `${ticks} timer ticks during the query`)
 })
 
-test('a running proxy is not garbage-collected when its starter drops the reference; close() releases it', (t) => {
+test('a running proxy is not garbage-collected when its starter drops the reference; close() releases it', async (t) => {
   const script = `
     const j = require(${JSON.stringify(require('node:path').join(__dirname, '..'))})
     class Ping extends j.Event {}
@@ -156,7 +158,12 @@ test('a running proxy is not garbage-collected when its starter drops the refere
       await pub.close(); await sub.close()
       process.exit(0)
     })().catch((e) => { console.error(e.message); process.exit(1) })`
-  const r = require('node:child_process').spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 30_000 })
+  // Asynchronous, so the child does not freeze this file's other tests.
+  const r = await new Promise((resolve) => {
+    require('node:child_process').execFile(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ status: err ? (err.code ?? 1) : 0, stdout, stderr }),
+    )
+  })
   t.is(r.status, 0, r.stderr)
   t.is(r.stdout.trim(), '7')
 })
