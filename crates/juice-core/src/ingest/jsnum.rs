@@ -191,6 +191,65 @@ pub(crate) fn python_float(v: f64, out: &mut String) {
     js_string(v, out);
 }
 
+/// `String(JSON.parse(text))` for the JSON number `text`, taken from the text itself when it is
+/// already what JavaScript would print, which is the usual case and skips both conversions.
+pub(crate) fn js_string_of_text(text: &str, out: &mut String) {
+    if prints_as_itself(text) {
+        out.push_str(text);
+    } else {
+        js_string(text.parse().unwrap_or(f64::NAN), out);
+    }
+}
+
+/// Whether the JSON number `text` is exactly what `String()` prints for its value: plain
+/// notation (no exponent, at most 21 integer digits, at most 5 zeros after "0."), no trailing
+/// fraction zeros, no negative zero, and at most 15 significant digits. A decimal of 15
+/// significant digits or fewer is the only such decimal that rounds to its double, so the
+/// shortest digits JavaScript picks for that double are its own.
+pub(crate) fn prints_as_itself(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(dot) => (&digits[..dot], &digits[dot + 1..]),
+        None => (digits, &[][..]),
+    };
+    if int.is_empty()
+        || int.len() > 21
+        || !int.iter().all(u8::is_ascii_digit)
+        || !frac.iter().all(u8::is_ascii_digit)
+        || (int.len() > 1 && int[0] == b'0')
+        || frac.last() == Some(&b'0')
+    {
+        return false;
+    }
+    let significant = if int == b"0" {
+        let zeros = frac.iter().take_while(|&&c| c == b'0').count();
+        if frac.is_empty() {
+            // "0" prints as itself; "-0" prints as "0".
+            return digits.len() == b.len();
+        }
+        if zeros > 5 {
+            return false;
+        }
+        frac.len() - zeros
+    } else if frac.is_empty() {
+        int.len() - int.iter().rev().take_while(|&&c| c == b'0').count()
+    } else {
+        int.len() + frac.len()
+    };
+    significant <= 15
+}
+
+/// Whether the JSON number `text` is a safe integer written as JavaScript prints it.
+pub(crate) fn is_plain_safe_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    match digits {
+        [b'0'] => digits.len() == text.len(),
+        [b'1'..=b'9', rest @ ..] => rest.len() < 15 && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
 /// `Number.isSafeInteger(v)`.
 pub(crate) fn is_safe_integer(v: f64) -> bool {
     v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_991.0
@@ -210,6 +269,62 @@ mod tests {
         let mut s = String::new();
         python_float(v, &mut s);
         s
+    }
+
+    /// Texts taken as they are must be what the conversion would print, and the usual texts
+    /// must be taken so.
+    #[test]
+    fn numbers_printed_as_written() {
+        for (text, itself) in [
+            ("0", true),
+            ("-0", false),
+            ("-0.5", true),
+            ("0.0123", true),
+            ("0.000001", true),
+            ("0.0000001", false),
+            ("1.50", false),
+            ("1.0", false),
+            ("1e5", false),
+            ("123456789012345", true),
+            ("1234567890123456", false),
+            ("12345678901234.5", true),
+            ("123456789012345.6", false),
+            ("100000000000000000000", true),
+            ("1000000000000000000000", false),
+            ("007", false),
+        ] {
+            assert_eq!(prints_as_itself(text), itself, "{text}");
+        }
+        for (text, safe) in [
+            ("0", true),
+            ("-0", false),
+            ("-12", true),
+            ("999999999999999", true),
+            ("1000000000000000", false),
+            ("1.5", false),
+            ("01", false),
+        ] {
+            assert_eq!(is_plain_safe_integer(text), safe, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_number_taken_as_written_is_what_javascript_prints(
+            neg in proptest::bool::ANY,
+            int in "(0|[1-9][0-9]{0,22})",
+            frac in proptest::option::of("[0-9]{1,18}"),
+        ) {
+            let text = format!("{}{int}{}", if neg { "-" } else { "" }, frac.map(|f| format!(".{f}")).unwrap_or_default());
+            let printed = js(text.parse().unwrap());
+            if prints_as_itself(&text) {
+                proptest::prop_assert_eq!(&printed, &text);
+            }
+            if is_plain_safe_integer(&text) {
+                proptest::prop_assert_eq!(&printed, &text);
+                proptest::prop_assert!(is_safe_integer(text.parse().unwrap()));
+            }
+        }
     }
 
     #[test]

@@ -7,10 +7,22 @@ use std::borrow::Cow;
 pub(crate) enum Json<'a> {
     Null,
     Bool(bool),
-    Number(f64),
+    Number(Num<'a>),
     Str(Cow<'a, str>),
     Array,
     Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+/// A number as its source text (checked against JSON's grammar). Most numbers are stored as
+/// they were written, so converting one to a double is left until something needs it.
+#[derive(Clone, Copy)]
+pub(crate) struct Num<'a>(pub(crate) &'a str);
+
+impl Num<'_> {
+    /// The double `JSON.parse` gives: correctly rounded, too large becomes infinity.
+    pub(crate) fn value(self) -> f64 {
+        self.0.parse().unwrap_or(f64::NAN)
+    }
 }
 
 /// Parses one payload. Arrays are kept only as a marker: no line protocol stores one.
@@ -295,11 +307,7 @@ impl<'a> Parser<'a> {
                 return self.fail("bad number");
             }
         }
-        // Rust's parse rounds correctly, as JSON.parse does; too large becomes infinity, as there.
-        match self.text[start..self.at].parse::<f64>() {
-            Ok(v) => Some(Json::Number(v)),
-            Err(_) => self.fail("bad number"),
-        }
+        Some(Json::Number(Num(&self.text[start..self.at])))
     }
 }
 

@@ -9,8 +9,12 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use super::jsnum::{is_safe_integer, js_string, push_int, python_float};
+use super::jsnum::{
+    is_plain_safe_integer, is_safe_integer, js_string, js_string_of_text, prints_as_itself,
+    push_int, python_float,
+};
 use super::json::{self, entries_in_js_order, Json};
 use super::wire_time::{nanos_of_ms, nanos_of_text};
 
@@ -51,19 +55,41 @@ impl Schema {
 }
 
 /// A set of names: a linear scan while small (a handful of tags beats hashing every key), a hash
-/// set beyond.
+/// set beyond. Every payload key is looked up in several of these, so the hash is FNV-1a rather
+/// than SipHash: the names are few, fixed and chosen by the schema, not by peers.
 struct Names {
     few: Vec<String>,
-    many: HashSet<String>,
+    many: HashSet<String, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a, 64-bit.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 impl Names {
     fn new<'a>(names: impl IntoIterator<Item = &'a String>) -> Names {
-        let all: HashSet<String> = names.into_iter().cloned().collect();
+        let all: HashSet<String, BuildHasherDefault<Fnv>> = names.into_iter().cloned().collect();
         if all.len() <= 8 {
             Names {
                 few: all.into_iter().collect(),
-                many: HashSet::new(),
+                many: HashSet::default(),
             }
         } else {
             Names {
@@ -153,7 +179,7 @@ impl Compiled {
         let nanos = match ordered.iter().find(|e| e.0 == "time").map(|e| &e.1) {
             None => now(),
             Some(Json::Str(t)) => nanos_of_text(t)?,
-            Some(Json::Number(ms)) => nanos_of_ms(*ms)?,
+            Some(Json::Number(ms)) => nanos_of_ms(ms.value())?,
             Some(_) => return Err("invalid event time: not text or a number".into()),
         };
         // Tags sorted as JavaScript sorts strings: by UTF-16 code units (for ASCII, bytes).
@@ -176,9 +202,9 @@ impl Compiled {
         out.push(b' ');
         match i64::try_from(nanos) {
             Ok(n) => {
-                let mut text = String::new();
-                push_int(n, &mut text);
-                out.extend_from_slice(text.as_bytes());
+                w.scratch.clear();
+                push_int(n, &mut w.scratch);
+                out.extend_from_slice(w.scratch.as_bytes());
             }
             Err(_) => {
                 let _ = write!(Bytes(out), "{nanos}");
@@ -213,16 +239,18 @@ impl Compiled {
                 Cow::Owned(format!("{prefix}{name}"))
             };
             if depth == 0 && self.tags.contains(name.as_ref()) {
-                let mut text = String::new();
+                let mut text = std::mem::take(&mut w.scratch);
+                text.clear();
                 match v {
                     Json::Str(s) => text.push_str(s),
-                    Json::Number(n) => js_string(*n, &mut text),
+                    Json::Number(n) => js_string_of_text(n.0, &mut text),
                     Json::Bool(b) => text.push_str(if *b { "true" } else { "false" }),
                     Json::Array => return Err(tag_kind(name, "an array")),
                     Json::Object(_) => return Err(tag_kind(name, "an object")),
                     Json::Null => unreachable!(),
                 }
                 w.tag(name, &text)?;
+                w.scratch = text;
                 continue;
             }
             match v {
@@ -237,8 +265,19 @@ impl Compiled {
                     self.fields(&ordered, &format!("{path}."), depth + 1, w)?;
                 }
                 Json::Number(n) => {
-                    let n = *n;
                     w.key(&path)?;
+                    let integer = self.integers.contains(path.as_ref());
+                    // Most numbers are stored as written: no conversion either way.
+                    if integer && is_plain_safe_integer(n.0) {
+                        w.fields.push_str(n.0);
+                        w.fields.push('i');
+                        continue;
+                    }
+                    if !integer && prints_as_itself(n.0) {
+                        w.fields.push_str(n.0);
+                        continue;
+                    }
+                    let n = n.value();
                     if !n.is_finite() {
                         let mut t = String::new();
                         js_string(n, &mut t);
@@ -247,7 +286,7 @@ impl Compiled {
                             quoted(&path)
                         ));
                     }
-                    if self.integers.contains(path.as_ref()) {
+                    if integer {
                         if !is_safe_integer(n) {
                             let mut t = String::new();
                             js_string(n, &mut t);
@@ -295,9 +334,9 @@ impl Compiled {
                     (Json::Bool(b), Some(FieldType::Bool)) => {
                         text.push_str(if *b { "True" } else { "False" })
                     }
-                    (Json::Number(n), Some(FieldType::Float)) => python_float(*n, &mut text),
+                    (Json::Number(n), Some(FieldType::Float)) => python_float(n.value(), &mut text),
                     (Json::Str(s), _) => text.push_str(s),
-                    (Json::Number(n), _) => js_string(*n, &mut text),
+                    (Json::Number(n), _) => js_string_of_text(n.0, &mut text),
                     (Json::Bool(b), _) => text.push_str(if *b { "true" } else { "false" }),
                     (Json::Null, _) => unreachable!(),
                 }
@@ -321,23 +360,32 @@ impl Compiled {
             };
             match (ty, v) {
                 // Upstream leaves non-finite floats out (JSON's 1e400 is infinite).
-                (FieldType::Float, Json::Number(n)) if !n.is_finite() => {}
+                (FieldType::Float, Json::Number(n)) if prints_as_itself(n.0) => {
+                    w.key(name)?;
+                    w.fields.push_str(n.0);
+                }
+                (FieldType::Float, Json::Number(n)) if !n.value().is_finite() => {}
                 (FieldType::Float, Json::Number(n)) => {
                     w.key(name)?;
-                    js_string(*n, &mut w.fields);
+                    js_string(n.value(), &mut w.fields);
                 }
                 // pydantic's text for non-finite floats: upstream leaves the field out.
                 (FieldType::Float, Json::Str(s))
                     if matches!(s.as_ref(), "NaN" | "Infinity" | "-Infinity") => {}
                 (FieldType::Float, Json::Str(s)) => return Err(bad(quoted(s))),
-                (FieldType::Int, Json::Number(n)) if is_safe_integer(*n) => {
+                (FieldType::Int, Json::Number(n)) if is_plain_safe_integer(n.0) => {
                     w.key(name)?;
-                    js_string(*n, &mut w.fields);
+                    w.fields.push_str(n.0);
+                    w.fields.push('i');
+                }
+                (FieldType::Int, Json::Number(n)) if is_safe_integer(n.value()) => {
+                    w.key(name)?;
+                    js_string(n.value(), &mut w.fields);
                     w.fields.push('i');
                 }
                 (FieldType::Int, Json::Number(n)) => {
                     let mut t = String::new();
-                    js_string(*n, &mut t);
+                    js_string(n.value(), &mut t);
                     return Err(bad(t));
                 }
                 (FieldType::Bool, Json::Bool(b)) => {
@@ -380,6 +428,8 @@ pub(crate) struct LineWriter {
     tag_spans: Vec<(usize, usize)>,
     /// `key=value` pairs joined by commas.
     fields: String,
+    /// A tag's value or the timestamp while it is written, kept to spare an allocation a line.
+    scratch: String,
 }
 
 const KEY_SPECIAL: &[char] = &[',', '=', ' '];

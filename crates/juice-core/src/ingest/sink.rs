@@ -412,37 +412,44 @@ impl Consumer for LineBatcher {
     }
 
     fn take(&mut self, type_id: u32, payload: &str) {
-        let c = self.counters.clone();
-        c.add(&c.received, 1);
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
         if self.full() {
             if self.queue.free() > 0 {
                 self.hand_over();
             } else if !self.lossless {
-                c.add(&c.overflow, 1);
+                self.counters.overflow.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             // Lossless with the queue full: the batch grows past its size instead of the queue
             // past its bound; `room()` already limits how much this drain reads.
         }
-        let Some(schema) = self.schema(type_id) else {
-            c.add(&c.rejected, 1);
-            c.error(format!("no storage schema for type id {type_id}"));
+        if !matches!(self.cache.get(type_id as usize), Some(Some(_)))
+            && self.schema(type_id).is_none()
+        {
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .error(format!("no storage schema for type id {type_id}"));
+            return;
+        }
+        // Borrowed from the cache rather than cloned: this runs once per event.
+        let Some(Some(schema)) = self.cache.get(type_id as usize) else {
             return;
         };
         if self.batch.len() == 0 {
             self.oldest = Instant::now();
         }
-        let mark = self.batch.body.len();
-        match schema.write_line(payload, now_nanos, &mut self.scratch, &mut self.batch.body) {
+        let body = &mut self.batch.body;
+        let mark = body.len();
+        match schema.write_line(payload, now_nanos, &mut self.scratch, body) {
             Ok(()) => {
-                self.batch.body.push(b'\n');
-                self.batch.ends.push(self.batch.body.len());
-                c.add(&c.held, 1);
+                body.push(b'\n');
+                self.batch.ends.push(body.len());
+                self.counters.held.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
-                self.batch.body.truncate(mark);
-                c.add(&c.rejected, 1);
-                c.error(e);
+                body.truncate(mark);
+                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                self.counters.error(e);
             }
         }
         if self.full() && self.queue.free() > 0 {
