@@ -139,9 +139,7 @@ fn publisher(front: &str, n: u64, size: usize, rate: f64) {
     say(format!("{{\"sent\":{n}}}"));
 }
 
-/// `coalesce_ms` > 0: when the queue is empty, sleep that long instead of blocking in recv, so
-/// the thread wakes once per batch rather than once per message (the sink's receive pattern).
-fn subscriber(back: &str, n: u64, filters: u64, coalesce_ms: u64) {
+fn subscriber(back: &str, n: u64, filters: u64) {
     let ctx = zmq::Context::new();
     let s = ctx.socket(zmq::SUB).unwrap();
     s.set_rcvhwm(0).unwrap();
@@ -157,18 +155,7 @@ fn subscriber(back: &str, n: u64, filters: u64, coalesce_ms: u64) {
     let (mut got, mut first, mut last) = (0u64, 0u64, 0u64);
     let mut lat: Vec<f64> = Vec::new();
     while got < n {
-        if coalesce_ms > 0 {
-            match s.recv(&mut topic, zmq::DONTWAIT) {
-                Ok(()) => {}
-                Err(zmq::Error::EAGAIN) => {
-                    std::thread::sleep(std::time::Duration::from_millis(coalesce_ms));
-                    continue;
-                }
-                Err(e) => panic!("recv: {e}"),
-            }
-        } else {
-            s.recv(&mut topic, 0).unwrap();
-        }
+        s.recv(&mut topic, 0).unwrap();
         s.recv(&mut payload, 0).unwrap();
         let t = now_ns();
         if &topic[..] == END {
@@ -281,14 +268,9 @@ fn main() {
             arg(&args, 5, "RATE"),
         ),
         Some("coresub") => core_subscriber(&args[2], arg(&args, 3, "N")),
-        Some("sub") => subscriber(
-            &args[2],
-            arg(&args, 3, "N"),
-            arg(&args, 4, "FILTERS"),
-            args.get(5).and_then(|a| a.parse().ok()).unwrap_or(0),
-        ),
+        Some("sub") => subscriber(&args[2], arg(&args, 3, "N"), arg(&args, 4, "FILTERS")),
         _ => {
-            eprintln!("usage: juice-bench proxy bare|juice FRONT BACK | pub FRONT N SIZE RATE | sub BACK N FILTERS [COALESCE_MS]");
+            eprintln!("usage: juice-bench proxy bare|juice FRONT BACK | pub FRONT N SIZE RATE | sub BACK N FILTERS");
             std::process::exit(2);
         }
     }

@@ -10,6 +10,7 @@
 //! - [`subscriber`], [`publisher`], [`proxy`]: one socket and one native thread each.
 //! - [`curve`]: CURVE keys, socket setup and the proxy's ZAP allowlist handler.
 //! - [`socket`]: the shared context, endpoint checks and control channels.
+//! - [`nats`]: Juice topics as NATS subjects (the NATS transport's groundwork).
 //! - [`error`]: the error type, with stable codes.
 //!
 //! # Data path
@@ -24,6 +25,7 @@ mod error;
 mod handshake;
 pub mod inbox;
 pub mod ingest;
+pub mod nats;
 pub mod probe;
 pub mod proxy;
 mod publisher;

@@ -44,6 +44,120 @@ pub(crate) fn parse(text: &str) -> Result<Json<'_>, String> {
     }
 }
 
+/// A member of a flat object, as byte spans of the payload: see [`flat_object`].
+#[derive(Clone, Copy)]
+pub(crate) struct FlatMember {
+    pub(crate) key: (usize, usize),
+    pub(crate) value: FlatValue,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum FlatValue {
+    Str(usize, usize),
+    Num(usize, usize),
+    Bool(bool),
+    Null,
+}
+
+impl FlatMember {
+    pub(crate) fn key<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.key.0..self.key.1]
+    }
+
+    pub(crate) fn value<'a>(&self, text: &'a str) -> Json<'a> {
+        match self.value {
+            FlatValue::Str(a, b) => Json::Str(Cow::Borrowed(&text[a..b])),
+            FlatValue::Num(a, b) => Json::Number(Num(&text[a..b])),
+            FlatValue::Bool(b) => Json::Bool(b),
+            FlatValue::Null => Json::Null,
+        }
+    }
+}
+
+/// Most members a flat object may have: beyond, the general reader's indexed handling is cheaper
+/// than looking back for duplicates.
+pub(crate) const MAX_FLAT_MEMBERS: usize = 16;
+
+/// Reads `text` as the common event shape without building a tree: one object whose values are
+/// strings, numbers, booleans or null, with no escapes in any string. Returns false for anything
+/// else (nesting, escapes, too many members, invalid JSON), which the general reader then handles,
+/// errors included. `members` is cleared first and reused from call to call.
+pub(crate) fn flat_object(text: &str, members: &mut Vec<FlatMember>) -> bool {
+    members.clear();
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        at: 0,
+        depth: 0,
+        error: "",
+    };
+    p.ws();
+    if p.s.get(p.at) != Some(&b'{') {
+        return false;
+    }
+    p.at += 1;
+    p.ws();
+    if p.s.get(p.at) == Some(&b'}') {
+        p.at += 1;
+        p.ws();
+        return p.at == p.s.len();
+    }
+    loop {
+        if members.len() == MAX_FLAT_MEMBERS {
+            return false;
+        }
+        let Some(key) = p.plain_string() else {
+            return false;
+        };
+        p.ws();
+        if p.s.get(p.at) != Some(&b':') {
+            return false;
+        }
+        p.at += 1;
+        p.ws();
+        let value = match p.s.get(p.at) {
+            Some(b'"') => match p.plain_string() {
+                Some((a, b)) => FlatValue::Str(a, b),
+                None => return false,
+            },
+            Some(b'-' | b'0'..=b'9') => {
+                let start = p.at;
+                if p.number().is_none() {
+                    return false;
+                }
+                FlatValue::Num(start, p.at)
+            }
+            Some(b't') if p.s[p.at..].starts_with(b"true") => {
+                p.at += 4;
+                FlatValue::Bool(true)
+            }
+            Some(b'f') if p.s[p.at..].starts_with(b"false") => {
+                p.at += 5;
+                FlatValue::Bool(false)
+            }
+            Some(b'n') if p.s[p.at..].starts_with(b"null") => {
+                p.at += 4;
+                FlatValue::Null
+            }
+            _ => return false,
+        };
+        members.push(FlatMember { key, value });
+        p.ws();
+        match p.s.get(p.at) {
+            Some(b',') => {
+                p.at += 1;
+                p.ws();
+            }
+            Some(b'}') => {
+                p.at += 1;
+                p.ws();
+                return p.at == p.s.len();
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// Nesting deeper than this is refused (JavaScript would refuse such an event too: fields nest at
 /// most 32 levels, and arrays are never stored), before it can exhaust the stack.
 const MAX_NESTING: usize = 128;
@@ -170,22 +284,44 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Steps over plain string bytes: up to the next quote, backslash or control character.
+    fn plain_run(&mut self) {
+        let rest = &self.s[self.at..];
+        self.at += rest
+            .iter()
+            .position(|&c| STOPS_A_STRING[c as usize])
+            .unwrap_or(rest.len());
+    }
+
+    /// A string with no escapes, as the span of its text; None for anything else.
+    fn plain_string(&mut self) -> Option<(usize, usize)> {
+        if self.s.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        self.at += 1;
+        let start = self.at;
+        self.plain_run();
+        if self.s.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        self.at += 1;
+        Some((start, self.at - 1))
+    }
+
     /// A string starting at its opening quote.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.at += 1;
         let start = self.at;
-        loop {
-            match self.s.get(self.at) {
-                Some(b'"') => {
-                    let v = &self.text[start..self.at];
-                    self.at += 1;
-                    return Some(Cow::Borrowed(v));
-                }
-                Some(b'\\') => break,
-                Some(c) if *c < 0x20 => return self.fail("control character in a string"),
-                Some(_) => self.at += 1,
-                None => return self.fail("unterminated string"),
+        self.plain_run();
+        match self.s.get(self.at) {
+            Some(b'"') => {
+                let v = &self.text[start..self.at];
+                self.at += 1;
+                return Some(Cow::Borrowed(v));
             }
+            Some(b'\\') => {}
+            Some(_) => return self.fail("control character in a string"),
+            None => return self.fail("unterminated string"),
         }
         // It holds escapes: build it.
         let mut out = String::from(&self.text[start..self.at]);
@@ -201,14 +337,8 @@ impl<'a> Parser<'a> {
                 }
                 Some(c) if *c < 0x20 => return self.fail("control character in a string"),
                 Some(_) => {
-                    // The run up to the next quote, backslash or control character, in one go.
                     let run = self.at;
-                    while let Some(c) = self.s.get(self.at) {
-                        if *c == b'"' || *c == b'\\' || *c < 0x20 {
-                            break;
-                        }
-                        self.at += 1;
-                    }
+                    self.plain_run();
                     out.push_str(&self.text[run..self.at]);
                 }
                 None => return self.fail("unterminated string"),
@@ -311,9 +441,22 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The bytes that end a run of plain string text: a quote, a backslash, a control character.
+static STOPS_A_STRING: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Whether JavaScript treats `key` as an array index, which `Object.keys` lists first, in
 /// ascending order, before every other key.
-fn array_index(key: &str) -> Option<u32> {
+pub(crate) fn array_index(key: &str) -> Option<u32> {
     let b = key.as_bytes();
     if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') {
         return None;
