@@ -27,13 +27,7 @@ impl Num<'_> {
 
 /// Parses one payload. Arrays are kept only as a marker: no line protocol stores one.
 pub(crate) fn parse(text: &str) -> Result<Json<'_>, String> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        text,
-        at: 0,
-        depth: 0,
-        error: "",
-    };
+    let mut p = Parser::new(text);
     p.ws();
     let v = p.value();
     p.ws();
@@ -84,13 +78,7 @@ pub(crate) const MAX_FLAT_MEMBERS: usize = 16;
 /// errors included. `members` is cleared first and reused from call to call.
 pub(crate) fn flat_object(text: &str, members: &mut Vec<FlatMember>) -> bool {
     members.clear();
-    let mut p = Parser {
-        s: text.as_bytes(),
-        text,
-        at: 0,
-        depth: 0,
-        error: "",
-    };
+    let mut p = Parser::new(text);
     p.ws();
     if p.s.get(p.at) != Some(&b'{') {
         return false;
@@ -175,6 +163,16 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Parser<'a> {
+        Parser {
+            s: text.as_bytes(),
+            text,
+            at: 0,
+            depth: 0,
+            error: "",
+        }
+    }
+
     fn message(&self, what: &str) -> String {
         format!("payload is not JSON: {what} at byte {}", self.at)
     }
