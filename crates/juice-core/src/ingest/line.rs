@@ -60,6 +60,11 @@ impl Schema {
 struct Names {
     few: Vec<String>,
     many: HashSet<String, BuildHasherDefault<Fnv>>,
+    /// Bit `n` is set when a name is `n` bytes long (63 for 63 or more), and bit `b % 64` of
+    /// `firsts` when a name starts with byte `b`: most keys miss both, and then no name is
+    /// compared or hashed at all.
+    lengths: u64,
+    firsts: u64,
 }
 
 /// FNV-1a, 64-bit.
@@ -86,20 +91,29 @@ impl Hasher for Fnv {
 impl Names {
     fn new<'a>(names: impl IntoIterator<Item = &'a String>) -> Names {
         let all: HashSet<String, BuildHasherDefault<Fnv>> = names.into_iter().cloned().collect();
-        if all.len() <= 8 {
-            Names {
-                few: all.into_iter().collect(),
-                many: HashSet::default(),
-            }
+        let (mut lengths, mut firsts) = (0u64, 0u64);
+        for n in &all {
+            lengths |= 1 << n.len().min(63);
+            firsts |= 1 << (n.as_bytes().first().copied().unwrap_or(0) % 64);
+        }
+        let (few, many) = if all.len() <= 8 {
+            (all.into_iter().collect(), HashSet::default())
         } else {
-            Names {
-                few: Vec::new(),
-                many: all,
-            }
+            (Vec::new(), all)
+        };
+        Names {
+            few,
+            many,
+            lengths,
+            firsts,
         }
     }
 
     fn contains(&self, name: &str) -> bool {
+        let first = name.as_bytes().first().copied().unwrap_or(0) % 64;
+        if self.lengths & (1 << name.len().min(63)) == 0 || self.firsts & (1 << first) == 0 {
+            return false;
+        }
         if self.many.is_empty() {
             self.few.iter().any(|n| n == name)
         } else {
@@ -652,6 +666,35 @@ impl std::fmt::Write for Bytes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_sets_find_exactly_their_names() {
+        let long = "x".repeat(70);
+        for count in [0, 12] {
+            let names: Vec<String> = ["topic", "constructor", "", &long, "__proto__", "toJSON"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain((0..count).map(|i| format!("name{i}")))
+                .collect();
+            let set = Names::new(&names);
+            for n in &names {
+                assert!(set.contains(n), "{n:?}");
+            }
+            for n in [
+                "topix",
+                "tipic",
+                "t",
+                "x",
+                "constructoR",
+                "name",
+                "name99",
+                &"x".repeat(71),
+                "toJSOn",
+            ] {
+                assert!(!set.contains(n), "{n:?}");
+            }
+        }
+    }
 
     /// Nanoseconds per line for the benchmark's event (`cargo test --release -- --ignored`).
     #[test]
