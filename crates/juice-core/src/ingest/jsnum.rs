@@ -228,11 +228,12 @@ pub(crate) fn js_string_of_text(text: &str, out: &mut String) {
 pub(crate) fn prints_as_itself(text: &str) -> bool {
     let b = text.as_bytes();
     let digits = b.strip_prefix(b"-").unwrap_or(b);
-    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
-        Some(dot) => (&digits[..dot], &digits[dot + 1..]),
-        None => (digits, &[][..]),
+    let (int, frac, dot) = match digits.iter().position(|&c| c == b'.') {
+        Some(dot) => (&digits[..dot], &digits[dot + 1..], true),
+        None => (digits, &[][..], false),
     };
     if int.is_empty()
+        || (dot && frac.is_empty())
         || int.len() > 21
         || !int.iter().all(u8::is_ascii_digit)
         || !frac.iter().all(u8::is_ascii_digit)
@@ -311,6 +312,7 @@ mod tests {
             ("100000000000000000000", true),
             ("1000000000000000000000", false),
             ("007", false),
+            ("1.", false),
         ] {
             assert_eq!(prints_as_itself(text), itself, "{text}");
         }

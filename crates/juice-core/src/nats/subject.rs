@@ -46,7 +46,10 @@ impl fmt::Display for SubjectError {
                 "the NATS subject would be {n} bytes long once escaped; the limit is {MAX_SUBJECT_BYTES}"
             ),
             SubjectError::ForeignSubject => write!(f, "subject is not under this prefix"),
-            SubjectError::BadEscape => write!(f, "subject holds a token no Juice topic produces"),
+            SubjectError::BadEscape => write!(
+                f,
+                "subject holds a token no Juice topic produces (or bytes that are not UTF-8)"
+            ),
         }
     }
 }
@@ -62,6 +65,8 @@ pub struct Subjects {
 impl Subjects {
     /// `prefix` is one or more dot-separated tokens (`juice`, `lab1.juice`), each made of printable
     /// ASCII other than `*`, `>` and `.`; it must not start with `$`, which NATS keeps for itself.
+    /// Systems sharing a cluster need prefixes that are not token prefixes of one another: under
+    /// `lab1`, the type `juice` would meet `lab1.juice`'s subjects.
     pub fn new(prefix: &str) -> Result<Subjects, SubjectError> {
         if prefix.starts_with('$') {
             return Err(SubjectError::BadPrefix(format!(
@@ -85,7 +90,7 @@ impl Subjects {
         }
         if prefix.len() > MAX_SUBJECT_BYTES / 4 {
             return Err(SubjectError::BadPrefix(format!(
-                "is {} bytes long; keep it under {}",
+                "is {} bytes long; the limit is {} bytes",
                 prefix.len(),
                 MAX_SUBJECT_BYTES / 4
             )));
@@ -142,8 +147,9 @@ impl Subjects {
             unescape_token(token.as_bytes(), out)?;
             out.push(crate::wire::SEP);
         }
-        // The type segment must not be empty; the wire format has no such frame.
-        if out.first() == Some(&crate::wire::SEP) {
+        // The type segment must not be empty, and topics are text: the wire format has neither
+        // an empty type nor bytes that are not UTF-8.
+        if out.first() == Some(&crate::wire::SEP) || std::str::from_utf8(out).is_err() {
             return Err(SubjectError::BadEscape);
         }
         Ok(())
@@ -200,7 +206,8 @@ fn unescape_token(token: &[u8], out: &mut Vec<u8>) -> Result<(), SubjectError> {
             return Err(SubjectError::BadEscape);
         };
         let v = hi << 4 | lo;
-        if plain(v) {
+        // A plain byte is never escaped, and a dot never is either: segments cannot hold one.
+        if plain(v) || v == crate::wire::SEP {
             return Err(SubjectError::BadEscape);
         }
         out.push(v);
@@ -272,6 +279,10 @@ mod tests {
             "juice.T.a b",
             "juice.T.a*",
             "juice.T..x",
+            "juice.T~2Ea.b",
+            "juice.T.a~2Eb",
+            "juice.T.~FF",
+            "juice.T.~C3",
         ] {
             assert!(frame(s).is_err(), "{s}");
         }
