@@ -423,16 +423,15 @@ impl Consumer for LineBatcher {
             // Lossless with the queue full: the batch grows past its size instead of the queue
             // past its bound; `room()` already limits how much this drain reads.
         }
-        if !matches!(self.cache.get(type_id as usize), Some(Some(_)))
-            && self.schema(type_id).is_none()
-        {
+        // Looked up in the shared map on first sight only (which fills the cache), then borrowed
+        // from the cache rather than cloned: this runs once per event.
+        if !matches!(self.cache.get(type_id as usize), Some(Some(_))) {
+            self.schema(type_id);
+        }
+        let Some(Some(schema)) = self.cache.get(type_id as usize) else {
             self.counters.rejected.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .error(format!("no storage schema for type id {type_id}"));
-            return;
-        }
-        // Borrowed from the cache rather than cloned: this runs once per event.
-        let Some(Some(schema)) = self.cache.get(type_id as usize) else {
             return;
         };
         if self.batch.len() == 0 {
