@@ -432,34 +432,35 @@ impl Forwarder {
 
     /// Forwards up to DRAIN_LIMIT messages. Returns false if told to quit meanwhile.
     fn forward_messages(&mut self, frame: &mut RawFrame) -> bool {
-        let (mut n, mut bytes) = (0u64, 0u64);
-        let mut alive = true;
-        'drain: for _ in 0..DRAIN_LIMIT {
+        for _ in 0..DRAIN_LIMIT {
             if frame.recv(&mut self.xsub, zmq::DONTWAIT).is_err() {
                 break;
             }
             if self.track_topics {
                 self.batch.see(frame.bytes());
             }
+            let mut bytes = 0u64;
             loop {
                 let more = frame.more();
                 bytes += frame.size() as u64;
+                if !more {
+                    // Counted before the last frame leaves: once a subscriber holds a message,
+                    // stats() already includes it, so readers never see delivery ahead of count.
+                    self.counters.messages.fetch_add(1, Ordering::Relaxed);
+                    self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+                }
                 let flags = if more { zmq::SNDMORE } else { 0 };
                 // Without NODROP, XPUB never blocks: at a full subscriber pipe libzmq drops
                 // for that subscriber only. With it (lossless), wait for room.
                 if !send_waiting(frame, &mut self.xpub, &self.ctl, flags) {
-                    alive = false;
-                    break 'drain;
+                    return false;
                 }
                 if !more || frame.recv(&mut self.xsub, 0).is_err() {
                     break;
                 }
             }
-            n += 1;
         }
-        self.counters.messages.fetch_add(n, Ordering::Relaxed);
-        self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
-        alive
+        true
     }
 }
 

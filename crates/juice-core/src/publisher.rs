@@ -248,7 +248,6 @@ impl Shared {
             read_notices(sock, &mut inner.routes);
         }
         let mut at = 0;
-        let (mut sent, mut unrouted) = (0u64, 0u64);
         while at < batch.len() {
             let (rec, next) = read_publish(batch, at)?;
             // Batches usually repeat one type name; check each distinct run once.
@@ -268,16 +267,16 @@ impl Shared {
                 }
                 Err(e) => return Err(Error::zmq("send", e)),
             }
+            // Counted before the payload frame completes the message, so stats() never lags
+            // behind what a subscriber already holds.
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            if !inner.routes.routed(&inner.frame) {
+                self.unrouted.fetch_add(1, Ordering::Relaxed);
+            }
             // Once the first frame is accepted, libzmq accepts the rest of the message.
             socket::send_frame(sock, rec.payload, 0).map_err(|e| Error::zmq("send", e))?;
-            sent += 1;
-            if !inner.routes.routed(&inner.frame) {
-                unrouted += 1;
-            }
             at = next;
         }
-        self.sent.fetch_add(sent, Ordering::Relaxed);
-        self.unrouted.fetch_add(unrouted, Ordering::Relaxed);
         Ok(at)
     }
 
