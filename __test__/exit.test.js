@@ -7,15 +7,29 @@ const path = require('node:path')
 
 const child = path.join(__dirname, 'fixtures', 'exit-child.js')
 
-function runMode(mode, killAfterMs, nodeArgs = []) {
+/**
+ * Runs the child in `mode` and SIGKILLs it after `killAfterMs`; with `after`, the clock starts
+ * only once the child printed that text (its start-up time varies on a loaded machine).
+ */
+function runMode(mode, killAfterMs, nodeArgs = [], after = null) {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [...nodeArgs, child, mode], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
-    p.stdout.on('data', (d) => (out += d))
+    let timer = null
+    const arm = () => {
+      timer ??= setTimeout(() => p.kill('SIGKILL'), killAfterMs)
+    }
+    p.stdout.on('data', (d) => {
+      out += d
+      if (after !== null && out.includes(after)) arm()
+    })
     p.stderr.on('data', (d) => (out += d))
-    const timer = setTimeout(() => p.kill('SIGKILL'), killAfterMs)
+    if (after === null) arm()
+    // Even a child that never prints is stopped.
+    const cap = setTimeout(() => p.kill('SIGKILL'), 60_000)
     p.on('exit', (code, signal) => {
       clearTimeout(timer)
+      clearTimeout(cap)
       resolve({ code, signal, out })
     })
   })
@@ -29,7 +43,7 @@ test('a process with closed publishers, subscribers and proxy exits normally', a
 })
 
 test('a pending async get() keeps the process alive', async (t) => {
-  const r = await runMode('pending', 1500)
+  const r = await runMode('pending', 1000, [], 'waiting')
   t.regex(r.out, /waiting/)
   t.is(r.signal, 'SIGKILL', 'still running when killed')
 })

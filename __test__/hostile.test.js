@@ -254,7 +254,8 @@ test('queries never stall forwarding: 100,000 topics and 4 peers pipelining "top
     const busy = await roundTrips(p.info, 200)
     const p99 = (xs) => xs[Math.floor(xs.length * 0.99)]
     t.log(`round trip p50/p99: quiet ${quiet[50].toFixed(1)}/${p99(quiet).toFixed(1)} ms, flooded ${busy[100].toFixed(1)}/${p99(busy).toFixed(1)} ms`)
-    t.true(p99(busy) < 100, `p99 under the query flood is ${p99(busy).toFixed(1)} ms`)
+    // A stalled forwarder shows up as seconds; a busy 2-core machine as tens of milliseconds.
+    t.true(p99(busy) < 250, `p99 under the query flood is ${p99(busy).toFixed(1)} ms`)
     const grew = p.rssKiB() - rssBefore
     t.log(`proxy RSS grew by ${grew} KiB during the flood`)
     t.true(grew < 256 * 1024, `unread answers are not queued without bound (RSS +${grew} KiB)`)

@@ -70,8 +70,12 @@ test('subscribe() and unsubscribe() take effect while receiving', async (t) => {
   t.is((await sub.get(5)).i, 1)
   sub.subscribe(Telemetry, { topic: 'b' })
   await subscribed(proxy, 2)
-  await pub.publish(new Telemetry({ path: 'b', i: 2 }))
+  // The proxy counts a subscription before its notice reaches an existing publisher, which
+  // filters until then; a new publisher waits for the replayed subscriptions.
+  const late = new j.PublisherAsync(proxy.frontend)
+  await late.publish(new Telemetry({ path: 'b', i: 2 }))
   t.is((await sub.get(5)).i, 2)
+  await late.close()
   t.true(sub.unsubscribe(Telemetry, { topic: 'a' }))
   t.false(sub.unsubscribe(Telemetry, { topic: 'never' }))
   await new Promise((r) => setTimeout(r, 200))

@@ -14,6 +14,8 @@ const PROBE_TIMEOUT_MS = 200
 
 /** One probe, now: why a `role` client cannot talk to `uri`, or undefined. */
 export function diagnoseNow(uri: string, role: 'publisher' | 'subscriber' | 'query', haveCurve: boolean): string | undefined {
+  // A NATS client reports its own connection errors (handshakeError); the probe speaks ZMTP.
+  if (/^\s*(nats|tls):\/\//.test(uri)) return undefined
   return native.diagnoseEndpoint(uri, role, haveCurve, PROBE_TIMEOUT_MS) ?? undefined
 }
 

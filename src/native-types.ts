@@ -185,6 +185,8 @@ export interface PublisherOptions {
   lingerMs?: number
   subscriptionWaitMs?: number
   curve?: ClientCurve
+  /** Over NATS: the subject prefix (default "juice"). */
+  natsPrefix?: string
 }
 
 export interface PublisherStats {
@@ -223,6 +225,8 @@ export interface SubscriberOptions {
   maxMessageSize?: number
   lossless?: boolean
   curve?: ClientCurve
+  /** Over NATS: the subject prefix (default "juice"). */
+  natsPrefix?: string
 }
 
 export interface SubscriberStats {

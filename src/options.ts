@@ -50,6 +50,12 @@ export function secondsOption(owner: string, name: string, value: unknown, max =
   return Math.round(value * 1000)
 }
 
+export function stringOption(owner: string, name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw new TypeError(`${owner} option ${name} must be a string, got ${describe(value)}`)
+  return value
+}
+
 export function boolOption(owner: string, name: string, value: unknown): boolean | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'boolean') throw new TypeError(`${owner} option ${name} must be true or false, got ${describe(value)}`)

@@ -15,7 +15,7 @@ import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
 import type { NativePublisher } from './native'
 import { BatchWriter } from './records'
-import { I32_MAX, intOption, limitOption, MAX_SECONDS, secondsOption } from './options'
+import { I32_MAX, intOption, limitOption, MAX_SECONDS, secondsOption, stringOption } from './options'
 import { checkTopic } from './topic'
 import { clientStatus, type ConnectionStatus, type StatusOptions } from './status'
 
@@ -44,6 +44,11 @@ export interface PublisherOptions {
    * -1 for no limit. Default 128 MiB, the proxy's default.
    */
   maxMessageSize?: number
+  /**
+   * Over NATS (a `nats://` URI, or several separated by commas): the subject prefix events travel
+   * under, `<prefix>.<Type>.<topic segments>`. One or more dot-separated tokens. Default `juice`.
+   */
+  natsPrefix?: string
 }
 
 export interface PublisherStats {
@@ -141,6 +146,7 @@ abstract class PublisherBase {
       lingerMs: this.lingerMs,
       subscriptionWaitMs: secondsOption(o, 'subscriptionWait', opts.subscriptionWait, MAX_WAIT_S),
       curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Publisher'),
+      natsPrefix: stringOption(o, 'natsPrefix', opts.natsPrefix),
     }
     this.native = call(() => new native.NativePublisher(uri, nativeOpts))
     this.diagnosis = new Diagnosis(uri, 'publisher', opts.curve !== undefined)

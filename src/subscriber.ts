@@ -14,7 +14,7 @@ import { BatchReader } from './records'
 import { eventClass, RECEIVED_FRAME, typeOfFrame } from './by-name'
 import { AsyncQueue } from './queue'
 import { flushBlockingPublishers } from './publisher'
-import { boolOption, I32_MAX, intOption, limitOption, U32_MAX } from './options'
+import { boolOption, I32_MAX, intOption, limitOption, stringOption, U32_MAX } from './options'
 import { checkTopic } from './topic'
 import { clientStatus, type ConnectionStatus, type StatusOptions } from './status'
 import { longTimeout } from './timers'
@@ -48,6 +48,11 @@ export interface SubscriberOptions {
    * costs a string per event.
    */
   keepTopic?: boolean
+  /**
+   * Over NATS (a `nats://` URI, or several separated by commas): the subject prefix events travel
+   * under, `<prefix>.<Type>.<topic segments>`. One or more dot-separated tokens. Default `juice`.
+   */
+  natsPrefix?: string
 }
 
 export interface SubscribeAllOptions {
@@ -99,6 +104,7 @@ export function nativeSubscriberOptions(opts: SubscriberOptions) {
     maxMessageSize: limitOption(o, 'maxMessageSize', opts.maxMessageSize),
     lossless: boolOption(o, 'lossless', opts.lossless),
     curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
+    natsPrefix: stringOption(o, 'natsPrefix', opts.natsPrefix),
   }
 }
 

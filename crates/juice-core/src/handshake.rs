@@ -30,6 +30,15 @@ impl HandshakeLog {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// A link that reports its state as a whole (a NATS connection) sets it here.
+    pub(crate) fn set_connected(&self, up: bool) {
+        self.connected.store(u64::from(up), Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_failure(&self, why: String) {
+        self.record(why);
+    }
+
     fn record(&self, why: String) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);

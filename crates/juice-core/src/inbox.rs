@@ -134,6 +134,10 @@ impl Inbox {
         self.lock().count
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// How many more events fit under both bounds (0 once the byte bound is reached).
     pub(crate) fn room(&self) -> usize {
         let st = self.lock();

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::handshake::{HandshakeLog, HandshakeMonitor};
+use crate::nats::NatsPublisher;
 use crate::records::read_publish;
 use crate::routes::Routes;
 use crate::socket::{self, Control};
@@ -49,6 +50,8 @@ pub struct PublisherOptions {
     pub subscription_wait_ms: u64,
     /// CURVE keys, for a proxy that requires them.
     pub curve: Option<ClientKeys>,
+    /// Over NATS: the subject prefix ([`crate::nats::subject::DEFAULT_PREFIX`] by default).
+    pub nats_prefix: String,
 }
 
 impl Default for PublisherOptions {
@@ -58,6 +61,7 @@ impl Default for PublisherOptions {
             linger_ms: 5_000,
             subscription_wait_ms: 5_000,
             curve: None,
+            nats_prefix: crate::nats::subject::DEFAULT_PREFIX.to_string(),
         }
     }
 }
@@ -107,7 +111,7 @@ struct Inner {
 /// How often the watcher thread reads subscription notices while the caller is not sending.
 const WATCH_INTERVAL: Duration = Duration::from_millis(20);
 
-pub struct Publisher {
+pub struct ZmqPublisher {
     shared: Arc<Shared>,
     /// Reads subscription notices in the background, so that a lost connection is known (and
     /// what is sent meanwhile counted as unrouted) even if the caller was idle when it happened:
@@ -129,7 +133,7 @@ pub struct Shared {
     handshakes: HandshakeLog,
 }
 
-impl std::ops::Deref for Publisher {
+impl std::ops::Deref for ZmqPublisher {
     type Target = Shared;
     fn deref(&self) -> &Shared {
         &self.shared
@@ -166,7 +170,7 @@ fn watch(shared: Arc<Shared>, ctl: zmq::Socket) {
     }
 }
 
-impl Publisher {
+impl ZmqPublisher {
     pub fn connect(uri: &str, opts: PublisherOptions) -> Result<Self> {
         let ctx = socket::context();
         let mut sock = socket::open(ctx, zmq::XPUB, "publisher socket")?;
@@ -210,7 +214,7 @@ impl Publisher {
             .name("juice-pub-watch".into())
             .spawn(move || watch(s2, ctl))
             .map_err(|e| Error::invalid_arg(format!("cannot start publisher thread: {e}")))?;
-        Ok(Publisher {
+        Ok(ZmqPublisher {
             shared,
             watcher: Mutex::new(Some(watcher)),
             control,
@@ -422,7 +426,7 @@ impl Shared {
     }
 }
 
-impl Publisher {
+impl ZmqPublisher {
     /// Closes the socket and waits (up to linger) until libzmq has written out everything sent.
     /// Safe to call more than once.
     pub fn close(&self) {
@@ -439,7 +443,7 @@ impl Publisher {
     }
 }
 
-impl Drop for Publisher {
+impl Drop for ZmqPublisher {
     fn drop(&mut self) {
         self.close();
     }
@@ -453,6 +457,78 @@ fn read_notices(sock: &zmq::Socket, routes: &mut Routes) -> bool {
         subscribed |= routes.notice(&msg);
     }
     subscribed
+}
+
+/// A publisher on either transport: ZeroMQ (`tcp://`, `ipc://`, `inproc://`) or NATS
+/// (`nats://`, a comma-separated list of servers). Both take the same batches and report the same
+/// stats.
+pub enum Publisher {
+    Zmq(ZmqPublisher),
+    Nats(Box<NatsPublisher>),
+}
+
+impl Publisher {
+    pub fn connect(uri: &str, opts: PublisherOptions) -> Result<Self> {
+        if crate::nats::is_nats_uri(uri) {
+            let linger = Duration::from_millis(opts.linger_ms.max(0) as u64);
+            let p = NatsPublisher::connect(uri, &opts.nats_prefix, linger)?;
+            return Ok(Publisher::Nats(Box::new(p)));
+        }
+        Ok(Publisher::Zmq(ZmqPublisher::connect(uri, opts)?))
+    }
+
+    /// Sends from `batch` without waiting; returns the bytes consumed.
+    pub fn try_send(&self, batch: &[u8]) -> Result<usize> {
+        match self {
+            Publisher::Zmq(p) => p.try_send(batch),
+            Publisher::Nats(p) => p.try_send(batch),
+        }
+    }
+
+    /// Waits up to `timeout` until sending can make progress; returns whether it can.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<bool> {
+        match self {
+            Publisher::Zmq(p) => p.wait_ready(timeout),
+            Publisher::Nats(p) => p.wait_ready(timeout),
+        }
+    }
+
+    /// Sends the whole batch, waiting for at most `limit`; returns the bytes consumed.
+    pub fn send_blocking(&self, batch: &[u8], limit: Option<Duration>) -> Result<usize> {
+        match self {
+            Publisher::Zmq(p) => p.send_blocking(batch, limit),
+            Publisher::Nats(p) => p.send_blocking(batch, limit),
+        }
+    }
+
+    pub fn stats(&self) -> PublisherStats {
+        match self {
+            Publisher::Zmq(p) => p.stats(),
+            Publisher::Nats(p) => p.stats(),
+        }
+    }
+
+    pub fn handshake_error(&self) -> Option<String> {
+        match self {
+            Publisher::Zmq(p) => p.handshake_error(),
+            Publisher::Nats(p) => p.handshake_error(),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Publisher::Zmq(p) => p.is_closed(),
+            Publisher::Nats(p) => p.is_closed(),
+        }
+    }
+
+    /// Closes, waiting up to linger for what was sent to be written out. Safe to call again.
+    pub fn close(&self) {
+        match self {
+            Publisher::Zmq(p) => p.close(),
+            Publisher::Nats(p) => p.close(),
+        }
+    }
 }
 
 #[cfg(test)]

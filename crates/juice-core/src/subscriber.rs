@@ -15,6 +15,7 @@ use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::inbox::{Inbox, Pending};
+use crate::nats::receiver::{Receiver, Sink};
 use crate::socket::{self, Control};
 use crate::topic_tree::TopicTree;
 use crate::wire::{self, Malformed};
@@ -44,6 +45,8 @@ pub struct SubscriberOptions {
     pub lossless: bool,
     /// CURVE keys, for a proxy that requires them.
     pub curve: Option<ClientKeys>,
+    /// Over NATS: the subject prefix ([`crate::nats::subject::DEFAULT_PREFIX`] by default).
+    pub nats_prefix: String,
 }
 
 impl Default for SubscriberOptions {
@@ -56,23 +59,24 @@ impl Default for SubscriberOptions {
             max_message_size: 128 << 20,
             lossless: false,
             curve: None,
+            nats_prefix: crate::nats::subject::DEFAULT_PREFIX.to_string(),
         }
     }
 }
 
-/// Counters the receive thread writes.
+/// Counters the receive thread (or the NATS receive tasks) write.
 #[derive(Default)]
-struct Counters {
-    received: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) received: AtomicU64,
     frame_count: AtomicU64,
     bad_utf8: AtomicU64,
     bad_topic: AtomicU64,
     oversized: AtomicU64,
-    unmatched: AtomicU64,
+    pub(crate) unmatched: AtomicU64,
 }
 
 impl Counters {
-    fn malformed(&self, kind: Malformed) {
+    pub(crate) fn malformed(&self, kind: Malformed) {
         let c = match kind {
             Malformed::FrameCount => &self.frame_count,
             Malformed::BadUtf8 => &self.bad_utf8,
@@ -92,7 +96,8 @@ pub struct SubscriberStats {
     pub delivered: u64,
     /// Events waiting in the inbox.
     pub queued: u64,
-    /// Matching events dropped because the inbox was full.
+    /// Matching events dropped because the inbox was full; over NATS, also messages the client
+    /// dropped because this subscriber fell behind (NATS's "slow consumer", a lower bound).
     pub dropped: u64,
     /// Messages without exactly two frames.
     pub malformed_frames: u64,
@@ -133,8 +138,44 @@ pub struct Subscriber {
     /// Shared with the receive thread; written only by `subscribe`/`unsubscribe`, which update it
     /// before the ZMQ filter changes, so no event can pass the filter without a tree entry.
     tree: Arc<RwLock<TopicTree>>,
-    control: Control,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    link: Link,
+}
+
+/// How filters reach the transport, and how it stops.
+enum Link {
+    /// Commands to the ZeroMQ receive thread, which owns the SUB socket.
+    Zmq {
+        control: Control,
+        thread: Mutex<Option<JoinHandle<()>>>,
+    },
+    Nats(Receiver),
+}
+
+impl Link {
+    fn filter(&self, add: bool, prefix: &[u8]) -> Result<()> {
+        match self {
+            Link::Zmq { control, .. } => {
+                let mut cmd = Vec::with_capacity(prefix.len() + 1);
+                cmd.push(if add { CMD_SUBSCRIBE } else { CMD_UNSUBSCRIBE });
+                cmd.extend_from_slice(prefix);
+                control.send("subscriber", &cmd)
+            }
+            Link::Nats(r) => r.filter(add, prefix),
+        }
+    }
+
+    fn close(&self) {
+        match self {
+            Link::Zmq { control, thread } => {
+                control.shut(&[CMD_QUIT]);
+                let handle = thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(h) = handle {
+                    let _ = h.join();
+                }
+            }
+            Link::Nats(r) => r.close(),
+        }
+    }
 }
 
 impl Subscriber {
@@ -149,6 +190,14 @@ impl Subscriber {
         opts: SubscriberOptions,
         consumer: Option<Box<dyn Consumer>>,
     ) -> Result<Self> {
+        if crate::nats::is_nats_uri(uri) {
+            if consumer.is_some() {
+                return Err(Error::invalid_arg(
+                    "native ingestion over NATS is not supported yet; run the sink on a ZeroMQ proxy (juice bridge carries NATS events there)",
+                ));
+            }
+            return Self::connect_nats(uri, opts);
+        }
         let ctx = socket::context();
         let sub = socket::open(ctx, zmq::SUB, "subscriber socket")?;
         sub.set_linger(0).map_err(|e| Error::zmq("linger", e))?;
@@ -194,8 +243,36 @@ impl Subscriber {
             counters,
             handshakes,
             tree,
-            control,
-            thread: Mutex::new(Some(thread)),
+            link: Link::Zmq {
+                control,
+                thread: Mutex::new(Some(thread)),
+            },
+        })
+    }
+
+    fn connect_nats(uri: &str, opts: SubscriberOptions) -> Result<Self> {
+        let inbox = Arc::new(Inbox::new(
+            opts.max_queue,
+            opts.max_queue_bytes,
+            opts.lossless,
+        ));
+        let counters = Arc::new(Counters::default());
+        let tree = Arc::new(RwLock::new(TopicTree::new()));
+        let handshakes = Arc::new(HandshakeLog::default());
+        let sink = Sink {
+            inbox: inbox.clone(),
+            counters: counters.clone(),
+            tree: tree.clone(),
+            max_payload: opts.max_payload,
+            lossless: opts.lossless,
+        };
+        let receiver = Receiver::start(uri, &opts.nats_prefix, handshakes.clone(), sink)?;
+        Ok(Subscriber {
+            inbox,
+            counters,
+            handshakes,
+            tree,
+            link: Link::Nats(receiver),
         })
     }
 
@@ -223,9 +300,7 @@ impl Subscriber {
             tree.add(&prefix);
             id
         };
-        let mut cmd = vec![CMD_SUBSCRIBE];
-        cmd.extend_from_slice(&prefix);
-        if let Err(e) = self.control.send("subscriber", &cmd) {
+        if let Err(e) = self.link.filter(true, &prefix) {
             self.tree
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
@@ -242,7 +317,7 @@ impl Subscriber {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .add_all();
-        self.control.send("subscriber", &[CMD_SUBSCRIBE])
+        self.link.filter(true, &[])
     }
 
     /// Removes one `subscribe_all`. Returns false when there was none.
@@ -255,7 +330,7 @@ impl Subscriber {
         {
             return Ok(false);
         }
-        self.control.send("subscriber", &[CMD_UNSUBSCRIBE])?;
+        self.link.filter(false, &[])?;
         Ok(true)
     }
 
@@ -274,9 +349,7 @@ impl Subscriber {
         {
             return Ok(false);
         }
-        let mut cmd = vec![CMD_UNSUBSCRIBE];
-        cmd.extend_from_slice(&prefix);
-        self.control.send("subscriber", &cmd)?;
+        self.link.filter(false, &prefix)?;
         Ok(true)
     }
 
@@ -291,7 +364,7 @@ impl Subscriber {
             received: get(&c.received),
             delivered: get(&self.inbox.delivered),
             queued: self.inbox.len() as u64,
-            dropped: get(&self.inbox.dropped),
+            dropped: get(&self.inbox.dropped) + self.slow_consumer(),
             malformed_frames: get(&c.frame_count),
             malformed_utf8: get(&c.bad_utf8),
             malformed_topic: get(&c.bad_topic),
@@ -311,12 +384,15 @@ impl Subscriber {
     /// Stops the receive thread and waits for it. Events already in the inbox can still be taken;
     /// after that, takes fail with "closed". Safe to call more than once.
     pub fn close(&self) {
-        self.control.shut(&[CMD_QUIT]);
-        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(h) = handle {
-            let _ = h.join();
-        }
+        self.link.close();
         self.inbox.close();
+    }
+
+    fn slow_consumer(&self) -> u64 {
+        match &self.link {
+            Link::Nats(r) => r.slow_consumer(),
+            Link::Zmq { .. } => 0,
+        }
     }
 }
 

@@ -85,6 +85,8 @@ pub struct PublisherOptions {
     pub linger_ms: Option<i32>,
     pub subscription_wait_ms: Option<u32>,
     pub curve: Option<ClientCurve>,
+    /// Over NATS: the subject prefix (default "juice").
+    pub nats_prefix: Option<String>,
 }
 
 impl From<PublisherOptions> for core::PublisherOptions {
@@ -97,6 +99,7 @@ impl From<PublisherOptions> for core::PublisherOptions {
                 .subscription_wait_ms
                 .map_or(d.subscription_wait_ms, u64::from),
             curve: o.curve.map(Into::into),
+            nats_prefix: o.nats_prefix.unwrap_or(d.nats_prefix),
         }
     }
 }
@@ -112,6 +115,8 @@ pub struct SubscriberOptions {
     pub max_message_size: Option<f64>,
     pub lossless: Option<bool>,
     pub curve: Option<ClientCurve>,
+    /// Over NATS: the subject prefix (default "juice").
+    pub nats_prefix: Option<String>,
 }
 
 impl From<SubscriberOptions> for core::SubscriberOptions {
@@ -125,6 +130,7 @@ impl From<SubscriberOptions> for core::SubscriberOptions {
             max_message_size: o.max_message_size.map_or(d.max_message_size, |v| v as i64),
             lossless: o.lossless.unwrap_or(d.lossless),
             curve: o.curve.map(Into::into),
+            nats_prefix: o.nats_prefix.unwrap_or(d.nats_prefix),
         }
     }
 }

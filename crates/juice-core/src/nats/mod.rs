@@ -1,5 +1,13 @@
-//! Juice events over NATS (issue 19). So far: [`subject`], how a Juice topic frame becomes a NATS
-//! subject and back, and which NATS subscriptions carry a Juice subscription. The transport that
-//! uses it comes next; `docs/design/nats.md` has the plan.
+//! Juice events over NATS (issue 19): [`subject`] maps a Juice topic frame to a NATS subject and
+//! back; [`connect`] opens a client on the shared [`runtime`]; [`publisher`] and [`receiver`]
+//! are the two ends of the transport, reached through [`crate::Publisher`] and
+//! [`crate::Subscriber`] when the URI is `nats://`. `docs/design/nats.md` has the design.
 
+pub mod connect;
+pub mod publisher;
+pub(crate) mod receiver;
+pub(crate) mod runtime;
 pub mod subject;
+
+pub use connect::is_nats_uri;
+pub use publisher::NatsPublisher;

@@ -1,0 +1,75 @@
+// A three-node nats-server cluster on loopback for the NATS tests: routed, each node on its own
+// free ports, stopped by stop(). nats-server comes from `node scripts/ensure-nats.js` (npm test
+// runs it); without it these tests fail and say so.
+'use strict'
+const fs = require('node:fs')
+const http = require('node:http')
+const { spawn } = require('node:child_process')
+const { freePort } = require('./helpers')
+
+function natsServer() {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin']) {
+    const p = `${dir}/nats-server`
+    if (dir && fs.existsSync(p)) return p
+  }
+  throw new Error('nats-server not found on PATH or in /usr/sbin: run `node scripts/ensure-nats.js` (npm test does)')
+}
+
+function get(port, path) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, timeout: 1000 }, (res) => {
+      let body = ''
+      res.on('data', (c) => { body += c })
+      res.on('end', () => resolve(body))
+    })
+    req.on('error', () => resolve(''))
+    req.on('timeout', () => { req.destroy(); resolve('') })
+  })
+}
+
+async function startCluster(n = 3) {
+  const bin = natsServer()
+  const nodes = []
+  for (let i = 0; i < n; i++) nodes.push({ client: await freePort(), route: await freePort(), http: await freePort(), name: `n${i}` })
+  const routes = nodes.map((x) => `nats://127.0.0.1:${x.route}`).join(',')
+  const launch = (x) => {
+    x.proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(x.client), '-m', String(x.http), '-n', x.name,
+      '--cluster_name', 'juice-test', '-cluster', `nats://127.0.0.1:${x.route}`, '-routes', routes], { stdio: 'ignore' })
+  }
+  nodes.forEach(launch)
+  const routed = async (x) => {
+    const m = /"num_routes":\s*(\d+)/.exec(await get(x.http, '/routez'))
+    return m !== null && Number(m[1]) >= n - 1
+  }
+  const waitRouted = async () => {
+    const end = Date.now() + 20_000
+    for (const x of nodes) {
+      while (x.proc && !(await routed(x))) {
+        if (Date.now() > end) throw new Error(`nats-server ${x.name} did not route to its ${n - 1} peers within 20 s`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+  }
+  await waitRouted()
+  return {
+    nodes,
+    url: (i) => `nats://127.0.0.1:${nodes[i].client}`,
+    /** SIGKILLs node i. */
+    async kill(i) {
+      const p = nodes[i].proc
+      nodes[i].proc = null
+      p.kill('SIGKILL')
+      await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)))
+    },
+    /** Starts node i again and waits until the cluster is routed. */
+    async restart(i) {
+      launch(nodes[i])
+      await waitRouted()
+    },
+    async stop() {
+      for (const x of nodes) if (x.proc) x.proc.kill('SIGKILL')
+    },
+  }
+}
+
+module.exports = { startCluster }

@@ -1,0 +1,239 @@
+//! Publishing over NATS: each publish record becomes one NATS message on the subject of its
+//! topic frame, with upstream's JSON payload unchanged.
+//!
+//! The caller's thread hands messages to the client's command queue without waiting
+//! (`try_send`); a full queue (the server slow or away) is "would block", as a full libzmq pipe
+//! is on the ZeroMQ side, and `wait_ready` waits until the client has written what it holds.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::client::PublishErrorKind;
+use async_nats::Client;
+use bytes::Bytes;
+use futures_util::FutureExt;
+
+use super::connect::{self, LinkEvents};
+use super::runtime;
+use super::subject::Subjects;
+use crate::error::{Error, ErrorCode, Result};
+use crate::handshake::HandshakeLog;
+use crate::publisher::PublisherStats;
+use crate::records::read_publish;
+use crate::wire;
+
+/// The server's `max_payload` until it has told us (NATS's own default).
+const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
+
+struct Scratch {
+    frame: Vec<u8>,
+    subject: String,
+    checked_type: Vec<u8>,
+}
+
+pub struct NatsPublisher {
+    client: Mutex<Option<Client>>,
+    scratch: Mutex<Scratch>,
+    subjects: Subjects,
+    log: Arc<HandshakeLog>,
+    events: Arc<LinkEvents>,
+    linger: Duration,
+    sent: AtomicU64,
+    blocked: AtomicU64,
+    linger_expired: AtomicBool,
+}
+
+impl NatsPublisher {
+    pub fn connect(uri: &str, prefix: &str, linger: Duration) -> Result<Self> {
+        let subjects = Subjects::new(prefix).map_err(|e| Error::invalid_arg(e.to_string()))?;
+        let log = Arc::new(HandshakeLog::default());
+        let events = Arc::new(LinkEvents::default());
+        let client = connect::connect(uri, "publisher", log.clone(), events.clone())?;
+        Ok(NatsPublisher {
+            client: Mutex::new(Some(client)),
+            scratch: Mutex::new(Scratch {
+                frame: Vec::new(),
+                subject: String::new(),
+                checked_type: Vec::new(),
+            }),
+            subjects,
+            log,
+            events,
+            linger,
+            sent: AtomicU64::new(0),
+            blocked: AtomicU64::new(0),
+            linger_expired: AtomicBool::new(false),
+        })
+    }
+
+    fn client(&self) -> Result<Client> {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| Error::closed("publisher"))
+    }
+
+    /// Queues records from `batch` without waiting; returns the bytes consumed. A record that
+    /// cannot be sent (too large for the server, a subject beyond NATS's limit) is an error when
+    /// it comes first, and otherwise ends the call just before it, so what precedes it is sent
+    /// and counted.
+    pub fn try_send(&self, batch: &[u8]) -> Result<usize> {
+        let client = self.client()?;
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &mut *scratch;
+        let max_payload = match client.server_info().max_payload {
+            0 => DEFAULT_MAX_PAYLOAD,
+            n => n,
+        };
+        let mut at = 0;
+        while at < batch.len() {
+            let (rec, next) = read_publish(batch, at)?;
+            let checked = self.check(s, rec.type_name, rec.topic, rec.payload.len(), max_payload);
+            if let Err(e) = checked {
+                return if at == 0 { Err(e) } else { Ok(at) };
+            }
+            let payload = Bytes::copy_from_slice(rec.payload);
+            // One poll: the client's queue takes the message now or not at all (tokio's bounded
+            // send is cancel-safe, so a dropped attempt sends nothing).
+            match client.publish(s.subject.clone(), payload).now_or_never() {
+                None => {
+                    self.blocked.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Some(Ok(())) => {
+                    self.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(Err(e)) => {
+                    let err = publish_error(e, rec.payload.len(), max_payload);
+                    return if at == 0 { Err(err) } else { Ok(at) };
+                }
+            }
+            at = next;
+        }
+        Ok(at)
+    }
+
+    /// Builds the record's subject into `s.subject` and checks what NATS would refuse.
+    fn check(
+        &self,
+        s: &mut Scratch,
+        type_name: &[u8],
+        topic: Option<&[u8]>,
+        size: usize,
+        max_payload: usize,
+    ) -> Result<()> {
+        if type_name.is_empty() || type_name != &s.checked_type[..] {
+            let name = std::str::from_utf8(type_name)
+                .map_err(|_| Error::invalid_arg("event type name is not valid UTF-8"))?;
+            wire::validate_type_name(name)?;
+            s.checked_type.clear();
+            s.checked_type.extend_from_slice(type_name);
+        }
+        if size > max_payload {
+            return Err(too_large(size, max_payload));
+        }
+        wire::topic_frame_into(&mut s.frame, type_name, topic);
+        self.subjects
+            .subject_of_frame(&s.frame, &mut s.subject)
+            .map_err(|e| Error::invalid_arg(format!("cannot publish over NATS: {e}")))
+    }
+
+    /// Waits until the client has written out what it holds (the server is reachable and keeps
+    /// up), at most `timeout`. Returns whether it did.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<bool> {
+        let client = self.client()?;
+        let flushed = runtime::block_on(timeout, client.flush())?;
+        Ok(matches!(flushed, Some(Ok(()))))
+    }
+
+    /// Sends the whole batch, waiting while the client's queue is full, for at most `limit`.
+    pub fn send_blocking(&self, batch: &[u8], limit: Option<Duration>) -> Result<usize> {
+        let deadline = limit.map(|d| Instant::now() + d);
+        let mut at = 0;
+        while at < batch.len() {
+            at += self.try_send(&batch[at..])?;
+            if at < batch.len() {
+                let wait = match deadline {
+                    None => Duration::from_secs(3600),
+                    Some(d) => match d.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => left,
+                        _ => break,
+                    },
+                };
+                self.wait_ready(wait.min(Duration::from_millis(100)))?;
+            }
+        }
+        Ok(at)
+    }
+
+    pub fn stats(&self) -> PublisherStats {
+        PublisherStats {
+            sent: self.sent.load(Ordering::Relaxed),
+            blocked: self.blocked.load(Ordering::Relaxed),
+            // Core NATS tells a publisher nothing about interest: a message nobody subscribes
+            // to is discarded by the server, unseen here.
+            unrouted: 0,
+            handshake_failures: self.log.failures(),
+            connected: self.log.connected() > 0,
+            linger_expired: self.linger_expired.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn handshake_error(&self) -> Option<String> {
+        self.log.last_error()
+    }
+
+    pub fn reconnects(&self) -> u64 {
+        self.events.reconnects.load(Ordering::Relaxed)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+
+    /// Waits up to linger until the client has written everything queued, then closes the
+    /// connection. Safe to call more than once.
+    pub fn close(&self) {
+        let Some(client) = self.client.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let flushed = runtime::block_on(self.linger, client.flush());
+        if !matches!(flushed, Ok(Some(Ok(())))) && self.sent.load(Ordering::Relaxed) > 0 {
+            self.linger_expired.store(true, Ordering::Relaxed);
+        }
+        // The connection closes once its last handle is gone.
+        drop(client);
+        self.log.set_connected(false);
+    }
+}
+
+impl Drop for NatsPublisher {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn too_large(size: usize, max: usize) -> Error {
+    Error::invalid_arg(format!(
+        "the event is {size} bytes, above the NATS server's max_payload of {max} bytes; \
+         raise max_payload in the server configuration or send smaller events"
+    ))
+}
+
+fn publish_error(e: async_nats::PublishError, size: usize, max: usize) -> Error {
+    match e.kind() {
+        PublishErrorKind::MaxPayloadExceeded => too_large(size, max),
+        PublishErrorKind::InvalidSubject => {
+            Error::invalid_arg(format!("NATS refused the subject: {e}"))
+        }
+        _ => Error::new(
+            ErrorCode::Closed,
+            format!("the NATS connection is closed: {e}"),
+        ),
+    }
+}

@@ -1,0 +1,304 @@
+//! Receiving over NATS for a [`crate::Subscriber`]: the same topic tree, counters and inbox as
+//! the ZeroMQ receive thread, fed from NATS subscriptions on the shared runtime.
+//!
+//! Per-message path (one task per NATS subscription pair, on the runtime thread):
+//!   subject -> [`Subjects::frame_of_subject`] -> [`wire::check_message`] -> [`TopicTree::matches`]
+//!   -> [`Pending::push`] -> once per burst already buffered by the client, [`Inbox::append`].
+//!
+//! Why a cover: NATS delivers a message once per matching subscription on a connection, while
+//! Juice delivers it once per subscriber. Only filters that no other live filter contains are
+//! subscribed on NATS (`T.a.` contains `T.a.b.`; the empty filter, "everything", contains all);
+//! the topic tree still decides which subscription an event belongs to. When a wider filter
+//! replaces narrower ones, it is subscribed before they are dropped, so a message in flight may
+//! arrive twice but is never lost.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use async_nats::{Client, Message};
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::connect::{self, LinkEvents};
+use super::runtime;
+use super::subject::Subjects;
+use crate::error::{Error, Result};
+use crate::handshake::HandshakeLog;
+use crate::inbox::{Inbox, Pending};
+use crate::subscriber::Counters;
+use crate::topic_tree::TopicTree;
+use crate::wire::{self, Malformed};
+
+/// Most messages taken from one subscription before handing them to the inbox.
+const DRAIN_LIMIT: usize = 4096;
+
+/// How long `close()` waits for the receive tasks to stop.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// How often a lossless receiver with a full inbox looks for room again.
+const FULL_RECHECK: Duration = Duration::from_millis(5);
+
+enum Cmd {
+    Add(Vec<u8>),
+    Remove(Vec<u8>),
+    Quit(oneshot::Sender<()>),
+}
+
+/// What a receive task shares with the subscriber.
+#[derive(Clone)]
+pub(crate) struct Sink {
+    pub inbox: Arc<Inbox>,
+    pub counters: Arc<Counters>,
+    pub tree: Arc<RwLock<TopicTree>>,
+    pub max_payload: usize,
+    pub lossless: bool,
+}
+
+pub(crate) struct Receiver {
+    cmds: mpsc::UnboundedSender<Cmd>,
+    events: Arc<LinkEvents>,
+    closed: Mutex<bool>,
+}
+
+impl Receiver {
+    pub(crate) fn start(
+        uri: &str,
+        prefix: &str,
+        log: Arc<HandshakeLog>,
+        sink: Sink,
+    ) -> Result<Receiver> {
+        let subjects = Subjects::new(prefix).map_err(|e| Error::invalid_arg(e.to_string()))?;
+        let events = Arc::new(LinkEvents::default());
+        let client = connect::connect(uri, "subscriber", log, events.clone())?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        runtime::handle()?.spawn(manage(client, subjects, sink, rx));
+        Ok(Receiver {
+            cmds: tx,
+            events,
+            closed: Mutex::new(false),
+        })
+    }
+
+    /// Adds (or with `add` false, removes) one subscription's filter frame; empty means all.
+    pub(crate) fn filter(&self, add: bool, frame: &[u8]) -> Result<()> {
+        let cmd = if add {
+            Cmd::Add(frame.to_vec())
+        } else {
+            Cmd::Remove(frame.to_vec())
+        };
+        self.cmds.send(cmd).map_err(|_| Error::closed("subscriber"))
+    }
+
+    /// Messages the client dropped because this subscriber fell behind (a lower bound).
+    pub(crate) fn slow_consumer(&self) -> u64 {
+        self.events.slow_consumer.load(Ordering::Relaxed)
+    }
+
+    /// Stops every receive task and closes the connection. Safe to call more than once.
+    pub(crate) fn close(&self) {
+        let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        if *closed {
+            return;
+        }
+        *closed = true;
+        let (tx, rx) = oneshot::channel();
+        if self.cmds.send(Cmd::Quit(tx)).is_ok() {
+            let _ = runtime::block_on(CLOSE_WAIT, rx);
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The filters to subscribe on NATS: the live ones no other live filter contains. Frames end in
+/// the separator, so a byte prefix is a segment prefix.
+pub(crate) fn cover<'a>(live: impl IntoIterator<Item = &'a Vec<u8>>) -> Vec<Vec<u8>> {
+    // In byte order a containing filter sorts right before everything it contains.
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for f in live {
+        if out.last().is_some_and(|last| f.starts_with(last)) {
+            continue;
+        }
+        out.push(f.clone());
+    }
+    out
+}
+
+async fn manage(
+    client: Client,
+    subjects: Subjects,
+    sink: Sink,
+    mut rx: mpsc::UnboundedReceiver<Cmd>,
+) {
+    let mut live: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    let mut readers: HashMap<Vec<u8>, JoinHandle<()>> = HashMap::new();
+    let mut quit = None;
+    while let Some(cmd) = rx.recv().await {
+        match cmd {
+            Cmd::Add(f) => *live.entry(f).or_default() += 1,
+            Cmd::Remove(f) => {
+                if let Some(n) = live.get_mut(&f) {
+                    *n -= 1;
+                    if *n == 0 {
+                        live.remove(&f);
+                    }
+                }
+            }
+            Cmd::Quit(done) => {
+                quit = Some(done);
+                break;
+            }
+        }
+        // Apply a burst of changes at once.
+        if !rx.is_empty() {
+            continue;
+        }
+        let wanted = cover(live.keys());
+        for f in &wanted {
+            if !readers.contains_key(f) {
+                if let Some(task) = open(&client, &subjects, f, &sink).await {
+                    readers.insert(f.clone(), task);
+                }
+            }
+        }
+        readers.retain(|f, task| {
+            let keep = wanted.contains(f);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+    }
+    for (_, task) in readers.drain() {
+        task.abort();
+    }
+    drop(client);
+    if let Some(done) = quit {
+        let _ = done.send(());
+    }
+}
+
+/// Subscribes the NATS subjects of one filter and starts the task that reads them.
+async fn open(
+    client: &Client,
+    subjects: &Subjects,
+    frame: &[u8],
+    sink: &Sink,
+) -> Option<JoinHandle<()>> {
+    let filters: Vec<String> = if frame.is_empty() {
+        vec![subjects.everything()]
+    } else {
+        // Subscribe() validated the frame, and its subject length, already.
+        subjects.filters_of_frame(frame).ok()?.to_vec()
+    };
+    let mut streams = Vec::with_capacity(filters.len());
+    for f in filters {
+        match client.subscribe(f).await {
+            Ok(s) => streams.push(s),
+            // Only when the client is gone, i.e. closing.
+            Err(_) => return None,
+        }
+    }
+    let merged = futures_util::stream::select_all(streams);
+    Some(tokio::spawn(read(merged, subjects.clone(), sink.clone())))
+}
+
+async fn read(
+    mut stream: futures_util::stream::SelectAll<async_nats::Subscriber>,
+    subjects: Subjects,
+    sink: Sink,
+) {
+    let mut pending = Pending::default();
+    let mut frame = Vec::new();
+    while let Some(first) = stream.next().await {
+        let mut limit = DRAIN_LIMIT;
+        if sink.lossless {
+            // Wait for room rather than drop: the client buffers meanwhile, and past its own
+            // limit reports a slow consumer (counted), since core NATS cannot push back.
+            loop {
+                let room = sink.inbox.room();
+                if room > 0 || sink.inbox.is_closed() {
+                    limit = room.clamp(1, DRAIN_LIMIT);
+                    break;
+                }
+                tokio::time::sleep(FULL_RECHECK).await;
+            }
+        }
+        {
+            let tree = sink.tree.read().unwrap_or_else(|e| e.into_inner());
+            take(&first, &subjects, &sink, &tree, &mut frame, &mut pending);
+            let mut n = 1;
+            while n < limit {
+                match stream.next().now_or_never() {
+                    Some(Some(m)) => take(&m, &subjects, &sink, &tree, &mut frame, &mut pending),
+                    _ => break,
+                }
+                n += 1;
+            }
+        }
+        sink.inbox.append(&mut pending);
+    }
+}
+
+fn take(
+    msg: &Message,
+    subjects: &Subjects,
+    sink: &Sink,
+    tree: &TopicTree,
+    frame: &mut Vec<u8>,
+    pending: &mut Pending,
+) {
+    let c = &sink.counters;
+    c.received.fetch_add(1, Ordering::Relaxed);
+    if subjects
+        .frame_of_subject(msg.subject.as_str(), frame)
+        .is_err()
+    {
+        c.malformed(Malformed::BadTopic);
+        return;
+    }
+    let text = match wire::check_message(frame, &msg.payload, sink.max_payload) {
+        Ok(text) => text,
+        Err(kind) => {
+            c.malformed(kind);
+            return;
+        }
+    };
+    match tree.matches(frame) {
+        Some(m) => pending.push(m.type_id, frame, text.as_bytes()),
+        None => {
+            c.unmatched.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cover;
+
+    fn c(live: &[&str]) -> Vec<String> {
+        let mut v: Vec<Vec<u8>> = live.iter().map(|s| s.as_bytes().to_vec()).collect();
+        v.sort();
+        cover(v.iter())
+            .into_iter()
+            .map(|f| String::from_utf8(f).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_cover_keeps_only_filters_no_other_contains() {
+        assert_eq!(c(&["T.a.", "T.a.b.", "T.ab."]), ["T.a.", "T.ab."]);
+        assert_eq!(c(&["T.", "T.a.", "U.a."]), ["T.", "U.a."]);
+        assert_eq!(c(&["", "T.", "U.a."]), [""]);
+        assert_eq!(c(&["T.a.b.", "T.a.c."]), ["T.a.b.", "T.a.c."]);
+        assert_eq!(c(&["TT.", "T."]), ["T.", "TT."]);
+        assert!(c(&[]).is_empty());
+    }
+}
