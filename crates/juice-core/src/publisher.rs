@@ -318,28 +318,6 @@ impl Shared {
         }
     }
 
-    /// Sends the batch, blocking the caller while the first subscription is awaited or the pipe
-    /// is full, for at most `limit` (None: as long as it takes). Returns the bytes consumed, less
-    /// than the batch only when `limit` ran out.
-    pub fn send_blocking(&self, batch: &[u8], limit: Option<Duration>) -> Result<usize> {
-        let deadline = limit.map(|d| Instant::now() + d);
-        let mut at = 0;
-        while at < batch.len() {
-            at += self.try_send(&batch[at..])?;
-            if at < batch.len() {
-                let wait = match deadline {
-                    None => Duration::from_secs(3600),
-                    Some(d) => match d.checked_duration_since(Instant::now()) {
-                        Some(left) if !left.is_zero() => left,
-                        _ => break,
-                    },
-                };
-                self.wait_ready(wait)?;
-            }
-        }
-        Ok(at)
-    }
-
     /// Reads subscription notices, waiting up to `wait` for more, and says whether the publisher
     /// is ready: subscriptions arrived and then settled, or the wait for them expired.
     fn settle(
@@ -493,12 +471,26 @@ impl Publisher {
         }
     }
 
-    /// Sends the whole batch, waiting for at most `limit`; returns the bytes consumed.
+    /// Sends the batch, blocking the caller while the publisher cannot make progress (the first
+    /// subscription awaited, a full pipe or queue), for at most `limit` (None: as long as it
+    /// takes). Returns the bytes consumed, less than the batch only when `limit` ran out.
     pub fn send_blocking(&self, batch: &[u8], limit: Option<Duration>) -> Result<usize> {
-        match self {
-            Publisher::Zmq(p) => p.send_blocking(batch, limit),
-            Publisher::Nats(p) => p.send_blocking(batch, limit),
+        let deadline = limit.map(|d| Instant::now() + d);
+        let mut at = 0;
+        while at < batch.len() {
+            at += self.try_send(&batch[at..])?;
+            if at < batch.len() {
+                let wait = match deadline {
+                    None => Duration::from_secs(3600),
+                    Some(d) => match d.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => left,
+                        _ => break,
+                    },
+                };
+                self.wait_ready(wait)?;
+            }
         }
+        Ok(at)
     }
 
     pub fn stats(&self) -> PublisherStats {

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::client::PublishErrorKind;
 use async_nats::Client;
@@ -146,26 +146,6 @@ impl NatsPublisher {
         let client = self.client()?;
         let flushed = runtime::block_on(timeout, client.flush())?;
         Ok(matches!(flushed, Some(Ok(()))))
-    }
-
-    /// Sends the whole batch, waiting while the client's queue is full, for at most `limit`.
-    pub fn send_blocking(&self, batch: &[u8], limit: Option<Duration>) -> Result<usize> {
-        let deadline = limit.map(|d| Instant::now() + d);
-        let mut at = 0;
-        while at < batch.len() {
-            at += self.try_send(&batch[at..])?;
-            if at < batch.len() {
-                let wait = match deadline {
-                    None => Duration::from_secs(3600),
-                    Some(d) => match d.checked_duration_since(Instant::now()) {
-                        Some(left) if !left.is_zero() => left,
-                        _ => break,
-                    },
-                };
-                self.wait_ready(wait.min(Duration::from_millis(100)))?;
-            }
-        }
-        Ok(at)
     }
 
     pub fn stats(&self) -> PublisherStats {
