@@ -5,6 +5,7 @@
 import type * as Generated from './native-types'
 
 export type {
+  NativeBridge,
   NativeProxy,
   NativePublisher,
   NativeSubscriber,

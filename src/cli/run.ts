@@ -3,6 +3,7 @@
 // trace.
 import { JuiceError } from '../index'
 import { CommandError, UsageError } from './args'
+import { bridge, help as bridgeHelp } from './bridge'
 import { ingest, help as ingestHelp } from './ingest'
 import { keygen, help as keygenHelp } from './keygen'
 import { proxy, help as proxyHelp } from './proxy'
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   topics: { run: topics, help: topicsHelp, summary: "list the topics a proxy has seen" },
   ingest: { run: ingest, help: ingestHelp, summary: 'store events in InfluxDB (1.x or 2.x)' },
   task: { run: task, help: taskHelp, summary: 'run a task on a Juice service and print its result' },
+  bridge: { run: bridge, help: bridgeHelp, summary: 'join a proxy and a NATS cluster, both ways' },
   keygen: { run: keygen, help: keygenHelp, summary: 'make a CURVE key pair' },
 }
 

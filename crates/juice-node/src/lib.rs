@@ -3,6 +3,7 @@
 //! here. One module per exported class; napi-rs generates the TypeScript declarations of all of
 //! it into src/native-types.ts.
 
+pub mod bridge;
 pub mod errors;
 pub mod functions;
 pub mod ingest;

@@ -3,11 +3,14 @@
 //! are the two ends of the transport, reached through [`crate::Publisher`] and
 //! [`crate::Subscriber`] when the URI is `nats://`. `docs/design/nats.md` has the design.
 
+pub mod bridge;
 pub mod connect;
+pub(crate) mod interest;
 pub mod publisher;
 pub(crate) mod receiver;
 pub(crate) mod runtime;
 pub mod subject;
 
+pub use bridge::{Bridge, BridgeOptions, BridgeStats};
 pub use connect::is_nats_uri;
 pub use publisher::NatsPublisher;

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::connect::{self, LinkEvents};
+use super::interest;
 use super::runtime;
 use super::subject::Subjects;
 use crate::error::{Error, Result};
@@ -140,10 +141,33 @@ async fn manage(
     let mut live: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
     let mut readers: HashMap<Vec<u8>, JoinHandle<()>> = HashMap::new();
     let mut quit = None;
-    while let Some(cmd) = rx.recv().await {
+    let announcer = Announcer::new(&client, &subjects).await;
+    let mut query = client
+        .subscribe(interest::query_subject(&subjects))
+        .await
+        .ok();
+    let mut tick = tokio::time::interval(interest::ANNOUNCE_EVERY);
+    let mut wanted: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let cmd = tokio::select! {
+            cmd = rx.recv() => cmd,
+            _ = tick.tick() => {
+                if !wanted.is_empty() {
+                    announcer.say(&wanted).await;
+                }
+                continue;
+            }
+            Some(_) = next_query(&mut query) => {
+                if !wanted.is_empty() {
+                    announcer.say(&wanted).await;
+                }
+                continue;
+            }
+        };
         match cmd {
-            Cmd::Add(f) => *live.entry(f).or_default() += 1,
-            Cmd::Remove(f) => {
+            None => break,
+            Some(Cmd::Add(f)) => *live.entry(f).or_default() += 1,
+            Some(Cmd::Remove(f)) => {
                 if let Some(n) = live.get_mut(&f) {
                     *n -= 1;
                     if *n == 0 {
@@ -151,7 +175,7 @@ async fn manage(
                     }
                 }
             }
-            Cmd::Quit(done) => {
+            Some(Cmd::Quit(done)) => {
                 quit = Some(done);
                 break;
             }
@@ -160,7 +184,11 @@ async fn manage(
         if !rx.is_empty() {
             continue;
         }
-        let wanted = cover(live.keys());
+        let next = cover(live.keys());
+        if next == wanted {
+            continue;
+        }
+        wanted = next;
         for f in &wanted {
             if !readers.contains_key(f) {
                 if let Some(task) = open(&client, &subjects, f, &sink).await {
@@ -175,13 +203,48 @@ async fn manage(
             }
             keep
         });
+        announcer.say(&wanted).await;
     }
     for (_, task) in readers.drain() {
         task.abort();
     }
+    // Ends this subscriber's lease at once, rather than when it runs out.
+    announcer.say(&[]).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
     drop(client);
     if let Some(done) = quit {
         let _ = done.send(());
+    }
+}
+
+async fn next_query(q: &mut Option<async_nats::Subscriber>) -> Option<Message> {
+    match q {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Tells bridges what this subscriber wants (see [`interest`]).
+struct Announcer {
+    client: Client,
+    subjects: Subjects,
+    subject: String,
+    id: u64,
+}
+
+impl Announcer {
+    async fn new(client: &Client, subjects: &Subjects) -> Announcer {
+        Announcer {
+            client: client.clone(),
+            subjects: subjects.clone(),
+            subject: interest::announce_subject(subjects),
+            id: interest::new_id(),
+        }
+    }
+
+    async fn say(&self, filters: &[Vec<u8>]) {
+        let text = interest::encode(self.id, &self.subjects, filters);
+        let _ = self.client.publish(self.subject.clone(), text.into()).await;
     }
 }
 

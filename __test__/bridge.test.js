@@ -1,0 +1,134 @@
+// The bridge between a Juice proxy and a three-node NATS cluster (issue 19): each direction
+// carries what the other side subscribes to, exactly once, and nothing loops back.
+'use strict'
+const test = require('ava')
+const { j, Telemetry, startProxy, until, drain } = require('./helpers')
+const { startCluster } = require('./nats-cluster')
+
+let cluster
+test.before(async () => {
+  cluster = await startCluster(3)
+})
+test.after.always(async () => {
+  await cluster?.stop()
+})
+
+/** Publishes probes on `topic` until `sub` receives one, then drains the rest. */
+async function ready(pub, sub, topic) {
+  for (let i = 0; i < 300; i++) {
+    await pub.publish(new Telemetry({ path: topic, probe: i }))
+    try {
+      if ((await sub.get(0.05)).probe !== undefined) {
+        await drain(sub, 0.3)
+        return
+      }
+    } catch (e) {
+      if (!(e instanceof j.TimeoutError)) throw e
+    }
+  }
+  throw new Error(`no probe on ${topic} crossed the bridge within 15 s`)
+}
+
+async function collect(sub, n, key, seconds = 10) {
+  const out = []
+  const end = Date.now() + seconds * 1000
+  while (out.length < n && Date.now() < end) {
+    try {
+      const e = await sub.get(0.2)
+      if (e.probe === undefined) out.push(e[key])
+    } catch (e) {
+      if (!(e instanceof j.TimeoutError)) throw e
+    }
+  }
+  return out
+}
+
+const seq = (n) => Array.from({ length: n }, (_, i) => i)
+
+test('both directions carry what the other side subscribes to, once each, and nothing loops', async (t) => {
+  const proxy = await startProxy()
+  const bridge = j.Bridge.start({ proxy: { frontend: proxy.frontend, backend: proxy.backend }, nats: cluster.url(0) })
+  const onNats = new j.SubscriberAsync(cluster.url(1)).subscribe(Telemetry, { topic: 'lab' }).subscribe(Telemetry, { topic: 'both' })
+  const onZmq = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'node' }).subscribe(Telemetry, { topic: 'both' })
+  const zmqPub = new j.PublisherAsync(proxy.frontend)
+  const natsPub = new j.PublisherAsync(cluster.url(2))
+  try {
+    t.true(await until(() => bridge.stats().natsFilters >= 2 && bridge.stats().zmqFilters >= 2, 10_000), JSON.stringify(bridge.stats()))
+    await ready(zmqPub, onNats, 'lab.probe')
+    await ready(natsPub, onZmq, 'node.probe')
+    const before = bridge.stats()
+    for (const i of seq(500)) await zmqPub.publish(new Telemetry({ path: 'lab', i }))
+    for (const i of seq(100)) await zmqPub.publish(new Telemetry({ path: 'unwanted', i }))
+    for (const i of seq(500)) await natsPub.publish(new Telemetry({ path: 'node', i }))
+    for (const i of seq(100)) await natsPub.publish(new Telemetry({ path: 'nobody', i }))
+    t.deepEqual(await collect(onNats, 500, 'i'), seq(500), 'proxy -> NATS: all, in order')
+    t.deepEqual(await collect(onZmq, 500, 'i'), seq(500), 'NATS -> proxy: all, in order')
+    const mid = bridge.stats()
+    t.is(mid.toNats - before.toNats, 500, 'only what NATS subscribers want goes to NATS')
+    t.is(mid.toZmq - before.toZmq, 500, 'only what proxy subscribers want goes into the proxy')
+
+    // A topic both sides subscribe to: each event reaches each side once, from either side.
+    await zmqPub.publish(new Telemetry({ path: 'both', from: 'zmq' }))
+    await natsPub.publish(new Telemetry({ path: 'both', from: 'nats' }))
+    const a = (await drain(onNats, 1.5)).map((e) => e.from).sort()
+    const b = (await drain(onZmq, 1.5)).map((e) => e.from).sort()
+    t.deepEqual(a, ['nats', 'zmq'], 'NATS side: each once')
+    t.deepEqual(b, ['nats', 'zmq'], 'proxy side: each once')
+    const end = bridge.stats()
+    t.true(end.echoes >= 2, `the bridge saw its own output come back and dropped it (${end.echoes})`)
+    t.is(end.dropped + end.malformed, 0)
+    t.true(end.natsConnected && end.zmqConnected)
+    t.log(end)
+  } finally {
+    await zmqPub.close()
+    await natsPub.close()
+    await onNats.close()
+    await onZmq.close()
+    await bridge.close()
+    await proxy.close()
+  }
+})
+
+test('a bridge restarted mid-stream: the gap is counted, and everything after the restart arrives in order', async (t) => {
+  const proxy = await startProxy()
+  const endpoints = { frontend: proxy.frontend, backend: proxy.backend }
+  let bridge = j.Bridge.start({ proxy: endpoints, nats: cluster.url(0) })
+  const onNats = new j.SubscriberAsync(cluster.url(2), { maxQueue: 1_000_000 }).subscribe(Telemetry, { topic: 'stream' }).subscribe(Telemetry, { topic: 'probe' })
+  const pub = new j.PublisherAsync(proxy.frontend)
+  try {
+    await ready(pub, onNats, 'probe')
+    let n = 0
+    let restartedAt = -1
+    const t0 = Date.now()
+    while (Date.now() - t0 < 4000) {
+      await pub.publish(new Telemetry({ path: 'stream', n: n++ }))
+      if (restartedAt < 0 && Date.now() - t0 > 1000) {
+        await bridge.close()
+        bridge = j.Bridge.start({ proxy: endpoints, nats: cluster.url(1) })
+        restartedAt = n
+      }
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    const got = await collect(onNats, n, 'n', 10)
+    const lost = n - got.length
+    t.log(`published ${n}; delivered ${got.length}; lost ${lost} while the bridge restarted (at event ${restartedAt})`)
+    t.deepEqual(got, [...got].sort((x, y) => x - y), 'in order')
+    t.is(new Set(got).size, got.length, 'no duplicates')
+    t.is(got.at(-1), n - 1, 'the stream continued through the new bridge')
+    t.true(got.filter((x) => x < restartedAt).length > 0, 'events before the restart arrived')
+    const firstAfter = got.find((x) => x >= restartedAt)
+    t.deepEqual(got.filter((x) => x >= firstAfter), seq(n - firstAfter).map((x) => x + firstAfter), 'after the new bridge took over: all')
+  } finally {
+    await pub.close()
+    await onNats.close()
+    await bridge.close()
+    await proxy.close()
+  }
+})
+
+test('bad bridge options are refused with errors naming the problem', (t) => {
+  t.throws(() => j.Bridge.start({ proxy: 'lab-pc' }), { message: /nats is required/ })
+  t.throws(() => j.Bridge.start({ proxy: 'lab-pc', nats: 'tcp://x:1' }), { message: /not a nats:\/\// })
+  t.throws(() => j.Bridge.start({ proxy: 'lab-pc:5122', nats: 'nats://x:4222' }), { message: /without a port/ })
+  t.throws(() => j.Bridge.start({ proxy: 'lab-pc', nats: 'nats://x:4222', natsPrefix: '$SYS' }), { message: /reserves/ })
+})
