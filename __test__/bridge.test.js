@@ -132,3 +132,81 @@ test('bad bridge options are refused with errors naming the problem', (t) => {
   t.throws(() => j.Bridge.start({ proxy: 'lab-pc:5122', nats: 'nats://x:4222' }), { message: /without a port/ })
   t.throws(() => j.Bridge.start({ proxy: 'lab-pc', nats: 'nats://x:4222', natsPrefix: '$SYS' }), { message: /reserves/ })
 })
+
+class Rich extends j.Event {
+  topic() {
+    return 'rich'
+  }
+}
+class Probe extends j.Event {}
+
+const TABLE = ['a.b', 'a.c', 'a.bb', 'a', 'a.b.c']
+/** Fields upstream's Rich event (__test__/interop/juice_events.py) requires. */
+const RICH = { pos: { x: 1, y: 2.5 }, positions: [], ints: [1, 2], f: 0.1, n: 2 ** 53 - 1, flag: true, none: null, text: 'µK ✓ 量子', mode: 'busy' }
+
+test('real Python Juice on the proxy and Node on NATS hear each other through the bridge', async (t) => {
+  const { pythonPeer } = require('./python-peer')
+  const proxy = await startProxy()
+  const bridge = j.Bridge.start({ proxy: { frontend: proxy.frontend, backend: proxy.backend }, nats: cluster.url(0), natsPrefix: 'py.juice' })
+  const natsOpts = { natsPrefix: 'py.juice' }
+  const sub = new j.SubscriberAsync(cluster.url(1), natsOpts).subscribe(Telemetry, { topic: 'a.b' }).subscribe(Rich).subscribe(Probe)
+  const pub = new j.PublisherAsync(cluster.url(2), natsOpts)
+  const pyPub = pythonPeer(['pub', proxy.frontend, 'blocking'])
+  const pySub = pythonPeer(['sub', proxy.backend, 'blocking', JSON.stringify([['Telemetry', 'a.b'], ['Rich', null]]), '3'])
+  t.teardown(() => {
+    pyPub.kill()
+    pySub.kill()
+  })
+  try {
+    // Python -> proxy -> bridge -> NATS -> Node.
+    pyPub.write(JSON.stringify([...TABLE.map((p) => ({ type: 'Telemetry', fields: { path: p, value: 0.5 } })), { type: 'Rich', fields: RICH }]))
+    let first
+    const end = Date.now() + 30_000
+    while (!(first instanceof Probe) && Date.now() < end) {
+      try {
+        first = await sub.get(0.5)
+      } catch (e) {
+        if (!(e instanceof j.TimeoutError)) throw e
+      }
+    }
+    t.true(first instanceof Probe, 'the Python publisher is heard on NATS')
+    pyPub.write('go')
+    const got = []
+    try {
+      while (got.length < 3) {
+        const e = await sub.get(20)
+        if (!(e instanceof Probe)) got.push(`${e.constructor.name}:${e.topic()}`)
+      }
+    } catch (e) {
+      t.log({ got, py: pyPub.lines, bridge: bridge.stats(), sub: sub.stats(), proxy: proxy.stats() })
+      throw e
+    }
+    t.deepEqual(got, ['Telemetry:a.b', 'Telemetry:a.b.c', 'Rich:rich'], 'the topic rule and exact types hold across the bridge')
+
+    // Node -> NATS -> bridge -> proxy -> Python.
+    await pySub.line((l) => l.ready)
+    const probed = pySub.line((l) => l.probe, 30_000)
+    let up = false
+    probed.then(() => (up = true), () => {})
+    while (!up && !pySub.lines.some((l) => l.done !== undefined)) {
+      await pub.publish(new Probe())
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await probed
+    for (const p of TABLE) await pub.publish(new Telemetry({ path: p, value: 1.5 }))
+    await pub.publish(new Rich({ ...RICH, text: 'from node' }))
+    const done = await pySub.line((l) => l.done !== undefined)
+    t.is(done.done, 3)
+    t.deepEqual(
+      pySub.lines.filter((l) => l.event).map((l) => `${l.event.type}:${l.event.topic}`),
+      ['Telemetry:a.b', 'Telemetry:a.b.c', 'Rich:rich'],
+    )
+    t.is(bridge.stats().dropped, 0)
+    pyPub.write('close')
+  } finally {
+    await pub.close()
+    await sub.close()
+    await bridge.close()
+    await proxy.close()
+  }
+})
