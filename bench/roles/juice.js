@@ -2,6 +2,8 @@
 //   proxy FRONT BACK [lossless]
 //   pub FRONT N SIZE RATE async|blocking
 //   sub BACK N async|blocking FILTERS [maxQueue] [pauseMs]
+//   bridge FRONT BACK NATS_URL
+// pub and sub take nats:// URIs as well, for the NATS transport.
 'use strict'
 // JUICE_PACKAGE: another checkout to measure (bench/run.js --baseline).
 const j = require(process.env.JUICE_PACKAGE ?? '../..')
@@ -98,11 +100,21 @@ async function sub(back, n, mode, filters, maxQueue, pauseMs) {
   else await s.close()
 }
 
+/** The ZeroMQ <-> NATS bridge between a proxy and a NATS server, until stdin closes. */
+async function bridge(front, back, nats) {
+  const b = j.Bridge.start({ proxy: { frontend: front, backend: back }, nats })
+  say({ ready: true })
+  await waitStdinClose()
+  say({ bridge: b.stats(), rssMb: rssMb() })
+  await b.close()
+}
+
 async function main(a) {
   const num = (i) => Number(a[i] ?? 0)
   if (a[0] === 'proxy') return proxy(a[1], a[2], a[3])
   if (a[0] === 'pub') return pub(a[1], num(2), num(3), num(4), a[5])
   if (a[0] === 'sub') return sub(a[1], num(2), a[3], num(4), num(5), num(6))
+  if (a[0] === 'bridge') return bridge(a[1], a[2], a[3])
   throw new Error(`unknown role ${a[0]}`)
 }
 

@@ -12,6 +12,8 @@
 //! two seconds of unmeasured `Telemetry.qpu0.warmup.` events, then each payload starts with the
 //! CLOCK_MONOTONIC send time in ns, and the subscriber reports one-way latency percentiles.
 
+mod nats;
+
 use std::io::Read;
 use std::time::Duration;
 
@@ -269,8 +271,10 @@ fn main() {
         ),
         Some("coresub") => core_subscriber(&args[2], arg(&args, 3, "N")),
         Some("sub") => subscriber(&args[2], arg(&args, 3, "N"), arg(&args, 4, "FILTERS")),
+        Some("natspub") => nats::publisher(&args[2], arg(&args, 3, "N"), arg(&args, 4, "SIZE")),
+        Some("natssub") => nats::subscriber(&args[2], arg(&args, 3, "N")),
         _ => {
-            eprintln!("usage: juice-bench proxy bare|juice FRONT BACK | pub FRONT N SIZE RATE | sub BACK N FILTERS");
+            eprintln!("usage: juice-bench proxy bare|juice FRONT BACK | pub FRONT N SIZE RATE | sub BACK N FILTERS | natspub URL N SIZE | natssub URL N");
             std::process::exit(2);
         }
     }
