@@ -210,3 +210,39 @@ test('real Python Juice on the proxy and Node on NATS hear each other through th
     await proxy.close()
   }
 })
+
+test('juice bridge forwards until SIGTERM, logs its counters, and refuses bad arguments with exit 2', async (t) => {
+  const path = require('node:path')
+  const { spawn, spawnSync } = require('node:child_process')
+  const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
+  const usage = spawnSync(process.execPath, [cli, 'bridge', '--proxy', 'lab-pc'], { encoding: 'utf8' })
+  t.is(usage.status, 2)
+  t.regex(usage.stderr, /--nats is required/)
+
+  const proxy = await startProxy()
+  const natsPrefix = 'cli.juice'
+  const args = [cli, 'bridge', '--frontend', proxy.frontend, '--backend', proxy.backend, '--nats', cluster.url(0), '--prefix', natsPrefix, '--interval', '0.2']
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
+  const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })))
+  const sub = new j.SubscriberAsync(cluster.url(1), { natsPrefix }).subscribe(Telemetry, { topic: 'cli' }).subscribe(Telemetry, { topic: 'probe' })
+  const pub = new j.PublisherAsync(proxy.frontend)
+  try {
+    await ready(pub, sub, 'probe')
+    for (const i of seq(10)) await pub.publish(new Telemetry({ path: 'cli', i }))
+    t.deepEqual(await collect(sub, 10, 'i'), seq(10))
+    t.true(await until(() => /to NATS \d+/.test(out), 5000), out)
+  } finally {
+    child.kill('SIGTERM')
+    await pub.close()
+    await sub.close()
+  }
+  const { code } = await exited
+  t.is(code, 0, err)
+  t.regex(err, /juice bridge: proxy .* <-> NATS nats:\/\/127\.0\.0\.1:\d+ \(prefix cli\.juice\)/)
+  t.regex(err, /stopped; \d+ events to NATS, 0 to the proxy, 0 dropped/)
+  await proxy.close()
+})
