@@ -221,3 +221,25 @@ test.serial('a node killed mid-stream: clients reconnect to the others, report i
     await cluster.restart(0)
   }
 })
+
+test.serial('300 NATS publisher and subscriber create-use-close cycles leak no descriptors or threads', async (t) => {
+  const fs = require('node:fs')
+  const fds = () => fs.readdirSync('/proc/self/fd').length
+  const threads = () => Number(/Threads:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1])
+  // The first client starts the process's NATS runtime thread, which stays.
+  const warm = new j.PublisherAsync(cluster.url(0))
+  await warm.close()
+  await new Promise((r) => setTimeout(r, 300))
+  const [f0, t0] = [fds(), threads()]
+  for (let i = 0; i < 300; i++) {
+    const s = new j.SubscriberAsync(cluster.url(i % 3)).subscribe(Telemetry, { topic: 'leak' })
+    const p = new j.PublisherAsync(cluster.url((i + 1) % 3))
+    await p.publish(new Telemetry({ path: 'elsewhere' }))
+    await p.close()
+    await s.close()
+  }
+  await new Promise((r) => setTimeout(r, 500))
+  t.log(`fds ${f0} -> ${fds()}, threads ${t0} -> ${threads()}`)
+  t.true(fds() <= f0, 'every connection closed')
+  t.true(threads() <= t0, 'no thread left behind')
+})
