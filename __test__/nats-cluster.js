@@ -3,6 +3,8 @@
 // runs it); without it these tests fail and say so.
 'use strict'
 const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 const http = require('node:http')
 const { spawn } = require('node:child_process')
 const { freePort } = require('./helpers')
@@ -32,9 +34,12 @@ async function startCluster(n = 3) {
   const nodes = []
   for (let i = 0; i < n; i++) nodes.push({ client: await freePort(), route: await freePort(), http: await freePort(), name: `n${i}` })
   const routes = nodes.map((x) => `nats://127.0.0.1:${x.route}`).join(',')
+  // JetStream on, each node with its own store, kept across a restart of that node.
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-nats-'))
   const launch = (x) => {
     x.proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(x.client), '-m', String(x.http), '-n', x.name,
-      '--cluster_name', 'juice-test', '-cluster', `nats://127.0.0.1:${x.route}`, '-routes', routes], { stdio: 'ignore' })
+      '--cluster_name', 'juice-test', '-cluster', `nats://127.0.0.1:${x.route}`, '-routes', routes,
+      '-js', '-sd', path.join(store, x.name)], { stdio: 'ignore' })
   }
   nodes.forEach(launch)
   const routed = async (x) => {
@@ -68,6 +73,7 @@ async function startCluster(n = 3) {
     },
     async stop() {
       for (const x of nodes) if (x.proc) x.proc.kill('SIGKILL')
+      fs.rmSync(store, { recursive: true, force: true })
     },
   }
 }

@@ -156,6 +156,15 @@ export interface IngestStats {
   lastError?: string
 }
 
+/** Creates the stream (or checks the existing one); resolves with its summary as JSON. */
+export declare function jetstreamEnsureStream(uri: string, opts: StreamOptions): Promise<QueryOutcome>
+
+/** The payload of the last event stored for a type and topic, or "null". */
+export declare function jetstreamLastValue(uri: string, stream: string, natsPrefix: string | undefined | null, typeName: string, topic?: string | undefined | null): Promise<QueryOutcome>
+
+/** The stream's summary as JSON. */
+export declare function jetstreamStreamInfo(uri: string, name: string): Promise<QueryOutcome>
+
 export interface KeyPair {
   publicKey: string
   secretKey: string
@@ -213,6 +222,8 @@ export interface PublisherOptions {
   curve?: ClientCurve
   /** Over NATS: the subject prefix (default "juice"). */
   natsPrefix?: string
+  /** Over NATS: publish through JetStream, each event acknowledged by a stream. */
+  jetstream?: boolean
 }
 
 export interface PublisherStats {
@@ -223,6 +234,10 @@ export interface PublisherStats {
   connected: boolean
   /** `close()` ran out of linger with events still queued in libzmq (see core::PublisherStats). */
   lingerExpired: boolean
+  /** JetStream publishers: events a stream acknowledged. */
+  stored: number
+  /** JetStream publishers: events not stored after every attempt. */
+  notStored: number
 }
 
 /**
@@ -239,6 +254,15 @@ export interface QueryOutcome {
 export interface ServerCurve {
   secretKey: string
   allowedClients: Array<string>
+}
+
+export interface StreamOptions {
+  name: string
+  natsPrefix?: string
+  types: Array<string>
+  replicas: number
+  maxAgeMs?: number
+  lastValueOnly: boolean
 }
 
 export interface SubscriberOptions {

@@ -15,7 +15,7 @@ import { native } from './load-addon'
 import { Diagnosis } from './diagnose'
 import type { NativePublisher } from './native'
 import { BatchWriter } from './records'
-import { I32_MAX, intOption, limitOption, MAX_SECONDS, secondsOption, stringOption } from './options'
+import { boolOption, I32_MAX, intOption, limitOption, MAX_SECONDS, secondsOption, stringOption } from './options'
 import { checkTopic } from './topic'
 import { clientStatus, type ConnectionStatus, type StatusOptions } from './status'
 
@@ -49,6 +49,14 @@ export interface PublisherOptions {
    * under, `<prefix>.<Type>.<topic segments>`. One or more dot-separated tokens. Default `juice`.
    */
   natsPrefix?: string
+  /**
+   * Over NATS: publish through JetStream. A stream (see `ensureStream()`) must capture the
+   * events' subjects; each event gets a message id and waits for the stream's acknowledgement,
+   * and one not acknowledged (a node died, the connection moved) is sent again under the same id,
+   * which the stream deduplicates. `stats().stored` counts acknowledged events; `close()` waits
+   * (up to `linger`) for the last acknowledgements. Default false.
+   */
+  jetstream?: boolean
 }
 
 export interface PublisherStats {
@@ -76,6 +84,10 @@ export interface PublisherStats {
    * counts".
    */
   lingerExpired: boolean
+  /** JetStream publishers: events a stream acknowledged (stored). */
+  stored: number
+  /** JetStream publishers: events no stream acknowledged after every retry (lost, counted). */
+  notStored: number
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -147,6 +159,7 @@ abstract class PublisherBase {
       subscriptionWaitMs: secondsOption(o, 'subscriptionWait', opts.subscriptionWait, MAX_WAIT_S),
       curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Publisher'),
       natsPrefix: stringOption(o, 'natsPrefix', opts.natsPrefix),
+      jetstream: boolOption(o, 'jetstream', opts.jetstream),
     }
     this.native = call(() => new native.NativePublisher(uri, nativeOpts))
     this.diagnosis = new Diagnosis(uri, 'publisher', opts.curve !== undefined)
@@ -214,6 +227,8 @@ abstract class PublisherBase {
       handshakeFailures: s.handshakeFailures,
       connected: s.connected,
       lingerExpired: s.lingerExpired,
+      stored: s.stored,
+      notStored: s.notStored,
     }
   }
 

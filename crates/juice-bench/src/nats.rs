@@ -29,10 +29,16 @@ pub fn publisher(url: &str, n: u64, size: usize) {
             .expect("connect to NATS");
         let body = Bytes::from(vec![b'x'; size]);
         for _ in 0..n {
-            client.publish(SUBJECT, body.clone()).await.expect("publish");
+            client
+                .publish(SUBJECT, body.clone())
+                .await
+                .expect("publish");
         }
         for _ in 0..20 {
-            client.publish(END, Bytes::from_static(b"e")).await.expect("publish");
+            client
+                .publish(END, Bytes::from_static(b"e"))
+                .await
+                .expect("publish");
             client.flush().await.expect("flush");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -48,15 +54,24 @@ pub fn subscriber(url: &str, n: u64) {
             .connect(url)
             .await
             .expect("connect to NATS");
-        let mut exact = client.subscribe("juice.Telemetry.qpu0").await.expect("subscribe");
-        let mut below = client.subscribe("juice.Telemetry.qpu0.>").await.expect("subscribe");
+        let mut exact = client
+            .subscribe("juice.Telemetry.qpu0")
+            .await
+            .expect("subscribe");
+        let mut below = client
+            .subscribe("juice.Telemetry.qpu0.>")
+            .await
+            .expect("subscribe");
         // Tell bridges what this subscriber wants, now and every second (see juice-core's
         // nats::interest): the id line, then the filter's subject.
         let announcer = client.clone();
         tokio::spawn(async move {
             loop {
                 let _ = announcer
-                    .publish("_JUICE.juice.interest", Bytes::from_static(b"00000000000000b1\njuice.Telemetry.qpu0"))
+                    .publish(
+                        "_JUICE.juice.interest",
+                        Bytes::from_static(b"00000000000000b1\njuice.Telemetry.qpu0"),
+                    )
                     .await;
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -82,7 +97,13 @@ pub fn subscriber(url: &str, n: u64) {
             (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
             _ => 0.0,
         };
-        let rate = if secs > 0.0 { (got - 1) as f64 / secs } else { 0.0 };
-        say(format!("{{\"received\":{got},\"seconds\":{secs:.4},\"rate\":{rate:.0}}}"));
+        let rate = if secs > 0.0 {
+            (got - 1) as f64 / secs
+        } else {
+            0.0
+        };
+        say(format!(
+            "{{\"received\":{got},\"seconds\":{secs:.4},\"rate\":{rate:.0}}}"
+        ));
     });
 }

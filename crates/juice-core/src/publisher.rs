@@ -36,8 +36,10 @@ const WAIT_SLICE: Duration = Duration::from_millis(100);
 
 /// After the first subscription notice, the publisher also waits until notices stop arriving for
 /// this long: a proxy replays its subscriptions in byte order, so with many filters the one an
-/// event needs may come thousands of notices after the first.
-const SUBSCRIPTIONS_SETTLED: Duration = Duration::from_millis(25);
+/// event needs may come thousands of notices after the first. 100 ms rides out a scheduling
+/// stall of the proxy's or our I/O thread mid-replay on a loaded machine (25 ms did not, in
+/// review); it is paid once, before a new publisher's first event.
+const SUBSCRIPTIONS_SETTLED: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct PublisherOptions {
@@ -52,6 +54,8 @@ pub struct PublisherOptions {
     pub curve: Option<ClientKeys>,
     /// Over NATS: the subject prefix ([`crate::nats::subject::DEFAULT_PREFIX`] by default).
     pub nats_prefix: String,
+    /// Over NATS: publish through JetStream, each event acknowledged by a stream.
+    pub jetstream: bool,
 }
 
 impl Default for PublisherOptions {
@@ -62,6 +66,7 @@ impl Default for PublisherOptions {
             subscription_wait_ms: 5_000,
             curve: None,
             nats_prefix: crate::nats::subject::DEFAULT_PREFIX.to_string(),
+            jetstream: false,
         }
     }
 }
@@ -85,6 +90,10 @@ pub struct PublisherStats {
     /// discarded them. How many is not knowable through libzmq 4.3's API (its pipe statistics
     /// lag by up to half the high-water mark), but that some were lost is.
     pub linger_expired: bool,
+    /// JetStream publishers: events a stream acknowledged.
+    pub stored: u64,
+    /// JetStream publishers: events not stored after every attempt.
+    pub not_stored: u64,
 }
 
 struct Inner {
@@ -362,6 +371,8 @@ impl Shared {
             handshake_failures: self.handshakes.failures(),
             connected: self.handshakes.connected() > 0,
             linger_expired: self.linger_expired.load(Ordering::Relaxed),
+            stored: 0,
+            not_stored: 0,
         }
     }
 
@@ -449,8 +460,13 @@ impl Publisher {
     pub fn connect(uri: &str, opts: PublisherOptions) -> Result<Self> {
         if crate::nats::is_nats_uri(uri) {
             let linger = Duration::from_millis(opts.linger_ms.max(0) as u64);
-            let p = NatsPublisher::connect(uri, &opts.nats_prefix, linger)?;
+            let p = NatsPublisher::connect(uri, &opts.nats_prefix, linger, opts.jetstream)?;
             return Ok(Publisher::Nats(Box::new(p)));
+        }
+        if opts.jetstream {
+            return Err(Error::invalid_arg(
+                "jetstream needs a nats:// URI; a ZeroMQ proxy keeps no stream",
+            ));
         }
         Ok(Publisher::Zmq(ZmqPublisher::connect(uri, opts)?))
     }

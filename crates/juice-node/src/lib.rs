@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod errors;
 pub mod functions;
 pub mod ingest;
+pub mod jetstream;
 pub mod options;
 pub mod proxy;
 pub mod publisher;

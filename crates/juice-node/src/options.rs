@@ -87,6 +87,8 @@ pub struct PublisherOptions {
     pub curve: Option<ClientCurve>,
     /// Over NATS: the subject prefix (default "juice").
     pub nats_prefix: Option<String>,
+    /// Over NATS: publish through JetStream, each event acknowledged by a stream.
+    pub jetstream: Option<bool>,
 }
 
 impl From<PublisherOptions> for core::PublisherOptions {
@@ -100,6 +102,7 @@ impl From<PublisherOptions> for core::PublisherOptions {
                 .map_or(d.subscription_wait_ms, u64::from),
             curve: o.curve.map(Into::into),
             nats_prefix: o.nats_prefix.unwrap_or(d.nats_prefix),
+            jetstream: o.jetstream.unwrap_or(d.jetstream),
         }
     }
 }

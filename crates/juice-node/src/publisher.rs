@@ -20,6 +20,10 @@ pub struct PublisherStats {
     pub connected: bool,
     /// `close()` ran out of linger with events still queued in libzmq (see core::PublisherStats).
     pub linger_expired: bool,
+    /// JetStream publishers: events a stream acknowledged.
+    pub stored: f64,
+    /// JetStream publishers: events not stored after every attempt.
+    pub not_stored: f64,
 }
 
 #[napi]
@@ -72,6 +76,8 @@ impl NativePublisher {
             handshake_failures: s.handshake_failures as f64,
             connected: s.connected,
             linger_expired: s.linger_expired,
+            stored: s.stored as f64,
+            not_stored: s.not_stored as f64,
         }
     }
 

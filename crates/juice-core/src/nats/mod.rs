@@ -6,6 +6,7 @@
 pub mod bridge;
 pub mod connect;
 pub(crate) mod interest;
+pub mod jetstream;
 pub mod publisher;
 pub(crate) mod receiver;
 pub(crate) mod runtime;

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 
 use super::connect::{self, LinkEvents};
+use super::jetstream::Persist;
 use super::runtime;
 use super::subject::Subjects;
 use crate::error::{Error, ErrorCode, Result};
@@ -22,6 +23,9 @@ use crate::handshake::HandshakeLog;
 use crate::publisher::PublisherStats;
 use crate::records::read_publish;
 use crate::wire;
+
+/// Unacknowledged JetStream events at which `wait_ready` waits (the client allows 5,000).
+const PERSIST_WINDOW: u64 = 4_000;
 
 /// The server's `max_payload` until it has told us (NATS's own default).
 const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
@@ -39,18 +43,26 @@ pub struct NatsPublisher {
     log: Arc<HandshakeLog>,
     events: Arc<LinkEvents>,
     linger: Duration,
+    /// Publishing through JetStream, with acknowledgements.
+    persist: Option<Persist>,
     sent: AtomicU64,
     blocked: AtomicU64,
     linger_expired: AtomicBool,
 }
 
 impl NatsPublisher {
-    pub fn connect(uri: &str, prefix: &str, linger: Duration) -> Result<Self> {
+    pub fn connect(uri: &str, prefix: &str, linger: Duration, jetstream: bool) -> Result<Self> {
         let subjects = Subjects::new(prefix).map_err(|e| Error::invalid_arg(e.to_string()))?;
         let log = Arc::new(HandshakeLog::default());
         let events = Arc::new(LinkEvents::default());
         let client = connect::connect(uri, "publisher", log.clone(), events.clone())?;
+        let persist = if jetstream {
+            Some(Persist::start(&client)?)
+        } else {
+            None
+        };
         Ok(NatsPublisher {
+            persist,
             client: Mutex::new(Some(client)),
             scratch: Mutex::new(Scratch {
                 frame: Vec::new(),
@@ -95,6 +107,20 @@ impl NatsPublisher {
                 return if at == 0 { Err(e) } else { Ok(at) };
             }
             let payload = Bytes::copy_from_slice(rec.payload);
+            if let Some(p) = &self.persist {
+                match p.try_publish(&s.subject, payload) {
+                    None => {
+                        self.blocked.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    Some(Ok(())) => {
+                        self.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(Err(e)) => return if at == 0 { Err(e) } else { Ok(at) },
+                }
+                at = next;
+                continue;
+            }
             // One poll: the client's queue takes the message now or not at all (tokio's bounded
             // send is cancel-safe, so a dropped attempt sends nothing).
             match client.publish(s.subject.clone(), payload).now_or_never() {
@@ -144,6 +170,15 @@ impl NatsPublisher {
     /// up), at most `timeout`. Returns whether it did.
     pub fn wait_ready(&self, timeout: Duration) -> Result<bool> {
         let client = self.client()?;
+        if let Some(p) = &self.persist {
+            // Room in JetStream's window of unacknowledged events (5,000 in the client).
+            let room = runtime::block_on(timeout, async {
+                while p.outstanding() >= PERSIST_WINDOW {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })?;
+            return Ok(room.is_some());
+        }
         let flushed = runtime::block_on(timeout, client.flush())?;
         Ok(matches!(flushed, Some(Ok(()))))
     }
@@ -158,11 +193,22 @@ impl NatsPublisher {
             handshake_failures: self.log.failures(),
             connected: self.log.connected() > 0,
             linger_expired: self.linger_expired.load(Ordering::Relaxed),
+            stored: self
+                .persist
+                .as_ref()
+                .map_or(0, |p| p.counters.acked.load(Ordering::Relaxed)),
+            not_stored: self
+                .persist
+                .as_ref()
+                .map_or(0, |p| p.counters.failed.load(Ordering::Relaxed)),
         }
     }
 
+    /// The connection's last error, else the last reason JetStream did not store an event.
     pub fn handshake_error(&self) -> Option<String> {
-        self.log.last_error()
+        self.log
+            .last_error()
+            .or_else(|| self.persist.as_ref().and_then(Persist::last_error))
     }
 
     pub fn reconnects(&self) -> u64 {
@@ -182,8 +228,17 @@ impl NatsPublisher {
         let Some(client) = self.client.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
-        let flushed = runtime::block_on(self.linger, client.flush());
-        if !matches!(flushed, Ok(Some(Ok(())))) && self.sent.load(Ordering::Relaxed) > 0 {
+        let flushed = runtime::block_on(self.linger, async {
+            let written = client.flush().await.is_ok();
+            // A persistent publisher is done when the stream has answered for every event.
+            if let Some(p) = &self.persist {
+                while p.outstanding() > 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            written
+        });
+        if !matches!(flushed, Ok(Some(true))) && self.sent.load(Ordering::Relaxed) > 0 {
             self.linger_expired.store(true, Ordering::Relaxed);
         }
         // The connection closes once its last handle is gone.

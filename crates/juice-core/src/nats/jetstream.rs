@@ -1,0 +1,375 @@
+//! JetStream persistence: streams for Juice events, publishing with acknowledgements and
+//! deduplication, and the last value of a subject for dashboards.
+//!
+//! A persistent publisher gives every event a `Nats-Msg-Id` (its own random id and a sequence),
+//! waits for the stream's acknowledgement of each, and republishes one that was not acknowledged
+//! (a node died, the connection moved) under the same id: the stream's duplicate window turns
+//! the repeat into a no-op, so an event is stored once however often it is sent.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, stream};
+use async_nats::Client;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::connect;
+use super::runtime;
+use super::subject::Subjects;
+use crate::error::{Error, ErrorCode, Result};
+
+/// How long a repeat of a message id is recognised by a stream we create.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Attempts to store one event before it is counted as failed.
+const ATTEMPTS: u32 = 8;
+
+/// How long to wait for one acknowledgement.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    pub name: String,
+    pub prefix: String,
+    /// Event types the stream keeps; empty: every type under the prefix.
+    pub types: Vec<String>,
+    pub replicas: usize,
+    /// Oldest event kept (None: no limit).
+    pub max_age: Option<Duration>,
+    /// Keep only the last event of each subject: a last-value view.
+    pub last_value_only: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StreamSummary {
+    pub name: String,
+    pub subjects: Vec<String>,
+    pub replicas: usize,
+    pub messages: u64,
+    pub bytes: u64,
+}
+
+impl StreamSummary {
+    /// `{ name, subjects, replicas, messages, bytes }`, as the TypeScript layer reads it.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "name": self.name,
+            "subjects": self.subjects,
+            "replicas": self.replicas,
+            "messages": self.messages,
+            "bytes": self.bytes,
+        })
+        .to_string()
+    }
+}
+
+fn admin_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::InvalidArgument, format!("{what}: {e}"))
+}
+
+/// A short-lived client for administrative requests, failing at once when no server answers.
+async fn admin_client(uri: &str) -> Result<Client> {
+    let list = connect::servers(uri)?;
+    async_nats::ConnectOptions::new()
+        .name("juice-messaging admin")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(list)
+        .await
+        .map_err(|e| Error::new(ErrorCode::InvalidUri, format!("NATS {uri}: {e}")))
+}
+
+/// The stream subjects for `types` (all types when empty).
+fn subjects_for(subjects: &Subjects, types: &[String]) -> Result<Vec<String>> {
+    if types.is_empty() {
+        return Ok(vec![subjects.everything()]);
+    }
+    let mut out = Vec::new();
+    for t in types {
+        crate::wire::validate_type_name(t)?;
+        let frame = crate::wire::topic_frame(t, None);
+        let pair = subjects
+            .filters_of_frame(&frame)
+            .map_err(|e| Error::invalid_arg(e.to_string()))?;
+        out.extend(pair);
+    }
+    Ok(out)
+}
+
+/// Creates the stream, or checks the one of that name has the same subjects. A replicated stream
+/// on a cluster that has just started is retried until its peers have joined (up to 20 s).
+pub fn ensure_stream(uri: &str, opts: &StreamOptions) -> Result<StreamSummary> {
+    let subjects = Subjects::new(&opts.prefix).map_err(|e| Error::invalid_arg(e.to_string()))?;
+    let wanted = subjects_for(&subjects, &opts.types)?;
+    let config = stream::Config {
+        name: opts.name.clone(),
+        subjects: wanted.clone(),
+        num_replicas: opts.replicas.max(1),
+        max_age: opts.max_age.unwrap_or_default(),
+        max_messages_per_subject: if opts.last_value_only { 1 } else { -1 },
+        duplicate_window: DUPLICATE_WINDOW,
+        allow_direct: true,
+        ..Default::default()
+    };
+    let uri = uri.to_string();
+    runtime::block_on(Duration::from_secs(60), async move {
+        let js = jetstream::new(admin_client(&uri).await?);
+        let until = Instant::now() + Duration::from_secs(20);
+        let mut stream = loop {
+            match js.get_or_create_stream(config.clone()).await {
+                Ok(s) => break s,
+                Err(e) if Instant::now() < until => {
+                    // 10023 (insufficient resources) while a new cluster's peers join, or no
+                    // meta leader yet: both pass.
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(admin_error("cannot create the JetStream stream", e)),
+            }
+        };
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| admin_error("cannot read the stream", e))?;
+        let mut have = info.config.subjects.clone();
+        let mut want = wanted.clone();
+        have.sort();
+        want.sort();
+        if have != want {
+            return Err(Error::invalid_arg(format!(
+                "stream {} exists with subjects {:?}, not {:?}; pick another name or change it with the nats CLI",
+                info.config.name, info.config.subjects, wanted
+            )));
+        }
+        Ok(summary(info))
+    })?
+    .ok_or_else(|| Error::new(ErrorCode::Timeout, "NATS did not answer within 60 s"))?
+}
+
+fn summary(info: &stream::Info) -> StreamSummary {
+    StreamSummary {
+        name: info.config.name.clone(),
+        subjects: info.config.subjects.clone(),
+        replicas: info.config.num_replicas,
+        messages: info.state.messages,
+        bytes: info.state.bytes,
+    }
+}
+
+/// The stream's configuration and counts.
+pub fn stream_info(uri: &str, name: &str) -> Result<StreamSummary> {
+    let (uri, name) = (uri.to_string(), name.to_string());
+    runtime::block_on(Duration::from_secs(30), async move {
+        let js = jetstream::new(admin_client(&uri).await?);
+        let mut s = js
+            .get_stream(&name)
+            .await
+            .map_err(|e| admin_error(&format!("no stream {name}"), e))?;
+        let info = s
+            .info()
+            .await
+            .map_err(|e| admin_error("cannot read the stream", e))?;
+        Ok(summary(info))
+    })?
+    .ok_or_else(|| Error::new(ErrorCode::Timeout, "NATS did not answer within 30 s"))?
+}
+
+/// The last event stored for this type and exact topic, if any: its payload.
+pub fn last_value(
+    uri: &str,
+    stream_name: &str,
+    prefix: &str,
+    type_name: &str,
+    topic: Option<&str>,
+) -> Result<Option<String>> {
+    crate::wire::validate_type_name(type_name)?;
+    if let Some(t) = topic {
+        crate::wire::validate_topic(t.as_bytes())?;
+    }
+    let frame = crate::wire::topic_frame(type_name, topic);
+    let subjects = Subjects::new(prefix).map_err(|e| Error::invalid_arg(e.to_string()))?;
+    let mut subject = String::new();
+    subjects
+        .subject_of_frame(&frame, &mut subject)
+        .map_err(|e| Error::invalid_arg(e.to_string()))?;
+    let (uri, name) = (uri.to_string(), stream_name.to_string());
+    runtime::block_on(Duration::from_secs(30), async move {
+        let js = jetstream::new(admin_client(&uri).await?);
+        let s = js
+            .get_stream(&name)
+            .await
+            .map_err(|e| admin_error(&format!("no stream {name}"), e))?;
+        match s.get_last_raw_message_by_subject(&subject).await {
+            Ok(m) => String::from_utf8(m.payload.to_vec())
+                .map(Some)
+                .map_err(|_| Error::invalid_arg("the stored event is not UTF-8")),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(admin_error("cannot read the last value", e)),
+        }
+    })?
+    .ok_or_else(|| Error::new(ErrorCode::Timeout, "NATS did not answer within 30 s"))?
+}
+
+/// Counters of a persistent publisher.
+#[derive(Default)]
+pub(crate) struct PersistCounters {
+    /// Events the stream acknowledged.
+    pub acked: AtomicU64,
+    /// Events still waiting for an acknowledgement.
+    pub outstanding: AtomicU64,
+    /// Republications after a missing acknowledgement.
+    pub retried: AtomicU64,
+    /// Events not stored after every attempt.
+    pub failed: AtomicU64,
+}
+
+struct Unacked {
+    ack: PublishAckFuture,
+    subject: String,
+    payload: Bytes,
+    id: String,
+}
+
+/// The publishing side of persistence, owned by a NATS publisher.
+pub(crate) struct Persist {
+    js: jetstream::Context,
+    id: u64,
+    seq: AtomicU64,
+    unacked: mpsc::UnboundedSender<Unacked>,
+    pub counters: Arc<PersistCounters>,
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
+impl Persist {
+    pub(crate) fn start(client: &Client) -> Result<Persist> {
+        let handle = runtime::handle()?;
+        // The context starts a task of its own, so it is built inside the runtime.
+        let _in_runtime = handle.enter();
+        let js = jetstream::ContextBuilder::new()
+            .timeout(ACK_TIMEOUT)
+            .build(client.clone());
+        let counters = Arc::new(PersistCounters::default());
+        let last_error = Arc::new(Mutex::new(None));
+        let (tx, rx) = mpsc::unbounded_channel();
+        handle.spawn(confirm(
+            js.clone(),
+            rx,
+            counters.clone(),
+            last_error.clone(),
+        ));
+        Ok(Persist {
+            js,
+            id: super::interest::new_id(),
+            seq: AtomicU64::new(0),
+            unacked: tx,
+            counters,
+            last_error,
+        })
+    }
+
+    /// Hands one event to JetStream without waiting. None: the client's window of unacknowledged
+    /// events is full (would block).
+    pub(crate) fn try_publish(&self, subject: &str, payload: Bytes) -> Option<Result<()>> {
+        let seq = self.seq.load(Ordering::Relaxed);
+        let id = format!("{:016x}-{seq}", self.id);
+        let msg = PublishMessage::build()
+            .payload(payload.clone())
+            .message_id(&id);
+        // Called from the JS thread; the client's futures expect the runtime's context.
+        let handle = match runtime::handle() {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let _in_runtime = handle.enter();
+        let sent =
+            futures_util::FutureExt::now_or_never(self.js.send_publish(subject.to_string(), msg))?;
+        Some(match sent {
+            Ok(ack) => {
+                self.seq.store(seq + 1, Ordering::Relaxed);
+                self.counters.outstanding.fetch_add(1, Ordering::Relaxed);
+                let _ = self.unacked.send(Unacked {
+                    ack,
+                    subject: subject.to_string(),
+                    payload,
+                    id,
+                });
+                Ok(())
+            }
+            Err(e) => Err(Error::invalid_arg(format!(
+                "JetStream refused the event: {e}"
+            ))),
+        })
+    }
+
+    pub(crate) fn outstanding(&self) -> u64 {
+        self.counters.outstanding.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Settles every acknowledgement, each in its own task: after a node dies, thousands may time
+/// out together, and waiting for them one after the other would take thousands of timeouts.
+async fn confirm(
+    js: jetstream::Context,
+    mut rx: mpsc::UnboundedReceiver<Unacked>,
+    counters: Arc<PersistCounters>,
+    last_error: Arc<Mutex<Option<String>>>,
+) {
+    while let Some(u) = rx.recv().await {
+        tokio::spawn(settle(js.clone(), u, counters.clone(), last_error.clone()));
+    }
+}
+
+/// Waits for one acknowledgement; republishes under the same id until one comes or the attempts
+/// run out (then the event is counted as failed, with the reason kept).
+async fn settle(
+    js: jetstream::Context,
+    u: Unacked,
+    counters: Arc<PersistCounters>,
+    last_error: Arc<Mutex<Option<String>>>,
+) {
+    let mut result = u.ack.await.map(|_| ());
+    let mut attempt = 1;
+    while let Err(e) = &result {
+        // No stream captures the subject: no repeat can help.
+        if attempt >= ATTEMPTS || e.kind() == PublishErrorKind::StreamNotFound {
+            break;
+        }
+        *last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+        tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
+        attempt += 1;
+        counters.retried.fetch_add(1, Ordering::Relaxed);
+        let msg = PublishMessage::build()
+            .payload(u.payload.clone())
+            .message_id(&u.id);
+        result = match js.send_publish(u.subject.clone(), msg).await {
+            Ok(ack) => ack.await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+    }
+    match result {
+        Ok(()) => counters.acked.fetch_add(1, Ordering::Relaxed),
+        Err(e) => {
+            let why = if e.kind() == PublishErrorKind::StreamNotFound {
+                format!(
+                    "no JetStream stream captures {}; create one with ensureStream()",
+                    u.subject
+                )
+            } else {
+                format!("JetStream did not store an event on {}: {e}", u.subject)
+            };
+            *last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+            counters.failed.fetch_add(1, Ordering::Relaxed)
+        }
+    };
+    counters.outstanding.fetch_sub(1, Ordering::Relaxed);
+}
