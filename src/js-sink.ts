@@ -27,6 +27,10 @@ export class JsSinkEngine implements SinkEngine {
   private readonly closeTimeoutMs: number
   /** Lines waiting; `inFlight` of them (from the front) are in the request being sent. */
   private lines: string[] = []
+  /** For each line, the number of its event among those received (1-based). */
+  private lineEvent: number[] = []
+  /** Reading a stream through a durable consumer: acknowledge what is settled. */
+  private readonly durable: boolean
   private oldestAt = 0
   private sending: Promise<void> | null = null
   private running: Promise<void> | null = null
@@ -46,6 +50,7 @@ export class JsSinkEngine implements SinkEngine {
     this.closeTimeoutMs = s.closeTimeoutMs
     this.writer = new InfluxWriter(s.influx, s.requestTimeoutMs, s.gzipMinBytes)
     this.sub = new SubscriberAsync<never>(uri, s.subscriber)
+    this.durable = s.subscriber.durable !== undefined
   }
 
   subscribe(type: EventClass, opts?: SubscribeOptions): void {
@@ -69,12 +74,16 @@ export class JsSinkEngine implements SinkEngine {
       this.room?.()
     }
     await this.running
-    await this.sub.close()
+    // A durable subscriber stays open to acknowledge the last writes; what is not written by
+    // then stays in the stream and is delivered again to the next sink of that name.
+    if (!this.durable) await this.sub.close()
     await this.sending
     while (this.lines.length > 0 && Date.now() < this.giveUpAt) await this.flush()
+    if (this.durable) await this.sub.close()
     if (this.lines.length > 0) {
       this.counts.lost += this.lines.length
       this.lines = []
+      this.lineEvent = []
     }
     this.writer.close()
   }
@@ -126,6 +135,17 @@ export class JsSinkEngine implements SinkEngine {
     }
     if (this.lines.length === 0) this.oldestAt = Date.now()
     this.lines.push(line)
+    this.lineEvent.push(this.counts.received)
+  }
+
+  /**
+   * Durable: every event before the oldest waiting line is settled (stored, or refused and
+   * counted), so the stream may forget it. Lines are settled in order, one request at a time.
+   */
+  private acknowledgeSettled(): void {
+    if (!this.durable) return
+    const settled = this.lines.length > 0 ? this.lineEvent[0] - 1 : this.counts.received
+    this.sub.acknowledge(settled)
   }
 
   /** Starts sending if nothing is in flight. */
@@ -161,6 +181,8 @@ export class JsSinkEngine implements SinkEngine {
     const n = this.nextBatchLength()
     const done = await this.deliver(this.lines.slice(0, n))
     this.lines.splice(0, done)
+    this.lineEvent.splice(0, done)
+    this.acknowledgeSettled()
     if (this.lines.length > 0) this.oldestAt = Date.now()
   }
 

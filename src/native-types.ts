@@ -75,6 +75,8 @@ export declare class NativeSubscriber {
    */
   waitTakeInto(out: Buffer, timeoutMs?: number | undefined | null): number
   stats(): SubscriberStats
+  /** Durable subscribers with manual acknowledgement: the first `n` events taken are done. */
+  acknowledge(n: number): void
   handshakeError(): string | null
   close(): void
 }
@@ -277,6 +279,13 @@ export interface SubscriberOptions {
   curve?: ClientCurve
   /** Over NATS: the subject prefix (default "juice"). */
   natsPrefix?: string
+  /** Over NATS: the JetStream stream a durable subscriber reads. */
+  stream?: string
+  /** Over NATS: the durable consumer's name. */
+  durable?: string
+  /** Acknowledge only on acknowledge(n). */
+  manualAck?: boolean
+  ackWaitMs?: number
 }
 
 export interface SubscriberStats {

@@ -14,7 +14,7 @@ import { BatchReader } from './records'
 import { eventClass, RECEIVED_FRAME, typeOfFrame } from './by-name'
 import { AsyncQueue } from './queue'
 import { flushBlockingPublishers } from './publisher'
-import { boolOption, I32_MAX, intOption, limitOption, stringOption, U32_MAX } from './options'
+import { boolOption, I32_MAX, intOption, limitOption, MAX_SECONDS, secondsOption, stringOption, U32_MAX } from './options'
 import { checkTopic } from './topic'
 import { clientStatus, type ConnectionStatus, type StatusOptions } from './status'
 import { longTimeout } from './timers'
@@ -53,6 +53,21 @@ export interface SubscriberOptions {
    * under, `<prefix>.<Type>.<topic segments>`. One or more dot-separated tokens. Default `juice`.
    */
   natsPrefix?: string
+  /**
+   * Over NATS: read this JetStream stream (see `ensureStream()`) through the durable consumer
+   * named `durable`, instead of live events: a subscriber of the same name resumes where the last
+   * one left off, in another process too. Subscriptions filter what it delivers; everything is
+   * lossless. Each event is acknowledged once `get()` has returned it, or with `manualAck` only
+   * through `acknowledge(n)`; one left unacknowledged for `ackWait` is delivered again (at
+   * least once).
+   */
+  stream?: string
+  /** The durable consumer's name (letters, digits, `-`, `_`); goes with `stream`. */
+  durable?: string
+  /** Acknowledge only through `acknowledge(n)`. Default false. */
+  manualAck?: boolean
+  /** Seconds the server waits for an acknowledgement before delivering again. Default 30. */
+  ackWait?: number
 }
 
 export interface SubscribeAllOptions {
@@ -105,7 +120,20 @@ export function nativeSubscriberOptions(opts: SubscriberOptions) {
     lossless: boolOption(o, 'lossless', opts.lossless),
     curve: checkCurveOptions(opts.curve, CLIENT_CURVE_FIELDS, 'Subscriber'),
     natsPrefix: stringOption(o, 'natsPrefix', opts.natsPrefix),
+    ...durableOptions(opts),
   }
+}
+
+function durableOptions(opts: SubscriberOptions) {
+  const o = 'Subscriber'
+  const stream = stringOption(o, 'stream', opts.stream)
+  const durable = stringOption(o, 'durable', opts.durable)
+  if ((stream === undefined) !== (durable === undefined)) throw new TypeError('Subscriber options stream and durable go together')
+  if (durable !== undefined && !/^[A-Za-z0-9_-]+$/.test(durable)) throw new TypeError(`Subscriber option durable must be letters, digits, '-' and '_', got ${JSON.stringify(durable)}`)
+  const manualAck = boolOption(o, 'manualAck', opts.manualAck)
+  const ackWaitMs = secondsOption(o, 'ackWait', opts.ackWait, MAX_SECONDS, true)
+  if (durable === undefined && (manualAck !== undefined || ackWaitMs !== undefined)) throw new TypeError('Subscriber options manualAck and ackWait need stream and durable')
+  return { stream, durable, manualAck, ackWaitMs }
 }
 
 /** What SubscriberAsync and SubscriberBlocking share: subscriptions, statistics and closing. */
@@ -132,6 +160,12 @@ export abstract class SubscriberBase<E extends Event = never> {
   private anyType = false
   private readonly keepTopic: boolean
   protected isClosed = false
+  /** Events taken from the native queue, decodable or not (durable acknowledgement counts these). */
+  private taken = 0
+  /** With manualAck: for each event returned and not yet acknowledged, `taken` when returned. */
+  private readonly returnedAt: number[] = []
+  private ackedReturned = 0
+  private readonly manualAck: boolean
   /** The URI this subscriber connects to. */
   readonly uri: string
   private readonly diagnosis: Diagnosis
@@ -142,6 +176,7 @@ export abstract class SubscriberBase<E extends Event = never> {
     const o = 'Subscriber'
     const nativeOpts = nativeSubscriberOptions(opts)
     this.keepTopic = boolOption(o, 'keepTopic', opts.keepTopic) ?? false
+    this.manualAck = nativeOpts.manualAck === true
     this.native = call(() => new native.NativeSubscriber(uri, nativeOpts))
     this.diagnosis = new Diagnosis(uri, 'subscriber', opts.curve !== undefined)
   }
@@ -230,10 +265,30 @@ export abstract class SubscriberBase<E extends Event = never> {
     return clientStatus(() => this.native.stats(), () => this.handshakeError(), () => this.isClosed, opts)
   }
 
+  /**
+   * Durable subscribers with `manualAck`: the first `n` events `get()` returned (counted from the
+   * start of this subscriber) are done with, and so is anything skipped before them (malformed,
+   * unknown types). The stream may forget them; events not acknowledged within `ackWait` are
+   * delivered again. Acknowledging fewer than before does nothing.
+   */
+  acknowledge(n: number): void {
+    if (!this.manualAck) throw new TypeError('acknowledge() needs a durable subscriber created with manualAck: true')
+    if (!Number.isInteger(n) || n < 0) throw new TypeError(`acknowledge() needs a count of events >= 0, got ${String(n)}`)
+    const k = n - this.ackedReturned
+    if (k <= 0) return
+    if (k > this.returnedAt.length) throw new RangeError(`acknowledge(${n}): only ${this.ackedReturned + this.returnedAt.length} events have been returned`)
+    // The native side counts every event it handed over, returned or skipped here.
+    const nativeCount = this.returnedAt[k - 1]
+    this.returnedAt.splice(0, k)
+    this.ackedReturned = n
+    call(() => this.native.acknowledge(nativeCount))
+  }
+
   /** Next decodable event from the current batch, or undefined when the batch is used up. */
   protected nextBuffered(): E | undefined {
     const r = this.reader
     while (r.next()) {
+      this.taken++
       const cls = this.classes[r.typeId]
       if (cls === undefined && !this.anyType) {
         this.unknownType++
@@ -242,6 +297,7 @@ export abstract class SubscriberBase<E extends Event = never> {
       try {
         const ev = decodeEvent(cls ?? eventClass(typeOfFrame(r.topic())), r.payload()) as E
         if (this.keepTopic) (ev as unknown as Record<symbol, string>)[RECEIVED_FRAME] = r.topic()
+        if (this.manualAck) this.returnedAt.push(this.taken)
         return ev
       } catch {
         this.malformedJson++

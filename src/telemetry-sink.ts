@@ -36,6 +36,15 @@ export interface TelemetrySinkOptions {
   lossless?: boolean
   /** Options of the sink's subscriber (`lossless` overrides the option above). */
   subscriber?: SubscriberOptions
+  /**
+   * Over NATS: read a JetStream stream through a durable consumer (see `ensureStream()`), and
+   * acknowledge each event only once InfluxDB has stored it (or refused it, counted). A sink
+   * killed and started again with the same `name` resumes where the last one left off: nothing
+   * is lost, and what was stored but not yet acknowledged is written again, which InfluxDB
+   * stores once (the same point overwrites itself). Needs the `'js'` engine (the default here).
+   * `ackWait` (seconds, default 30) is how long the server waits before delivering again.
+   */
+  durable?: { stream: string; name: string; ackWait?: number }
   /** Points per request. Default 5000. */
   batchSize?: number
   /** About how many bytes of line protocol one request may carry. Default 1 MiB. */
@@ -116,14 +125,26 @@ export class TelemetrySink {
     new InfluxWriter(opts.influx, this.requestTimeoutMs).close()
     this.influx = opts.influx
     const https = /^https:/i.test(opts.influx.url)
-    this.engine = opts.engine ?? (https ? 'js' : 'native')
+    if (opts.durable !== undefined && (typeof opts.durable !== 'object' || opts.durable === null)) {
+      throw new TypeError('TelemetrySink option durable must be { stream, name, ackWait? }')
+    }
+    if (opts.durable !== undefined && opts.engine === 'native') {
+      throw new TypeError("TelemetrySink: a durable consumer needs engine: 'js' (the native engine reads live events only)")
+    }
+    this.engine = opts.engine ?? (https || opts.durable !== undefined ? 'js' : 'native')
     if (this.engine === 'native' && https) {
       throw new TypeError(`TelemetrySink: the native engine writes plain http; ${opts.influx.url} needs engine: 'js'`)
     }
     const lossless = boolOption(o, 'lossless', opts.lossless) ?? true
     const settings = {
       influx: opts.influx,
-      subscriber: { lossless, ...opts.subscriber },
+      subscriber: {
+        lossless,
+        ...opts.subscriber,
+        ...(opts.durable === undefined
+          ? {}
+          : { stream: opts.durable.stream, durable: opts.durable.name, ackWait: opts.durable.ackWait, manualAck: true }),
+      },
       batchSize: intOption(o, 'batchSize', opts.batchSize, 1, 0xffff_ffff) ?? 5000,
       maxBatchBytes: intOption(o, 'maxBatchBytes', opts.maxBatchBytes, 1, 0xffff_ffff) ?? 1 << 20,
       flushMs: secondsOption(o, 'flushInterval', opts.flushInterval, MAX_SECONDS, true) ?? 1000,

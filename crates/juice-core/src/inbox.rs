@@ -134,6 +134,11 @@ impl Inbox {
         self.lock().count
     }
 
+    /// The bound on waiting events.
+    pub(crate) fn capacity(&self) -> usize {
+        self.max_events
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }

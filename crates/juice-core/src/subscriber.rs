@@ -15,6 +15,7 @@ use crate::curve::ClientKeys;
 use crate::error::{Error, Result};
 use crate::handshake::{HandshakeLog, HandshakeMonitor};
 use crate::inbox::{Inbox, Pending};
+use crate::nats::durable::{DurableLink, DurableOptions};
 use crate::nats::receiver::{Receiver, Sink};
 use crate::socket::{self, Control};
 use crate::topic_tree::TopicTree;
@@ -47,6 +48,8 @@ pub struct SubscriberOptions {
     pub curve: Option<ClientKeys>,
     /// Over NATS: the subject prefix ([`crate::nats::subject::DEFAULT_PREFIX`] by default).
     pub nats_prefix: String,
+    /// Over NATS: read a JetStream stream through this durable consumer instead of live events.
+    pub durable: Option<DurableOptions>,
 }
 
 impl Default for SubscriberOptions {
@@ -60,6 +63,7 @@ impl Default for SubscriberOptions {
             lossless: false,
             curve: None,
             nats_prefix: crate::nats::subject::DEFAULT_PREFIX.to_string(),
+            durable: None,
         }
     }
 }
@@ -149,6 +153,8 @@ enum Link {
         thread: Mutex<Option<JoinHandle<()>>>,
     },
     Nats(Receiver),
+    /// A JetStream durable consumer: subscriptions filter locally, the stream decides the rest.
+    Durable(DurableLink),
 }
 
 impl Link {
@@ -161,6 +167,7 @@ impl Link {
                 control.send("subscriber", &cmd)
             }
             Link::Nats(r) => r.filter(add, prefix),
+            Link::Durable(_) => Ok(()),
         }
     }
 
@@ -174,6 +181,7 @@ impl Link {
                 }
             }
             Link::Nats(r) => r.close(),
+            Link::Durable(d) => d.close(),
         }
     }
 }
@@ -197,6 +205,11 @@ impl Subscriber {
                 ));
             }
             return Self::connect_nats(uri, opts);
+        }
+        if opts.durable.is_some() {
+            return Err(Error::invalid_arg(
+                "a durable subscriber needs a nats:// URI; a ZeroMQ proxy keeps no stream",
+            ));
         }
         let ctx = socket::context();
         let sub = socket::open(ctx, zmq::SUB, "subscriber socket")?;
@@ -251,11 +264,9 @@ impl Subscriber {
     }
 
     fn connect_nats(uri: &str, opts: SubscriberOptions) -> Result<Self> {
-        let inbox = Arc::new(Inbox::new(
-            opts.max_queue,
-            opts.max_queue_bytes,
-            opts.lossless,
-        ));
+        // A durable subscriber never drops: what it has not taken stays in the stream.
+        let lossless = opts.lossless || opts.durable.is_some();
+        let inbox = Arc::new(Inbox::new(opts.max_queue, opts.max_queue_bytes, lossless));
         let counters = Arc::new(Counters::default());
         let tree = Arc::new(RwLock::new(TopicTree::new()));
         let handshakes = Arc::new(HandshakeLog::default());
@@ -264,15 +275,29 @@ impl Subscriber {
             counters: counters.clone(),
             tree: tree.clone(),
             max_payload: opts.max_payload,
-            lossless: opts.lossless,
+            lossless,
         };
-        let receiver = Receiver::start(uri, &opts.nats_prefix, handshakes.clone(), sink)?;
+        let link = match opts.durable {
+            Some(d) => Link::Durable(DurableLink::start(
+                uri,
+                &opts.nats_prefix,
+                d,
+                handshakes.clone(),
+                sink,
+            )?),
+            None => Link::Nats(Receiver::start(
+                uri,
+                &opts.nats_prefix,
+                handshakes.clone(),
+                sink,
+            )?),
+        };
         Ok(Subscriber {
             inbox,
             counters,
             handshakes,
             tree,
-            link: Link::Nats(receiver),
+            link,
         })
     }
 
@@ -391,7 +416,18 @@ impl Subscriber {
     fn slow_consumer(&self) -> u64 {
         match &self.link {
             Link::Nats(r) => r.slow_consumer(),
-            Link::Zmq { .. } => 0,
+            Link::Zmq { .. } | Link::Durable(_) => 0,
+        }
+    }
+
+    /// A durable subscriber with manual acknowledgement: the first `n` events taken (counted
+    /// from the start of this subscriber) are done with, and the stream may forget them.
+    pub fn acknowledge(&self, n: u64) -> Result<()> {
+        match &self.link {
+            Link::Durable(d) => d.acknowledge(n),
+            _ => Err(Error::invalid_arg(
+                "acknowledge() is for durable NATS subscribers (options stream and durable)",
+            )),
         }
     }
 }

@@ -120,6 +120,13 @@ pub struct SubscriberOptions {
     pub curve: Option<ClientCurve>,
     /// Over NATS: the subject prefix (default "juice").
     pub nats_prefix: Option<String>,
+    /// Over NATS: the JetStream stream a durable subscriber reads.
+    pub stream: Option<String>,
+    /// Over NATS: the durable consumer's name.
+    pub durable: Option<String>,
+    /// Acknowledge only on acknowledge(n).
+    pub manual_ack: Option<bool>,
+    pub ack_wait_ms: Option<f64>,
 }
 
 impl From<SubscriberOptions> for core::SubscriberOptions {
@@ -134,6 +141,12 @@ impl From<SubscriberOptions> for core::SubscriberOptions {
             lossless: o.lossless.unwrap_or(d.lossless),
             curve: o.curve.map(Into::into),
             nats_prefix: o.nats_prefix.unwrap_or(d.nats_prefix),
+            durable: o.durable.map(|name| core::nats::durable::DurableOptions {
+                stream: o.stream.unwrap_or_default(),
+                name,
+                manual_ack: o.manual_ack.unwrap_or(false),
+                ack_wait: Duration::from_millis(o.ack_wait_ms.unwrap_or(30_000.0) as u64),
+            }),
         }
     }
 }

@@ -130,6 +130,12 @@ impl NativeSubscriber {
         }
     }
 
+    /// Durable subscribers with manual acknowledgement: the first `n` events taken are done.
+    #[napi]
+    pub fn acknowledge(&self, n: f64) -> Result<(), CodedError> {
+        self.inner.acknowledge(n as u64).map_err(js_err)
+    }
+
     #[napi]
     pub fn handshake_error(&self) -> Option<String> {
         self.inner.handshake_error()

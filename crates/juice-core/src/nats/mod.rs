@@ -5,6 +5,7 @@
 
 pub mod bridge;
 pub mod connect;
+pub mod durable;
 pub(crate) mod interest;
 pub mod jetstream;
 pub mod publisher;

@@ -318,6 +318,19 @@ fn take(
     frame: &mut Vec<u8>,
     pending: &mut Pending,
 ) {
+    take_message(msg, subjects, sink, tree, frame, pending);
+}
+
+/// Counts one message and queues it if a subscription matches; returns whether it was queued
+/// (otherwise it was malformed or unmatched, and counted as such).
+pub(crate) fn take_message(
+    msg: &Message,
+    subjects: &Subjects,
+    sink: &Sink,
+    tree: &TopicTree,
+    frame: &mut Vec<u8>,
+    pending: &mut Pending,
+) -> bool {
     let c = &sink.counters;
     c.received.fetch_add(1, Ordering::Relaxed);
     if subjects
@@ -325,19 +338,23 @@ fn take(
         .is_err()
     {
         c.malformed(Malformed::BadTopic);
-        return;
+        return false;
     }
     let text = match wire::check_message(frame, &msg.payload, sink.max_payload) {
         Ok(text) => text,
         Err(kind) => {
             c.malformed(kind);
-            return;
+            return false;
         }
     };
     match tree.matches(frame) {
-        Some(m) => pending.push(m.type_id, frame, text.as_bytes()),
+        Some(m) => {
+            pending.push(m.type_id, frame, text.as_bytes());
+            true
+        }
         None => {
             c.unmatched.fetch_add(1, Ordering::Relaxed);
+            false
         }
     }
 }
