@@ -62,6 +62,22 @@ test('a durable sink SIGKILLed mid-stream and restarted under the same name stor
   t.is(last.last, N - 1)
   t.is(closed.rejected + closed.lost, 0)
   t.true(closed.received <= N, 'the second sink did not read the stream from the start')
+
+  // juice ingest does the same from the command line: a new durable name reads the whole stream.
+  await db.createDatabase('durable_cli')
+  const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
+  const classes = path.join(__dirname, 'fixtures', 'durable-classes.js')
+  const ingest = spawn(process.execPath, [cli, 'ingest', '--classes', classes, '--uri', cluster.url(0), '--prefix', natsPrefix, '--stream', 'CRYO', '--durable', 'cli-1', '--influx', db.url, '--db', 'durable_cli', '--flush-interval', '0.1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let ingestErr = ''
+  ingest.stderr.on('data', (d) => (ingestErr += d))
+  const ingestExit = new Promise((r) => ingest.on('exit', (code) => r(code)))
+  const cliCount = async () => rows(await db.query('durable_cli', 'SELECT count(seq) FROM cryo'))[0]?.count ?? 0
+  const cliEnd = Date.now() + 60_000
+  while ((await cliCount()) < N && Date.now() < cliEnd) await new Promise((r) => setTimeout(r, 50))
+  ingest.kill('SIGTERM')
+  t.is(await ingestExit, 0, ingestErr)
+  t.is(await cliCount(), N, `juice ingest --durable stored the stream: ${ingestErr}`)
+  t.regex(ingestErr, /js engine/)
 })
 
 test('durable options are checked: stream and durable together, a nats:// URI, the js engine', (t) => {

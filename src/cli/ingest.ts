@@ -38,6 +38,11 @@ ${PROXY_HELP}
   --status-interval SECS  seconds between status lines on stderr (default 10)
   --create-db             create the 1.x database if it does not exist
   --lossy                 drop (and count) events beyond --max-buffer instead of waiting
+  --stream NAME           with a nats:// --uri: read this JetStream stream through the durable
+  --durable NAME          consumer NAME, acknowledging only what InfluxDB stored; restarted
+                          under the same name it resumes, losing and repeating nothing
+  --ack-wait SECS         how long NATS waits for an acknowledgement (default 30)
+  --prefix PREFIX         NATS subject prefix (default juice)
   -h, --help              this help
 
 Example: juice ingest --classes ./events.js --influx http://127.0.0.1:8086 --db lab
@@ -90,6 +95,10 @@ export async function ingest(argv: string[]): Promise<number> {
     schema: { type: 'string' },
     engine: { type: 'string' },
     lossy: { type: 'boolean' },
+    stream: { type: 'string' },
+    durable: { type: 'string' },
+    'ack-wait': { type: 'string' },
+    prefix: { type: 'string' },
     // The default now; still accepted.
     lossless: { type: 'boolean' },
   })
@@ -112,6 +121,12 @@ export async function ingest(argv: string[]): Promise<number> {
   if (values.measurement !== undefined && new Set(positionals.map((p) => p.split('.')[0])).size > 1) {
     throw new UsageError('--measurement needs a single TYPE')
   }
+  if ((values.stream === undefined) !== (values.durable === undefined)) throw new UsageError('--stream and --durable go together')
+  if (values['ack-wait'] !== undefined && values.durable === undefined) throw new UsageError('--ack-wait needs --stream and --durable')
+  const durable =
+    values.durable === undefined
+      ? undefined
+      : { stream: values.stream as string, name: values.durable as string, ackWait: positiveNumber('--ack-wait', values['ack-wait'], 30) }
   const influx = influxOptions(values)
   const tags = list(values.tags)
   const integers = list(values.integers)
@@ -125,6 +140,8 @@ export async function ingest(argv: string[]): Promise<number> {
     influx,
     engine: engine as 'native' | 'js' | undefined,
     lossless: values.lossy !== true,
+    durable,
+    subscriber: values.prefix === undefined ? undefined : { natsPrefix: values.prefix as string },
     batchSize: positiveNumber('--batch-size', values['batch-size'], 5000, { integer: true }),
     flushInterval: positiveNumber('--flush-interval', values['flush-interval'], 1),
     maxBuffer: positiveNumber('--max-buffer', values['max-buffer'], 500_000, { integer: true }),
