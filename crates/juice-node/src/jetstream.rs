@@ -59,18 +59,9 @@ impl Task for Admin {
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<QueryOutcome> {
-        Ok(match output {
-            Ok(json) => QueryOutcome {
-                json: Some(json.unwrap_or_else(|| "null".to_string())),
-                code: None,
-                message: None,
-            },
-            Err(e) => QueryOutcome {
-                json: None,
-                code: Some(e.code.as_str().to_string()),
-                message: Some(e.message),
-            },
-        })
+        Ok(output
+            .map(|json| json.unwrap_or_else(|| "null".to_string()))
+            .into())
     }
 }
 

@@ -48,6 +48,23 @@ pub struct QueryOutcome {
     pub message: Option<String>,
 }
 
+impl From<std::result::Result<String, core::Error>> for QueryOutcome {
+    fn from(r: std::result::Result<String, core::Error>) -> Self {
+        match r {
+            Ok(json) => QueryOutcome {
+                json: Some(json),
+                code: None,
+                message: None,
+            },
+            Err(e) => QueryOutcome {
+                json: None,
+                code: Some(e.code.as_str().to_string()),
+                message: Some(e.message),
+            },
+        }
+    }
+}
+
 /// Sends `request` ("topics" or "stats") to a proxy's query endpoint, off the JS thread.
 #[napi(ts_return_type = "Promise<QueryOutcome>")]
 pub fn proxy_query(
@@ -85,18 +102,7 @@ impl Task for Query {
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<QueryOutcome> {
-        Ok(match output {
-            Ok(json) => QueryOutcome {
-                json: Some(json),
-                code: None,
-                message: None,
-            },
-            Err(e) => QueryOutcome {
-                json: None,
-                code: Some(e.code.as_str().to_string()),
-                message: Some(e.message),
-            },
-        })
+        Ok(output.into())
     }
 }
 

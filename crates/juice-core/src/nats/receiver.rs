@@ -296,11 +296,13 @@ async fn read(
         }
         {
             let tree = sink.tree.read().unwrap_or_else(|e| e.into_inner());
-            take(&first, &subjects, &sink, &tree, &mut frame, &mut pending);
+            take_message(&first, &subjects, &sink, &tree, &mut frame, &mut pending);
             let mut n = 1;
             while n < limit {
                 match stream.next().now_or_never() {
-                    Some(Some(m)) => take(&m, &subjects, &sink, &tree, &mut frame, &mut pending),
+                    Some(Some(m)) => {
+                        take_message(&m, &subjects, &sink, &tree, &mut frame, &mut pending);
+                    }
                     _ => break,
                 }
                 n += 1;
@@ -308,17 +310,6 @@ async fn read(
         }
         sink.inbox.append(&mut pending);
     }
-}
-
-fn take(
-    msg: &Message,
-    subjects: &Subjects,
-    sink: &Sink,
-    tree: &TopicTree,
-    frame: &mut Vec<u8>,
-    pending: &mut Pending,
-) {
-    take_message(msg, subjects, sink, tree, frame, pending);
 }
 
 /// Counts one message and queues it if a subscription matches; returns whether it was queued
