@@ -3,6 +3,7 @@
 //   raw NATS      async-nats publisher -> server -> async-nats subscriber, 100 B, no Juice code
 //   juice NATS    PublisherAsync -> server -> SubscriberAsync (JS event objects both ends)
 //   juice ZeroMQ  the same two roles through a Proxy, the transport NATS is compared with
+//   raw ZeroMQ    the Rust libzmq pipeline (publisher -> bare proxy -> subscriber), no Juice code
 //   bridge        raw ZeroMQ publisher -> Proxy -> Bridge -> server -> raw NATS subscriber
 // Medians of BENCH_ROUNDS rounds (default 3). Writes bench/results/nats.md and nats.json.
 'use strict'
@@ -79,6 +80,10 @@ async function main() {
       const [front, back] = await zmqEnds()
       return run({ before: [['juice', ['proxy', front, back]]], sub: ['juice', ['sub', back, n, 'async', '1']], pub: ['juice', ['pub', front, n, '100', '0', 'async']] })
     },
+    rawZmq: async () => {
+      const [front, back] = await zmqEnds()
+      return run({ before: [['raw', ['proxy', 'bare', front, back]]], sub: ['raw', ['sub', back, n, '1']], pub: ['raw', ['pub', front, n, '100', '0']] })
+    },
     bridge: async () => {
       const [front, back] = await zmqEnds()
       // The subscriber announces its interest every second; give the bridge two of those.
@@ -115,7 +120,10 @@ async function main() {
     `| juice-messaging over ZeroMQ (JS events, through a Proxy) | ${fmt(m.juiceZmq)} |`,
     `| bridge: raw ZeroMQ publisher -> Proxy -> Bridge -> NATS -> raw subscriber | ${fmt(m.bridge)} |`,
     `| JS over NATS / JS over ZeroMQ (target >= 0.90x) | ${ratio(m.juiceNats, m.juiceZmq)} |`,
+    `| raw ZeroMQ: Rust libzmq publisher -> bare proxy -> subscriber | ${fmt(m.rawZmq)} |`,
+    `| a free bridge's ceiling: both raw hops in series on these cores, 1/(1/ZeroMQ + 1/NATS) | ${fmt(1 / (1 / m.rawZmq + 1 / m.rawNats))} |`,
     `| bridge / raw NATS (target >= 0.80x) | ${ratio(m.bridge, m.rawNats)} |`,
+    `| bridge / the free bridge's ceiling | ${ratio(m.bridge, 1 / (1 / m.rawZmq + 1 / m.rawNats))} |`,
     '',
     'Every round, every scenario:',
     '',
