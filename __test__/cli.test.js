@@ -108,8 +108,9 @@ test('proxy, tail, publish and topics work together; the proxy logs status and s
   const proxy = start(['proxy', '--frontend', front, '--backend', back, '--query', query, '--interval', '0.3'])
   t.teardown(() => proxy.p.kill('SIGKILL'))
   t.true(await until(() => proxy.err.includes('subscribers ->'), 10_000), proxy.err)
-  const tail = start(['tail', 'Telemetry.qpu0', 'KernelStatusChanged', '--uri', back, '--count', '3', '--json'])
-  const tailAll = start(['tail', '--all', '--uri', back, '--count', '4'])
+  // --timeout: a tail that missed an event fails the test instead of waiting for ever.
+  const tail = start(['tail', 'Telemetry.qpu0', 'KernelStatusChanged', '--uri', back, '--count', '3', '--json', '--timeout', '60'])
+  const tailAll = start(['tail', '--all', '--uri', back, '--count', '4', '--timeout', '60'])
   t.teardown(() => tail.p.kill('SIGKILL') && tailAll.p.kill('SIGKILL'))
   t.true(await until(() => /2 subscribers/.test(proxy.out), 10_000), proxy.out)
   const p1 = juice(['publish', 'Telemetry', '{"kelvin":0.0123,"n":1}', '--topic', 'qpu0.fridge', '--count', '2', '--rate', '100', '--uri', front])
@@ -146,15 +147,41 @@ test('proxy, tail, publish and topics work together; the proxy logs status and s
 })
 
 test('on a terminal the proxy keeps one live status line', async (t) => {
-  const { front, back } = await ports()
-  // `script` gives the proxy a pseudo-terminal; it is stopped with SIGINT (Ctrl-C) after 2.5 s.
-  const cmd = `${process.execPath} ${BIN} proxy --frontend ${front} --backend ${back} --query none & P=$!; sleep 2.5; kill -INT $P; wait $P`
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 20_000 })
-  t.is(r.status, 0, r.stderr)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-tty-'))
+  const pidFile = path.join(dir, 'pid')
+  // `script` gives the proxy a pseudo-terminal. It is stopped with SIGINT (Ctrl-C) once its first
+  // status line shows, which also means its handler is installed: start-up time varies under load.
+  const cmd = `${process.execPath} ${BIN} proxy --frontend tcp://127.0.0.1:0 --backend tcp://127.0.0.1:0 --query none & echo $! > ${pidFile}; wait $!`
+  const p = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  p.stdin.end()
+  let out = ''
+  let err = ''
+  p.stdout.on('data', (d) => (out += d))
+  p.stderr.on('data', (d) => (err += d))
+  let closed = false
+  const exit = new Promise((resolve) =>
+    p.on('close', (code) => {
+      closed = true
+      resolve(code)
+    }),
+  )
+  const pid = () => Number(fs.readFileSync(pidFile, 'utf8'))
+  t.teardown(() => {
+    if (!closed) {
+      try {
+        process.kill(pid(), 'SIGKILL')
+      } catch {}
+      p.kill('SIGKILL')
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+  t.true(await until(() => /0 subscribers/.test(out), 15_000), out + err)
+  process.kill(pid(), 'SIGINT')
+  t.is(await exit, 0, out + err)
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the status line is redrawn with CR and an ANSI erase
-  t.regex(r.stdout, /\r\x1b\[K0 events\/s +0 B\/s +0 subscriptions +0 publishers +0 subscribers/)
-  t.notRegex(r.stdout, /\d{4}-\d\d-\d\dT\S+Z \d/, 'no log lines on a terminal')
-  t.regex(r.stdout, /stopped after forwarding 0 events/)
+  t.regex(out, /\r\x1b\[K0 events\/s +0 B\/s +0 subscriptions +0 publishers +0 subscribers/)
+  t.notRegex(out, /\d{4}-\d\d-\d\dT\S+Z \d/, 'no log lines on a terminal')
+  t.regex(out, /stopped after forwarding 0 events/)
 })
 
 test('keygen and a CURVE proxy: listed clients talk, an unlisted one is told it was refused', async (t) => {
@@ -183,7 +210,7 @@ test('keygen and a CURVE proxy: listed clients talk, an unlisted one is told it 
     t.regex(proxy.err, /2 clients allowed/)
     const serverKey = /server public key (\S{40})/.exec(proxy.err)[1]
     t.is(serverKey, server.publicKey)
-    const tail = start(['tail', 'Reading', '--uri', back, '--count', '1', '--json', '--server-key', serverKey, '--keys', bob.file])
+    const tail = start(['tail', 'Reading', '--uri', back, '--count', '1', '--json', '--server-key', serverKey, '--keys', bob.file, '--timeout', '60'])
     t.teardown(() => tail.p.kill('SIGKILL'))
     const refused = juice(['tail', 'Reading', '--uri', back, '--server-key', serverKey, '--keys', eve.file, '--connect-timeout', '5'])
     t.is(refused.code, 1)
@@ -191,7 +218,8 @@ test('keygen and a CURVE proxy: listed clients talk, an unlisted one is told it 
     const plain = juice(['tail', 'Reading', '--uri', back, '--connect-timeout', '5'])
     t.is(plain.code, 1)
     t.regex(plain.err, /juice tail: cannot connect to the proxy at \S+: the proxy at \S+ requires CURVE: pass curve options/)
-    const pub = juice(['publish', 'Reading', '{"v":42}', '--uri', front, '--server-key', serverKey, '--keys', alice.file])
+    // The tail's subscription is its only one: wait for it (publish returns as soon as it is there).
+    const pub = juice(['publish', 'Reading', '{"v":42}', '--uri', front, '--server-key', serverKey, '--keys', alice.file, '--subscription-wait', '20'])
     t.is(pub.code, 0, pub.err)
     t.deepEqual(await tail.exit, { code: 0, signal: null })
     t.is(JSON.parse(tail.out).event.v, 42)

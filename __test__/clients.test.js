@@ -5,8 +5,7 @@
 const test = require('ava')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const zmq = require('zeromq')
-const { j, startProxy, subscribed, until, Telemetry } = require('./helpers')
+const { j, startProxy, subscribed, until, rawPub, Telemetry } = require('./helpers')
 
 const child = path.join(__dirname, 'fixtures', 'teardown-child.js')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -40,9 +39,10 @@ test('get(Infinity) and get(3e6) wait instead of timing out at once, with no Tim
   const pub = new j.PublisherAsync(proxy.frontend)
   for (let i = 0; i < 3; i++) await pub.publish(new Telemetry({ path: 'x' }))
   t.deepEqual(await Promise.all(results), ['event', 'event', 'event'])
-  const blocking = new j.SubscriberBlocking(proxy.backend).subscribe(Telemetry)
-  await subscribed(proxy, 1)
-  await sleep(200)
+  // Its own prefix, so the proxy's count shows it is in place (a second Telemetry. would not);
+  // get(Infinity) would hang on a missed event.
+  const blocking = new j.SubscriberBlocking(proxy.backend).subscribe(Telemetry, { topic: 'y' })
+  await subscribed(proxy, 2)
   await pub.publish(new Telemetry({ path: 'y' }))
   await pub.close()
   t.is(blocking.get(Infinity).path, 'y', 'a blocking get(Infinity) returns the event')
@@ -57,9 +57,7 @@ test('wire keys that would replace the prototype or a method are counted as malf
   const proxy = await startProxy()
   const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry)
   await subscribed(proxy)
-  const raw = new zmq.Publisher()
-  raw.connect(proxy.frontend)
-  await sleep(300)
+  const raw = await rawPub(proxy.frontend, 'Telemetry.')
   const hostile = [
     '{"__proto__":{"polluted":true,"topic":1},"n":1}',
     '{"topic":"not a method","n":2}',
@@ -192,7 +190,7 @@ test('300 subscribers in one process all receive, and a proxy still starts after
   const proxy = await startProxy()
   const subs = []
   for (let i = 0; i < 300; i++) subs.push(new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: `s${i}` }))
-  await subscribed(proxy, 300)
+  await subscribed(proxy, 300, 30_000)
   const pub = new j.PublisherAsync(proxy.frontend)
   for (let i = 0; i < 300; i++) await pub.publish(new Telemetry({ path: `s${i}`, i }))
   await pub.close()

@@ -79,6 +79,9 @@ class Ping extends j.Event { topic() { return 'arm.test' } }
 `
 
 ;(isBuildHost ? test : test.skip)('linux-arm64-gnu: packed, installed offline and run under qemu: a CURVE roundtrip of 1,000 events and the CLI', (t) => {
+  // Three qemu runs of up to 180 s each block this worker with no test event: keep ava's 2-minute
+  // inactivity timeout (for the whole run) from firing meanwhile.
+  t.timeout(600_000)
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-arm64-'))
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
   execFileSync(process.execPath, [path.join(root, 'scripts', 'stage-platform.js'), 'linux-arm64-gnu'], { stdio: 'pipe' })

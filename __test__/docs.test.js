@@ -17,6 +17,9 @@ function files(dir, base = dir) {
 }
 
 test('docs/api is generated from the current TSDoc comments, without warnings', (t) => {
+  // typedoc runs up to 120 s while this worker blocks and reports nothing: keep ava's 2-minute
+  // inactivity timeout (for the whole run) from firing meanwhile.
+  t.timeout(180_000)
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-docs-'))
   t.teardown(() => fs.rmSync(out, { recursive: true, force: true }))
   const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--out', out], { cwd: root, encoding: 'utf8', timeout: 120_000 })

@@ -40,7 +40,9 @@ test('concurrent async get() calls are served in order', async (t) => {
   await proxy.close()
 })
 
-test('blocking get() really blocks: a timer due meanwhile does not fire during it', async (t) => {
+// Serial: process.cpuUsage() counts every thread of the process, so the proxies, I/O threads and
+// watchers of other tests of this file running meanwhile would count against the wait.
+test.serial('blocking get() really blocks: a timer due meanwhile does not fire during it', async (t) => {
   const proxy = await startProxy()
   const sub = new j.SubscriberBlocking(proxy.backend).subscribe(Telemetry)
   let fired = false

@@ -127,7 +127,10 @@ test('a long subscription through our own API is refused with a TypeError naming
   }
 })
 
-test('huge frames are cut off at the backend and the query endpoint before they are buffered', async (t) => {
+// Serial, as are the other tests that measure the proxy child's RSS or latency: how far its
+// backlog peaks depends on how the threads are scheduled, and the other tests of this file load
+// the same two cores.
+test.serial('huge frames are cut off at the backend and the query endpoint before they are buffered', async (t) => {
   const p = await proxyChild()
   try {
     const before = p.rssKiB()
@@ -165,7 +168,7 @@ test('a query endpoint flooded with requests still answers, and unknown or overs
   }
 })
 
-test('the topic registry is bounded in bytes: 1,000 distinct 256 KiB topics from a raw publisher', async (t) => {
+test.serial('the topic registry is bounded in bytes: 1,000 distinct 256 KiB topics from a raw publisher', async (t) => {
   const p = await proxyChild({ maxTopicsBytes: 4 << 20 })
   try {
     const before = p.rssKiB()
@@ -238,7 +241,7 @@ async function roundTrips(info, n) {
   return times.sort((a, b) => a - b)
 }
 
-test('queries never stall forwarding: 100,000 topics and 4 peers pipelining "topics" requests unread', async (t) => {
+test.serial('queries never stall forwarding: 100,000 topics and 4 peers pipelining "topics" requests unread', async (t) => {
   const p = await proxyChild()
   let flood
   try {
@@ -252,9 +255,12 @@ test('queries never stall forwarding: 100,000 topics and 4 peers pipelining "top
     await new Promise((r) => flood.stdout.once('data', r))
     await sleep(500)
     const busy = await roundTrips(p.info, 200)
+    const p50 = (xs) => xs[Math.floor(xs.length / 2)]
     const p99 = (xs) => xs[Math.floor(xs.length * 0.99)]
-    t.log(`round trip p50/p99: quiet ${quiet[50].toFixed(1)}/${p99(quiet).toFixed(1)} ms, flooded ${busy[100].toFixed(1)}/${p99(busy).toFixed(1)} ms`)
-    // A stalled forwarder shows up as seconds; a busy 2-core machine as tens of milliseconds.
+    t.log(`round trip p50/p99: quiet ${p50(quiet).toFixed(1)}/${p99(quiet).toFixed(1)} ms, flooded ${p50(busy).toFixed(1)}/${p99(busy).toFixed(1)} ms`)
+    // A stalled forwarder shows up as seconds; a busy 2-core machine as tens of milliseconds. It
+    // moves the median too (about 1 ms under the flood here), which scheduling stalls do not.
+    t.true(p50(busy) < 25, `median under the query flood is ${p50(busy).toFixed(1)} ms`)
     t.true(p99(busy) < 250, `p99 under the query flood is ${p99(busy).toFixed(1)} ms`)
     const grew = p.rssKiB() - rssBefore
     t.log(`proxy RSS grew by ${grew} KiB during the flood`)

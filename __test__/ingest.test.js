@@ -78,7 +78,8 @@ module.exports = { Fridge, Pump, NotStored, helper: () => 1 }
     a.child.kill('SIGKILL')
     b.child.kill('SIGKILL')
   })
-  await subscribed(proxy, 3)
+  // Two freshly spawned juice ingest processes (Node, the CLI, the addon, the classes) next to influxd.
+  await subscribed(proxy, 3, 30_000)
   const { Fridge, Pump } = require(mod)
   class Valve extends j.Event {
     static eventName = 'Valve'
@@ -129,7 +130,7 @@ test('a 100,000-event burst behind a lossless proxy is stored exactly with a sma
   // --max-buffer 2000: far less than the burst, so the sink must hold the publisher back.
   const c = ingest(['Burst', '--uri', proxy.backend, '--influx', db.url, '--db', 'burst', '--integers', 'n', '--max-buffer', '2000', '--batch-size', '1000', '--status-interval', '0.5'])
   t.teardown(() => c.child.kill('SIGKILL'))
-  await subscribed(proxy)
+  await subscribed(proxy, 1, 30_000)
   class Burst extends j.Event {}
   const pub = new j.PublisherAsync(proxy.frontend)
   const N = 100_000
@@ -148,7 +149,8 @@ test('a 100,000-event burst behind a lossless proxy is stored exactly with a sma
 })
 
 test('a 30 s InfluxDB outage at full rate: the sink holds publishers back, stays bounded and loses nothing', async (t) => {
-  t.timeout(120_000)
+  // 38 s of pumping, then up to 120 s of linger in close() and 60 s for the last points to land.
+  t.timeout(240_000)
   const db = await startInflux()
   t.teardown(() => db.dispose())
   await db.createDatabase('outage')
@@ -156,9 +158,12 @@ test('a 30 s InfluxDB outage at full rate: the sink holds publishers back, stays
   t.teardown(() => proxy.close())
   const c = ingest(['Reading', '--uri', proxy.backend, '--influx', db.url, '--db', 'outage', '--integers', 'n', '--max-buffer', '50000', '--status-interval', '1'])
   t.teardown(() => c.child.kill('SIGKILL'))
-  await subscribed(proxy)
+  await subscribed(proxy, 1, 30_000)
   class Reading extends j.Event {}
-  const pub = new j.PublisherAsync(proxy.frontend)
+  // When pumping stops the lossless pipeline is full, and this publisher's own queue (up to
+  // 100,000 events) drains only as fast as the sink writes to influxd: the default 5 s linger
+  // could discard the tail of it.
+  const pub = new j.PublisherAsync(proxy.frontend, { linger: 120 })
   let n = 0
   let stop = false
   const pumping = (async () => {

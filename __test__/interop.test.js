@@ -4,13 +4,9 @@
 'use strict'
 const test = require('ava')
 const crypto = require('node:crypto')
-const path = require('node:path')
-const readline = require('node:readline')
-const { spawn } = require('node:child_process')
 const { j, startProxy, subscribed } = require('./helpers')
+const { pythonPeer } = require('./python-peer')
 
-const PYTHON = path.join(__dirname, 'interop', '.venv', 'bin', 'python')
-const PEER = path.join(__dirname, 'interop', 'peer.py')
 
 class Telemetry extends j.Event {
   topic() {
@@ -43,42 +39,7 @@ const RICH = {
   mode: 'busy',
 }
 
-/** A Python peer process whose stdout lines are JSON objects. */
-function peer(args) {
-  const p = spawn(PYTHON, [PEER, ...args], { cwd: path.dirname(PEER), stdio: ['pipe', 'pipe', 'pipe'] })
-  const lines = []
-  let waiting = null
-  let stderr = ''
-  p.stderr.on('data', (d) => (stderr += d))
-  readline.createInterface({ input: p.stdout }).on('line', (l) => {
-    lines.push(JSON.parse(l))
-    if (waiting) waiting()
-  })
-  let exited = false
-  p.on('exit', () => {
-    exited = true
-    if (waiting) waiting()
-  })
-  return {
-    lines,
-    write: (s) => p.stdin.write(s + '\n'),
-    /** Resolves with the first line matching `pred`, or rejects after `ms`. */
-    async line(pred, ms = 20000) {
-      const end = Date.now() + ms
-      for (;;) {
-        const found = lines.find(pred)
-        if (found) return found
-        if (exited || Date.now() > end) throw new Error(`python peer ${args[0]}: no expected line; stderr:\n${stderr}`)
-        await new Promise((r) => {
-          waiting = r
-          setTimeout(r, 50)
-        })
-        waiting = null
-      }
-    },
-    kill: () => p.kill('SIGKILL'),
-  }
-}
+const peer = pythonPeer
 
 async function withProxy(kind, fn) {
   if (kind === 'ts') {
@@ -178,6 +139,7 @@ for (const proxyKind of ['ts', 'py']) {
           { type: 'PyOnly', fields: { x: 2 } },
         ]
         const py = peer(['pub', frontend, mode])
+        t.teardown(() => py.kill())
         py.write(JSON.stringify(events))
         t.true((await next(a, 20)) instanceof Probe)
         t.true((await next(b, 20)) instanceof Probe)
@@ -196,19 +158,24 @@ for (const proxyKind of ['ts', 'py']) {
         t.is(got[0].value, 0.5)
         t.true(Math.abs(got[0].time.getTime() - Date.now()) < 60_000, 'default time is now, in UTC')
         await py.line((l) => l.sent)
+        // The publisher says "sent" as soon as it has handed everything to libzmq: read on until
+        // what is expected has come (15 s at most) and nothing more comes for 0.5 s.
         const all = []
+        const end = Date.now() + 15_000
         for (;;) {
           try {
             const ev = await b.get(0.5)
             if (!(ev instanceof Probe)) all.push(ev)
           } catch (e) {
-            if (e instanceof j.TimeoutError) break
-            throw e
+            if (!(e instanceof j.TimeoutError)) throw e
+            if ((all.length >= 5 && b.stats().unknownType >= 5) || Date.now() > end) break
           }
         }
         t.is(all.length, 5, 'the subscribeAll subscriber decodes every Telemetry')
         t.is(b.stats().unknownType, 5, 'FridgeTelemetry, 2 Rich and 2 PyOnly have no class there: counted, skipped')
         t.is(a.stats().malformedJson + b.stats().malformedJson, 0)
+        // Only now may the publisher close (with upstream's linger 0).
+        py.write('close')
         await a.close()
         await b.close()
       })
@@ -223,17 +190,24 @@ for (const mode of ['async', 'blocking']) {
       // A quiet bus: nobody subscribes. Upstream waits for a first subscription notice; the
       // proxy's beacon subscription answers at once.
       const quiet = peer(['pub-first', proxy.frontend, mode])
+      t.teardown(() => quiet.kill())
       const q = await quiet.line((l) => l.sent)
+      quiet.write('close')
       t.log(`quiet bus: publish() took ${q.publish_s.toFixed(3)} s`)
-      t.true(q.publish_s < 2, `publish() took ${q.publish_s} s`)
+      // Upstream's fallback wait is 5 s; a connect and handshake from Python on a loaded machine
+      // can take a second or two.
+      t.true(q.publish_s < 4, `publish() took ${q.publish_s} s`)
       // With a subscriber: the event still arrives (publisher-side filtering passes it).
       const sub = new j.SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'first' })
       await subscribed(proxy)
       const busy = peer(['pub-first', proxy.frontend, mode])
+      t.teardown(() => busy.kill())
       const b = await busy.line((l) => l.sent)
-      t.true(b.publish_s < 2, `publish() took ${b.publish_s} s`)
+      t.true(b.publish_s < 4, `publish() took ${b.publish_s} s`)
       const ev = await sub.get(10)
       t.is(ev.path, 'first')
+      // Only now may the publisher close (with upstream's linger 0).
+      busy.write('close')
       await sub.close()
     } finally {
       await proxy.close()

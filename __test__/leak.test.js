@@ -18,6 +18,9 @@ const child = path.join(__dirname, 'fixtures', 'leak-child.js')
 
 for (const cls of ['Proxy', 'CurveProxy', 'PublisherAsync', 'PublisherBlocking', 'SubscriberAsync', 'SubscriberBlocking']) {
   test.serial(`${cls}: ${CYCLES.toLocaleString('en-US')} create-use-close cycles leak no fds, threads or memory`, (t) => {
+    // The child runs up to 240 s while this worker blocks and reports nothing: keep ava's 2-minute
+    // inactivity timeout (for the whole run) from firing meanwhile.
+    t.timeout(300_000)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-leak-'))
     try {
       const out = execFileSync(process.execPath, ['--expose-gc', child, cls, String(CYCLES), dir], {

@@ -3,15 +3,13 @@
 'use strict'
 const test = require('ava')
 const zmq = require('zeromq')
-const { j, startProxy, subscribed, until, drain, Telemetry } = require('./helpers')
+const { j, startProxy, subscribed, until, drain, rawPub, subscriptionArrived, Telemetry } = require('./helpers')
 
 test('every kind of malformed message is counted by kind and valid events still arrive', async (t) => {
   const proxy = await startProxy()
   const sub = new j.SubscriberAsync(proxy.backend, { maxPayload: 1024 }).subscribe(Telemetry)
   await subscribed(proxy)
-  const raw = new zmq.Publisher()
-  raw.connect(proxy.frontend)
-  await new Promise((r) => setTimeout(r, 300)) // let the raw PUB connect; it has no slow-joiner guard
+  const raw = await rawPub(proxy.frontend, 'Telemetry.') // a raw PUB has no slow-joiner guard
   const valid = (i) => ['Telemetry.ok.', JSON.stringify({ time: '2026-01-01T00:00:00.000001Z', i })]
   const bad = [
     ['Telemetry.'], // one frame
@@ -54,9 +52,7 @@ test('a blocking subscriber skips malformed JSON and returns the next good event
   const proxy = await startProxy()
   const sub = new j.SubscriberBlocking(proxy.backend).subscribe(Telemetry)
   await subscribed(proxy)
-  const raw = new zmq.Publisher()
-  raw.connect(proxy.frontend)
-  await new Promise((r) => setTimeout(r, 300))
+  const raw = await rawPub(proxy.frontend, 'Telemetry.')
   await raw.send(['Telemetry.', '{oops'])
   await raw.send(['Telemetry.', '"a string"'])
   await raw.send(['Telemetry.', '{"i": 1}'])
@@ -68,10 +64,10 @@ test('a blocking subscriber skips malformed JSON and returns the next good event
 })
 
 test('a subscriber connected straight to a raw peer (no proxy) counts what it cannot read', async (t) => {
-  const raw = new zmq.Publisher()
+  const raw = new zmq.XPublisher()
   await raw.bind('tcp://127.0.0.1:*')
   const sub = new j.SubscriberAsync(raw.lastEndpoint).subscribe(Telemetry)
-  await new Promise((r) => setTimeout(r, 300))
+  await subscriptionArrived(raw, 'Telemetry.')
   await raw.send(['Telemetry.', '{"a":1}', 'x'])
   await raw.send(['Telemetry.', '{"a":2}'])
   t.is((await sub.get(5)).a, 2)

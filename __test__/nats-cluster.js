@@ -42,6 +42,11 @@ async function startCluster(n = 3) {
       '-js', '-sd', path.join(store, x.name)], { stdio: 'ignore' })
   }
   nodes.forEach(launch)
+  // Servers must not outlive a test process that ends early (a failed hook, a closed pipe).
+  const killAll = () => {
+    for (const x of nodes) x.proc?.kill('SIGKILL')
+  }
+  process.once('exit', killAll)
   const routed = async (x) => {
     const m = /"num_routes":\s*(\d+)/.exec(await get(x.http, '/routez'))
     return m !== null && Number(m[1]) >= n - 1
@@ -72,7 +77,8 @@ async function startCluster(n = 3) {
       await waitRouted()
     },
     async stop() {
-      for (const x of nodes) if (x.proc) x.proc.kill('SIGKILL')
+      process.removeListener('exit', killAll)
+      killAll()
       fs.rmSync(store, { recursive: true, force: true })
     },
   }

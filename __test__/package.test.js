@@ -61,6 +61,9 @@ pub.close(); sub.close(); await proxy.close()
 
 // Only linux-x64-gnu is built here; on other machines the test is reported as skipped, not passed.
 ;(isTarget ? test : test.skip)('packed tarballs install without Rust or a registry and work from CJS, ESM and the CLI', (t) => {
+  // npm pack and install, then the roundtrips, block this worker for minutes with no test event:
+  // keep ava's 2-minute inactivity timeout (for the whole run) from firing meanwhile.
+  t.timeout(300_000)
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-pack-'))
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
   // 1. Pack (scripts skipped: dist/ and the addon were built by `npm test` already).

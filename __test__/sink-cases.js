@@ -224,7 +224,7 @@ cli('juice ingest stores the chosen types and topics, then stops cleanly on SIGT
   let err = ''
   child.stderr.on('data', (d) => (err += d))
   const exit = new Promise((r) => child.on('close', (code) => r(code)))
-  await subscribed(proxy)
+  await subscribed(proxy, 1, 30_000) // a freshly spawned juice ingest: Node, the CLI and the addon load first
   const pub = new j.PublisherAsync(proxy.frontend)
   for (let n = 0; n < 900; n++) await pub.publish(cryo(n))
   await pub.close()
@@ -413,7 +413,7 @@ cli('juice ingest checks the database at start: a missing one is an error, --cre
   t.regex(down.err, /InfluxDB at http:\/\/127\.0\.0\.1:9 does not answer \(ECONNREFUSED\)/)
   const created = ingestChild(['Cryo', '--uri', proxy.backend, '--influx', db.url, '--db', 'made', '--create-db', '--flush-interval', '0.1'])
   t.teardown(() => created.child.kill('SIGKILL'))
-  await subscribed(proxy)
+  await subscribed(proxy, 1, 30_000) // a freshly spawned juice ingest: Node, the CLI and the addon load first
   const pub = new j.PublisherAsync(proxy.frontend)
   await pub.publish(cryo(1))
   await pub.close()
@@ -450,7 +450,7 @@ cli('juice ingest with InfluxDB down: the first Ctrl-C says what it is waiting f
   t.teardown(() => proxy.close())
   const ing = ingestChild(['Cryo', '--uri', proxy.backend, '--influx', `http://127.0.0.1:${server.address().port}`, '--db', 'lab', '--flush-interval', '0.1'])
   t.teardown(() => ing.child.kill('SIGKILL'))
-  await subscribed(proxy)
+  await subscribed(proxy, 1, 30_000) // a freshly spawned juice ingest: Node, the CLI and the addon load first
   const pub = new j.PublisherAsync(proxy.frontend)
   for (let n = 0; n < 5; n++) await pub.publish(cryo(n))
   await pub.close()

@@ -1,5 +1,6 @@
 // `npm start`: an embedded proxy with a live publisher and subscriber in one process, printing
-// events per second. Runs for --seconds N (default 10; 0 = until Ctrl-C).
+// events per second. Runs for --seconds N (default 10; 0 = until Ctrl-C); --rate N publishes at
+// most N events per second (default: as fast as it can).
 'use strict'
 const { Event, Proxy, PublisherAsync, SubscriberAsync } = require('..')
 
@@ -16,8 +17,16 @@ function seconds() {
   return v
 }
 
+function rate() {
+  const i = process.argv.indexOf('--rate')
+  const v = i >= 0 ? Number(process.argv[i + 1]) : Infinity
+  if (!(v > 0)) throw new Error(`--rate needs a number > 0, got ${process.argv[i + 1]}`)
+  return v
+}
+
 async function main() {
   const duration = seconds()
+  const limit = rate()
   const proxy = await Proxy.start({ frontend: 'tcp://127.0.0.1:0', backend: 'tcp://127.0.0.1:0' })
   console.log(`proxy: publishers -> ${proxy.frontend}, subscribers -> ${proxy.backend}`)
   const sub = new SubscriberAsync(proxy.backend).subscribe(Telemetry, { topic: 'qpu0.fridge' })
@@ -30,12 +39,15 @@ async function main() {
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
 
+  const started = Date.now()
   const producer = (async () => {
     while (running) {
       for (let i = 0; i < 1000; i++) {
         await pub.publish(new Telemetry({ qpu: 'qpu0', stage: 'mxc', kelvin: 0.01 + Math.random() * 1e-3, seq: published++ }))
       }
-      await new Promise((r) => setImmediate(r))
+      // With --rate, wait until the events so far are due; without, just let the consumer run.
+      const ahead = started + (published / limit) * 1000 - Date.now()
+      await new Promise((r) => (ahead > 0 ? setTimeout(r, ahead) : setImmediate(r)))
     }
   })()
   const consumer = (async () => {

@@ -5,6 +5,9 @@ orangeqs-juice-core (orangeqs.juice.messaging.zmq). One JSON object per stdout l
   peer.py sub URI async|blocking SUBS EXPECT     subscribe, report events
   peer.py pub URI async|blocking EVENTS          send probes until stdin says "go", then EVENTS
   peer.py pub-first URI async|blocking           publish one Telemetry at once; report how long it took
+
+Publishers close once stdin says "close" (or ends): upstream closes with linger 0, which drops
+whatever libzmq has not written yet, so the test says when it has everything.
   peer.py line RECORDS                           upstream's line protocol and JSON for each record
 """
 
@@ -121,6 +124,13 @@ def wait_for_go():
     return go
 
 
+def wait_for_close():
+    """Blocks until stdin says "close" or ends."""
+    for line in sys.stdin:
+        if line.strip() == "close":
+            return
+
+
 def run_pub_blocking(uri, events):
     pub = ZMQPublisherBlocking(uri)
     go = wait_for_go()
@@ -129,9 +139,8 @@ def run_pub_blocking(uri, events):
         time.sleep(0.05)
     for ev in build(events):
         pub.publish(ev)
-    # Upstream publishers close with linger 0, which drops unsent frames: give them time to leave.
-    time.sleep(1.0)
     say(sent=len(events))
+    wait_for_close()
     pub.close()
 
 
@@ -143,8 +152,9 @@ async def run_pub_async(uri, events):
         await asyncio.sleep(0.05)
     for ev in build(events):
         await pub.publish(ev)
-    await asyncio.sleep(1.0)
     say(sent=len(events))
+    # In a thread, so the event loop (and the socket's sending) goes on meanwhile.
+    await asyncio.to_thread(wait_for_close)
     pub.close()
 
 
@@ -165,8 +175,8 @@ def run_pub_first(uri, mode):
         pub = ZMQPublisherBlocking(uri)
         pub.publish(ev)
     took = time.monotonic() - start
-    time.sleep(0.5)
     say(sent=1, publish_s=took)
+    wait_for_close()
     pub.close()
 
 

@@ -23,5 +23,5 @@ count = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 pub = ZMQPublisherBlocking(uri)
 for i in range(count):
     pub.publish(KernelStatusChanged(service="q1", status="busy" if i % 2 else "idle"))
-time.sleep(0.5)  # upstream publishers close with linger 0
+time.sleep(2)  # upstream publishers close with linger 0: let the events leave first
 pub.close()
