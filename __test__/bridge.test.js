@@ -43,6 +43,25 @@ async function collect(sub, n, key, seconds = 10) {
   return out
 }
 
+/** `juice bridge` as a child process between `proxy` and the cluster, with a status line every 0.2 s. */
+function bridgeChild(proxy, natsPrefix) {
+  const path = require('node:path')
+  const { spawn } = require('node:child_process')
+  const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
+  const args = [cli, 'bridge', '--frontend', proxy.frontend, '--backend', proxy.backend, '--nats', cluster.url(0), '--prefix', natsPrefix, '--interval', '0.2']
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const c = { child, out: '', err: '', exit: null }
+  child.stdout.on('data', (d) => (c.out += d))
+  child.stderr.on('data', (d) => (c.err += d))
+  c.exited = new Promise((r) =>
+    child.on('exit', (code, signal) => {
+      c.exit = { code, signal }
+      r(c.exit)
+    }),
+  )
+  return c
+}
+
 const seq = (n) => Array.from({ length: n }, (_, i) => i)
 
 test('both directions carry what the other side subscribes to, once each, and nothing loops', async (t) => {
@@ -215,7 +234,7 @@ test('real Python Juice on the proxy and Node on NATS hear each other through th
 
 test('juice bridge forwards until SIGTERM, logs its counters, and refuses bad arguments with exit 2', async (t) => {
   const path = require('node:path')
-  const { spawn, spawnSync } = require('node:child_process')
+  const { spawnSync } = require('node:child_process')
   const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
   const usage = spawnSync(process.execPath, [cli, 'bridge', '--proxy', 'lab-pc'], { encoding: 'utf8' })
   t.is(usage.status, 2)
@@ -223,28 +242,112 @@ test('juice bridge forwards until SIGTERM, logs its counters, and refuses bad ar
 
   const proxy = await startProxy()
   const natsPrefix = 'cli.juice'
-  const args = [cli, 'bridge', '--frontend', proxy.frontend, '--backend', proxy.backend, '--nats', cluster.url(0), '--prefix', natsPrefix, '--interval', '0.2']
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (err += d))
-  const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })))
+  const b = bridgeChild(proxy, natsPrefix)
   const sub = new j.SubscriberAsync(cluster.url(1), { natsPrefix }).subscribe(Telemetry, { topic: 'cli' }).subscribe(Telemetry, { topic: 'probe' })
   const pub = new j.PublisherAsync(proxy.frontend)
   try {
     await ready(pub, sub, 'probe')
     for (const i of seq(10)) await pub.publish(new Telemetry({ path: 'cli', i }))
     t.deepEqual(await collect(sub, 10, 'i'), seq(10))
-    t.true(await until(() => /to NATS \d+/.test(out), 5000), out)
+    t.true(await until(() => /to NATS \d+/.test(b.out), 5000), b.out)
   } finally {
-    child.kill('SIGTERM')
+    b.child.kill('SIGTERM')
     await pub.close()
     await sub.close()
   }
-  const { code } = await exited
-  t.is(code, 0, err)
-  t.regex(err, /juice bridge: proxy .* <-> NATS nats:\/\/127\.0\.0\.1:\d+ \(prefix cli\.juice\)/)
-  t.regex(err, /stopped; \d+ events to NATS, 0 to the proxy, 0 dropped/)
+  const { code } = await b.exited
+  t.is(code, 0, b.err)
+  t.regex(b.err, /juice bridge: proxy .* <-> NATS nats:\/\/127\.0\.0\.1:\d+ \(prefix cli\.juice\)/)
+  t.regex(b.err, /stopped; \d+ events to NATS, 0 to the proxy, 0 dropped/)
   await proxy.close()
+})
+
+/** Publishes raw NATS messages (the protocol over TCP: INFO, CONNECT, PUB, PING/PONG). */
+async function rawNatsPublish(url, messages) {
+  const net = require('node:net')
+  const { hostname, port } = new URL(url.replace('nats://', 'http://'))
+  const sock = net.connect(Number(port), hostname)
+  let got = ''
+  sock.on('data', (d) => (got += d))
+  sock.on('error', (e) => (got += `-ERR ${e.message}`))
+  await until(() => got.includes('INFO '), 5000)
+  sock.write('CONNECT {"verbose":false,"pedantic":false}\r\n')
+  for (const [subject, payload] of messages) sock.write(`PUB ${subject} ${Buffer.byteLength(payload)}\r\n${payload}\r\n`)
+  sock.write('PING\r\n')
+  const ok = await until(() => got.includes('PONG'), 10_000)
+  sock.destroy()
+  if (!ok || got.includes('-ERR')) throw new Error(`NATS refused the raw messages: ${got.slice(0, 300)}`)
+}
+
+test('hostile interest announcements on NATS (huge, deep, from thousands of ids) are counted and bounded; the bridge lives on', async (t) => {
+  const proxy = await startProxy()
+  const natsPrefix = 'hostile.juice'
+  const b = bridgeChild(proxy, natsPrefix)
+  const malformed = () => Number((/malformed ([\d,]+)[^\n]*\n$/.exec(b.out)?.[1] ?? '-1').replaceAll(',', ''))
+  try {
+    t.true(await until(() => /NATS up/.test(b.out), 10_000), b.out + b.err)
+    const subject = `_JUICE.${natsPrefix}.interest`
+    // Filters our subscribe() would refuse: a 40 KB topic (libzmq's subscription trie recurses
+    // once per byte of a prefix it removes) and 200 segments; then 5,000 announcers.
+    const long = `${natsPrefix}.Telemetry.${'x'.repeat(40_000)}`
+    const deep = `${natsPrefix}.Telemetry.${Array(200).fill('a').join('.')}`
+    const messages = [
+      [subject, `00000000000000a1\n${long}`],
+      [subject, `00000000000000a2\n${deep}`],
+    ]
+    for (let i = 0; i < 5000; i++) messages.push([subject, `${(0x1000 + i).toString(16).padStart(16, '0')}\n${natsPrefix}.Telemetry.ok`])
+    await rawNatsPublish(cluster.url(1), messages)
+    // The leases of those that were taken run out after 7 s: the bridge unsubscribes them then.
+    const expect = 2 + (5000 - 4096)
+    t.true(await until(() => malformed() >= expect, 10_000), `malformed ${malformed()}, expected ${expect}: ${b.out.slice(-300)}`)
+    await new Promise((r) => setTimeout(r, 9000))
+    t.is(b.exit, null, `the bridge died: ${JSON.stringify(b.exit)} ${b.err}`)
+    // Still forwarding.
+    const sub = new j.SubscriberAsync(cluster.url(2), { natsPrefix }).subscribe(Telemetry, { topic: 'after' })
+    const pub = new j.PublisherAsync(proxy.frontend)
+    try {
+      await ready(pub, sub, 'after')
+    } finally {
+      await pub.close()
+      await sub.close()
+    }
+    t.log(`refused announcements ${malformed()} (>= ${expect}); ${b.out.trim().split('\n').pop()}`)
+  } finally {
+    b.child.kill('SIGTERM')
+  }
+  const { code, signal } = await b.exited
+  t.is(signal, null)
+  t.is(code, 0, b.err)
+  await proxy.close()
+})
+
+test('a flood of interest queries is not multiplied: a NATS subscriber answers at most a few per second', async (t) => {
+  const net = require('node:net')
+  const natsPrefix = 'flood.juice'
+  const sub = new j.SubscriberAsync(cluster.url(0), { natsPrefix }).subscribe(Telemetry, { topic: 'x' })
+  const { hostname, port } = new URL(cluster.url(1).replace('nats://', 'http://'))
+  const sock = net.connect(Number(port), hostname)
+  let got = ''
+  sock.on('data', (d) => (got += d))
+  sock.on('error', (e) => (got += `-ERR ${e.message}`))
+  try {
+    await until(() => got.includes('INFO '), 5000)
+    sock.write(`CONNECT {"verbose":false}\r\nSUB _JUICE.${natsPrefix}.interest 1\r\nPING\r\n`)
+    await until(() => got.includes('PONG'), 5000)
+    const announcements = () => (got.match(/^MSG _JUICE\.flood\.juice\.interest 1 /gm) ?? []).length
+    // The subscriber announces by itself every 2 s; wait for one so its filter is in place.
+    t.true(await until(() => announcements() >= 1, 5000), got.slice(0, 300))
+    const before = announcements()
+    const started = Date.now()
+    sock.write(`PUB _JUICE.${natsPrefix}.interest.query 0\r\n\r\n`.repeat(2000))
+    await new Promise((r) => setTimeout(r, 1000))
+    const answers = announcements() - before
+    const secs = (Date.now() - started) / 1000
+    t.log(`2,000 queries: ${answers} announcements in ${secs.toFixed(1)} s`)
+    t.true(answers >= 1, 'queries are still answered')
+    t.true(answers <= 4 * secs + 2, `at most about 4 answers a second, plus the periodic one (${answers})`)
+  } finally {
+    sock.destroy()
+    await sub.close()
+  }
 })

@@ -64,6 +64,24 @@ async function startCluster(n = 3) {
   return {
     nodes,
     url: (i) => `nats://127.0.0.1:${nodes[i].client}`,
+    /** The index of the node leading JetStream stream `name` (-1 while it has no leader). */
+    async streamLeader(name) {
+      for (const x of nodes) {
+        if (!x.proc) continue
+        let jsz
+        try {
+          jsz = JSON.parse(await get(x.http, '/jsz?streams=true'))
+        } catch {
+          continue
+        }
+        for (const account of jsz.account_details ?? []) {
+          for (const st of account.stream_detail ?? []) {
+            if (st.name === name && st.cluster?.leader) return nodes.findIndex((n) => n.name === st.cluster.leader)
+          }
+        }
+      }
+      return -1
+    },
     /** SIGKILLs node i. */
     async kill(i) {
       const p = nodes[i].proc

@@ -244,7 +244,7 @@ test.serial('300 NATS publisher and subscriber create-use-close cycles leak no d
   t.true(threads() <= t0, 'no thread left behind')
 })
 
-test.serial('JetStream: an R3 stream keeps every event of a publisher whose node is SIGKILLed mid-stream, each once', async (t) => {
+test.serial('JetStream: an R3 stream keeps every event of a publisher whose node, the stream leader, is SIGKILLed mid-stream, each once', async (t) => {
   const name = 'KILLTEST'
   const natsPrefix = 'js.juice'
   const created = await j.ensureStream(cluster.url(0), { name, types: [Telemetry], replicas: 3, natsPrefix })
@@ -254,35 +254,99 @@ test.serial('JetStream: an R3 stream keeps every event of a publisher whose node
   t.is((await j.ensureStream(cluster.url(1), { name, types: [Telemetry], replicas: 3, natsPrefix })).name, name)
   await t.throwsAsync(j.ensureStream(cluster.url(1), { name, types: ['Other'], replicas: 3, natsPrefix }), { message: /exists with subjects/ })
 
-  // The publisher knows node 1 only and learns the others from the cluster.
-  const pub = new j.PublisherAsync(cluster.url(1), { jetstream: true, natsPrefix, linger: 60 })
+  // The worst node to lose: the one leading the stream, with the publisher connected to it. The
+  // publisher knows that node only and learns the others from the cluster; until the others
+  // elect a leader nothing answers the subject, which the client reports as "no stream".
+  let leader = -1
+  for (const end = Date.now() + 10_000; leader < 0 && Date.now() < end; ) {
+    leader = await cluster.streamLeader(name)
+    if (leader < 0) await new Promise((r) => setTimeout(r, 100))
+  }
+  if (leader < 0) return t.fail('the stream has no leader after 10 s')
+  const [other, third] = [(leader + 1) % 3, (leader + 2) % 3]
+  const pub = new j.PublisherAsync(cluster.url(leader), { jetstream: true, natsPrefix, linger: 60 })
   const N = 3000
   let killedAt = -1
   try {
     for (let seq = 0; seq < N; seq++) {
       await pub.publish(new Telemetry({ path: `qpu${seq % 3}`, seq }))
       if (seq === 1000) {
-        await cluster.kill(1)
+        await cluster.kill(leader)
         killedAt = seq
       }
       if (seq % 100 === 0) await new Promise((r) => setTimeout(r, 5))
     }
     await pub.close()
     const s = pub.stats()
-    const info = await j.streamInfo(cluster.url(0), name)
-    t.log(`published ${N}, node 1 SIGKILLed after event ${killedAt}; stored ${s.stored}, not stored ${s.notStored}; the stream holds ${info.messages}; ${JSON.stringify(s)}`)
+    const info = await j.streamInfo(cluster.url(other), name)
+    t.log(`published ${N}, node ${leader} (the stream leader) SIGKILLed after event ${killedAt}; stored ${s.stored}, not stored ${s.notStored}; the stream holds ${info.messages}; ${JSON.stringify(s)}`)
     t.is(s.notStored, 0)
     t.is(s.stored, N, 'every event acknowledged')
     t.is(info.messages, N, 'the stream holds each event once: nothing lost, no repeat stored twice')
-    const last = await j.lastValue(cluster.url(2), name, Telemetry, 'qpu2', { natsPrefix })
+    const last = await j.lastValue(cluster.url(third), name, Telemetry, 'qpu2', { natsPrefix })
     // The last *stored* under qpu2: an event republished after the failover is stored then, so
     // it may be older than the last one published.
     t.true(last instanceof Telemetry)
     t.is(last.seq % 3, 2, `an event of qpu2 (seq ${last.seq})`)
-    t.is(await j.lastValue(cluster.url(2), name, Telemetry, 'nothing.here', { natsPrefix }), undefined)
+    t.is(await j.lastValue(cluster.url(third), name, Telemetry, 'nothing.here', { natsPrefix }), undefined)
   } finally {
     await pub.close()
-    await cluster.restart(1)
+    // Only a node that was killed is started again (a second server on its ports would fail).
+    if (killedAt >= 0) await cluster.restart(leader)
+  }
+})
+
+test.serial('a durable subscriber reads every stored event across a SIGKILL of the stream leader it is connected to', async (t) => {
+  const name = 'DURKILL'
+  const natsPrefix = 'dk.juice'
+  await j.ensureStream(cluster.url(0), { name, types: [Telemetry], replicas: 3, natsPrefix })
+  let leader = -1
+  for (const end = Date.now() + 10_000; leader < 0 && Date.now() < end; ) {
+    leader = await cluster.streamLeader(name)
+    if (leader < 0) await new Promise((r) => setTimeout(r, 100))
+  }
+  if (leader < 0) return t.fail('the stream has no leader after 10 s')
+  const N = 2000
+  const pub = new j.PublisherAsync(cluster.url((leader + 1) % 3), { jetstream: true, natsPrefix })
+  try {
+    for (let seq = 0; seq < N; seq++) await pub.publish(new Telemetry({ path: 'fridge', seq }))
+  } finally {
+    await pub.close()
+  }
+  t.is(pub.stats().stored, N)
+  // Events in flight to the dead node come again once their ackWait runs out: 5 s here.
+  const ackWait = 5
+  const sub = new j.SubscriberAsync(cluster.url(leader), { natsPrefix, stream: name, durable: 'reader', ackWait }).subscribe(Telemetry)
+  const seen = new Set()
+  let taken = 0
+  let killedAfter = -1
+  let longestWait = 0
+  try {
+    while (seen.size < N) {
+      let ev
+      const asked = Date.now()
+      try {
+        ev = await sub.get(ackWait + 30) // seconds
+      } catch (e) {
+        t.log(`stalled after ${taken} taken (${seen.size} distinct), node ${leader} killed after ${killedAfter}: ${sub.handshakeError() ?? 'no reason given'}; ${JSON.stringify(sub.stats())}`)
+        throw e
+      }
+      taken++
+      longestWait = Math.max(longestWait, Date.now() - asked)
+      seen.add(ev.seq)
+      if (taken === 500) {
+        await cluster.kill(leader)
+        killedAfter = taken
+      }
+    }
+    t.log(`${N} stored; node ${leader} (stream leader, the subscriber's server) SIGKILLed after ${killedAfter} taken; longest wait for an event ${longestWait} ms; ${seen.size} distinct events taken in ${taken} gets (at least once: ${taken - seen.size} again); last reason: ${sub.handshakeError() ?? 'none'}`)
+    t.is(seen.size, N, 'every stored event arrived')
+    // Redelivery comes after ackWait (twice at worst: a pull lost in the election too), plus
+    // the election and the pull's heartbeat.
+    t.true(longestWait < (2 * ackWait + 10) * 1000, `no wait far beyond ackWait (${longestWait} ms)`)
+  } finally {
+    await sub.close()
+    if (killedAfter >= 0) await cluster.restart(leader)
   }
 })
 

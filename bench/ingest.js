@@ -165,7 +165,11 @@ async function main() {
   console.log('\n' + md)
 }
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}
+
+module.exports = { endToEnd, receiveFloor }

@@ -4,6 +4,7 @@
 import { call } from './errors'
 import { native } from './load-addon'
 import type { NativeBridge } from './native'
+import type { BridgeStats } from './native-types'
 import { stringOption } from './options'
 import { proxyEndpoints } from './proxy'
 
@@ -19,24 +20,8 @@ export interface BridgeOptions {
   natsPrefix?: string
 }
 
-export interface BridgeStats {
-  /** Events forwarded from the proxy to NATS. */
-  toNats: number
-  /** Events forwarded from NATS into the proxy. */
-  toZmq: number
-  /** Copies of the bridge's own output that came back and were dropped (no loops). */
-  echoes: number
-  /** Messages that were not Juice events (bad subject, frames or UTF-8), both directions. */
-  malformed: number
-  /** Events lost at the bridge: its queue towards the proxy full, or NATS refusing them. */
-  dropped: number
-  /** Filters NATS subscribers announced: what goes from the proxy to NATS. */
-  natsFilters: number
-  /** ZeroMQ subscriptions the proxy passed up: what goes from NATS into the proxy. */
-  zmqFilters: number
-  natsConnected: boolean
-  zmqConnected: boolean
-}
+// Documented where it is defined: the addon's declarations are generated from the Rust struct.
+export type { BridgeStats }
 
 /**
  * Joins a Juice proxy and a NATS cluster in both directions, so that Python Juice services on the

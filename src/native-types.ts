@@ -88,15 +88,25 @@ export interface BridgeOptions {
   natsPrefix?: string
 }
 
+/** A bridge's counters since it started. */
 export interface BridgeStats {
+  /** Events forwarded from the proxy to NATS. */
   toNats: number
+  /** Events forwarded from NATS into the proxy. */
   toZmq: number
+  /** Copies of the bridge's own output that came back and were dropped (no loops). */
   echoes: number
+  /** Messages that were not Juice events (bad subject, frames or UTF-8), both directions. */
   malformed: number
+  /** Events lost at the bridge: its queue towards the proxy full, or NATS refusing them. */
   dropped: number
+  /** Filters NATS subscribers announced: what goes from the proxy to NATS. */
   natsFilters: number
+  /** ZeroMQ subscriptions the proxy passed up: what goes from NATS into the proxy. */
   zmqFilters: number
+  /** Connected to a NATS server now (the client reconnects by itself). */
   natsConnected: boolean
+  /** The proxy has been heard from: it passes its subscriptions up to the bridge. */
   zmqConnected: boolean
 }
 

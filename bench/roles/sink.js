@@ -2,7 +2,8 @@
 // and reports the rate and its own CPU time per point (the whole process: JS and native threads).
 //   sink ENGINE BACK INFLUX_URL DB N   (after the role name)
 'use strict'
-const j = require('../..')
+// JUICE_PACKAGE: another checkout's package, for same-run comparisons of two builds.
+const j = require(process.env.JUICE_PACKAGE ?? '../..')
 const { say, rssMb } = require('./common')
 
 class Telemetry extends j.Event {

@@ -1,6 +1,7 @@
 // `juice bridge`: a Juice proxy and a NATS cluster joined in both directions, with a status line.
 import { Bridge, type BridgeStats, proxyEndpoints } from '../index'
 import { formatHelp, parse, positiveNumber, UsageError } from './args'
+import { statusUntilStopped } from './until-stopped'
 
 export const help = formatHelp(`Usage: juice bridge --nats URL[,URL...] [--proxy HOST | --frontend URI --backend URI] [options]
 
@@ -51,21 +52,9 @@ export async function bridge(argv: string[]): Promise<number> {
   const b = Bridge.start({ proxy, nats: values.nats, natsPrefix: values.prefix })
   const err = process.stderr
   err.write(`juice bridge: proxy ${proxy.frontend} / ${proxy.backend} <-> NATS ${values.nats} (prefix ${values.prefix ?? 'juice'})\n`)
-  const tty = Boolean(process.stdout.isTTY)
-  const tick = () => {
-    const line = statusLine(b.stats())
-    if (tty) process.stdout.write(`\r\x1b[K${line}`)
-    else process.stdout.write(`${new Date().toISOString()} ${line}\n`)
-  }
-  const timer = setInterval(tick, (tty ? 1 : interval) * 1000)
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
-  clearInterval(timer)
+  await statusUntilStopped(() => statusLine(b.stats()), interval)
   const s = b.stats()
   await b.close()
-  if (tty) process.stdout.write('\r\x1b[K')
   err.write(`juice bridge: stopped; ${rate(s.toNats)} events to NATS, ${rate(s.toZmq)} to the proxy, ${rate(s.dropped)} dropped\n`)
   return 0
 }

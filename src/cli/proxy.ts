@@ -1,6 +1,7 @@
 // `juice proxy`: the Juice proxy as a service, with a live status line.
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND, Proxy, type ProxyStats } from '../index'
 import { formatHelp, parse, plural, positiveNumber, readAllowlist, readKeyPair, UsageError } from './args'
+import { statusUntilStopped } from './until-stopped'
 
 export const DEFAULT_QUERY = 'tcp://127.0.0.1:5124'
 
@@ -70,28 +71,21 @@ export async function proxy(argv: string[]): Promise<number> {
       (p.curvePublicKey ? `\njuice proxy: CURVE on; server public key ${p.curvePublicKey}, ${plural(curve?.allowedClients.length ?? 0, 'client')} allowed` : '') +
       '\n',
   )
-  const tty = Boolean(process.stdout.isTTY)
   let last = p.stats()
   let lastAt = performance.now()
-  const tick = () => {
+  // Rates over the time since the previous line.
+  const line = () => {
     const now = performance.now()
     const s = p.stats()
     const secs = (now - lastAt) / 1000
-    const line = statusLine(s, (s.messages - last.messages) / secs, (s.bytes - last.bytes) / secs)
-    if (tty) process.stdout.write(`\r\x1b[K${line}`)
-    else process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+    const text = statusLine(s, (s.messages - last.messages) / secs, (s.bytes - last.bytes) / secs)
     last = s
     lastAt = now
+    return text
   }
-  const timer = setInterval(tick, (tty ? 1 : interval) * 1000)
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
-  clearInterval(timer)
+  await statusUntilStopped(line, interval)
   const s = p.stats()
   await p.close()
-  if (tty) process.stdout.write('\r\x1b[K')
   err.write(`juice proxy: stopped after forwarding ${rate(s.messages)} events (${bytes(s.bytes)})\n`)
   return 0
 }

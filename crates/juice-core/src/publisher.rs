@@ -1,7 +1,7 @@
 //! Publisher: an XPUB socket the caller sends on directly, guarded by a mutex.
 //!
 //! Per-event path: the caller encodes events into a batch ([`crate::records::BatchWriter`]); one
-//! call to [`Publisher::try_send`] builds each topic frame ([`wire::topic_frame_into`]) and hands
+//! call to [`Publisher::try_send`] builds each topic frame ([`FrameBuilder`]) and hands
 //! both frames to libzmq, which queues them for its I/O thread. No extra thread or copy of ours
 //! sits in between, and one call covers a whole batch.
 //!
@@ -29,7 +29,7 @@ use crate::nats::NatsPublisher;
 use crate::records::read_publish;
 use crate::routes::Routes;
 use crate::socket::{self, Control};
-use crate::wire;
+use crate::wire::FrameBuilder;
 
 /// Longest single wait inside [`Publisher::wait_ready`], so `close()` is never held up long.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -111,10 +111,8 @@ struct Inner {
     /// prefix's first subscribe and last unsubscribe, and unsubscribes everything when the
     /// connection to the proxy drops).
     routes: Routes,
-    /// Reused buffer for the topic frame.
-    frame: Vec<u8>,
-    /// The last type name `try_send` validated.
-    checked_type: Vec<u8>,
+    /// The topic frame of the record being sent.
+    frames: FrameBuilder,
 }
 
 /// How often the watcher thread reads subscription notices while the caller is not sending.
@@ -207,8 +205,7 @@ impl ZmqPublisher {
                 ready: opts.subscription_wait_ms == 0,
                 last_notice: None,
                 routes: Routes::default(),
-                frame: Vec::with_capacity(128),
-                checked_type: Vec::new(),
+                frames: FrameBuilder::default(),
             }),
             ready_deadline: Instant::now() + Duration::from_millis(opts.subscription_wait_ms),
             sent: AtomicU64::new(0),
@@ -263,16 +260,8 @@ impl Shared {
         let mut at = 0;
         while at < batch.len() {
             let (rec, next) = read_publish(batch, at)?;
-            // Batches usually repeat one type name; check each distinct run once.
-            if rec.type_name.is_empty() || rec.type_name != &inner.checked_type[..] {
-                let type_name = std::str::from_utf8(rec.type_name)
-                    .map_err(|_| Error::invalid_arg("event type name is not valid UTF-8"))?;
-                wire::validate_type_name(type_name)?;
-                inner.checked_type.clear();
-                inner.checked_type.extend_from_slice(rec.type_name);
-            }
-            wire::topic_frame_into(&mut inner.frame, rec.type_name, rec.topic);
-            match socket::send_frame(sock, &inner.frame[..], zmq::SNDMORE | zmq::DONTWAIT) {
+            let frame = inner.frames.build(rec.type_name, rec.topic)?;
+            match socket::send_frame(sock, frame, zmq::SNDMORE | zmq::DONTWAIT) {
                 Ok(()) => {}
                 Err(zmq::Error::EAGAIN) => {
                     self.blocked.fetch_add(1, Ordering::Relaxed);
@@ -283,7 +272,7 @@ impl Shared {
             // Counted before the payload frame completes the message, so stats() never lags
             // behind what a subscriber already holds.
             self.sent.fetch_add(1, Ordering::Relaxed);
-            if !inner.routes.routed(&inner.frame) {
+            if !inner.routes.routed(inner.frames.frame()) {
                 self.unrouted.fetch_add(1, Ordering::Relaxed);
             }
             // Once the first frame is accepted, libzmq accepts the rest of the message.

@@ -9,10 +9,15 @@ use std::collections::HashMap;
 
 use crate::wire::segments;
 
+/// Every received message hashes each segment of its topic here, so the hasher is foldhash's
+/// (several times faster than SipHash on short keys). The keys are filters, not the topics
+/// peers send, and the seed is random per process, so colliding keys cannot be prepared.
+type Children = HashMap<Box<[u8]>, Node, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Node {
     /// Child nodes by segment bytes.
-    children: HashMap<Box<[u8]>, Node>,
+    children: Children,
     /// How many live subscriptions end at this node (subscribing twice needs two unsubscribes,
     /// the same reference counting libzmq applies to its own filter).
     refs: u32,

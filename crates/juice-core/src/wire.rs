@@ -59,6 +59,22 @@ pub fn validate_topic(topic: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Whether a subscription prefix frame (`T.` or `T.a.b.`) is one our own `subscribe()` could
+/// make: a valid type name and a topic within [`MAX_TOPIC_BYTES`] and [`MAX_TOPIC_SEGMENTS`].
+/// Filters that arrive from peers are held to it before they reach a socket (libzmq's
+/// subscription trie recurses once per byte of a prefix).
+pub(crate) fn filter_within_limits(frame: &[u8]) -> bool {
+    let Some(body) = frame.strip_suffix(&[SEP]) else {
+        return false;
+    };
+    let (type_name, topic) = match body.iter().position(|&b| b == SEP) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let type_ok = std::str::from_utf8(type_name).is_ok_and(|t| validate_type_name(t).is_ok());
+    type_ok && topic.is_none_or(|t| !t.is_empty() && validate_topic(t).is_ok())
+}
+
 /// Builds the topic frame for a published event, or the subscription prefix for a filter:
 /// both have the same shape. An empty topic means "no topic", as upstream's `if topic:` does.
 pub(crate) fn topic_frame(type_name: &str, topic: Option<&str>) -> Vec<u8> {
@@ -82,6 +98,34 @@ pub(crate) fn topic_frame_into(out: &mut Vec<u8>, type_name: &[u8], topic: Optio
     if let Some(t) = topic.filter(|t| !t.is_empty()) {
         out.extend_from_slice(t);
         out.push(SEP);
+    }
+}
+
+/// The topic frame of each record on a publisher's send path, in one reused buffer. Batches
+/// usually repeat one type name, so each distinct run of names is validated once.
+#[derive(Default)]
+pub(crate) struct FrameBuilder {
+    frame: Vec<u8>,
+    checked_type: Vec<u8>,
+}
+
+impl FrameBuilder {
+    /// Validates `type_name` (unless it is the one checked last) and builds the frame.
+    pub(crate) fn build(&mut self, type_name: &[u8], topic: Option<&[u8]>) -> Result<&[u8]> {
+        if type_name.is_empty() || type_name != &self.checked_type[..] {
+            let name = std::str::from_utf8(type_name)
+                .map_err(|_| Error::invalid_arg("event type name is not valid UTF-8"))?;
+            validate_type_name(name)?;
+            self.checked_type.clear();
+            self.checked_type.extend_from_slice(type_name);
+        }
+        topic_frame_into(&mut self.frame, type_name, topic);
+        Ok(&self.frame)
+    }
+
+    /// The frame built last.
+    pub(crate) fn frame(&self) -> &[u8] {
+        &self.frame
     }
 }
 

@@ -7,6 +7,7 @@ use juice_core as core;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use crate::closing::Closing;
 use crate::errors::{js_err, CodedError};
 
 #[napi(object)]
@@ -17,16 +18,26 @@ pub struct BridgeOptions {
     pub nats_prefix: Option<String>,
 }
 
+/// A bridge's counters since it started.
 #[napi(object)]
 pub struct BridgeStats {
+    /// Events forwarded from the proxy to NATS.
     pub to_nats: f64,
+    /// Events forwarded from NATS into the proxy.
     pub to_zmq: f64,
+    /// Copies of the bridge's own output that came back and were dropped (no loops).
     pub echoes: f64,
+    /// Messages that were not Juice events (bad subject, frames or UTF-8), both directions.
     pub malformed: f64,
+    /// Events lost at the bridge: its queue towards the proxy full, or NATS refusing them.
     pub dropped: f64,
+    /// Filters NATS subscribers announced: what goes from the proxy to NATS.
     pub nats_filters: f64,
+    /// ZeroMQ subscriptions the proxy passed up: what goes from NATS into the proxy.
     pub zmq_filters: f64,
+    /// Connected to a NATS server now (the client reconnects by itself).
     pub nats_connected: bool,
+    /// The proxy has been heard from: it passes its subscriptions up to the bridge.
     pub zmq_connected: bool,
 }
 
@@ -75,27 +86,8 @@ impl NativeBridge {
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&self) -> AsyncTask<CloseBridge> {
-        AsyncTask::new(CloseBridge {
-            inner: self.inner.clone(),
-        })
-    }
-}
-
-pub struct CloseBridge {
-    inner: Arc<core::nats::Bridge>,
-}
-
-impl Task for CloseBridge {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        self.inner.close();
-        Ok(())
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
+    pub fn close(&self) -> AsyncTask<Closing> {
+        let inner = self.inner.clone();
+        AsyncTask::new(Closing::new(move || inner.close()))
     }
 }

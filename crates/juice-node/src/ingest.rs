@@ -8,6 +8,7 @@ use juice_core::ingest;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use crate::closing::Closing;
 use crate::errors::{js_err, CodedError};
 use crate::options::{InfluxTarget, IngestOptions, SubscriberOptions};
 
@@ -91,28 +92,9 @@ impl NativeIngestSink {
 
     /// Stops reading and writes what is held (up to the close timeout), off the JS thread.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&self) -> AsyncTask<CloseSink> {
-        AsyncTask::new(CloseSink {
-            inner: self.inner.clone(),
-        })
-    }
-}
-
-pub struct CloseSink {
-    inner: Arc<ingest::IngestSink>,
-}
-
-impl Task for CloseSink {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        self.inner.close();
-        Ok(())
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
+    pub fn close(&self) -> AsyncTask<Closing> {
+        let inner = self.inner.clone();
+        AsyncTask::new(Closing::new(move || inner.close()))
     }
 }
 

@@ -4,6 +4,7 @@
 //! it into src/native-types.ts.
 
 pub mod bridge;
+pub mod closing;
 pub mod errors;
 pub mod functions;
 pub mod ingest;

@@ -8,6 +8,7 @@ use juice_core as core;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use crate::closing::Closing;
 use crate::errors::{js_err, ms, CodedError};
 use crate::options::PublisherOptions;
 
@@ -94,10 +95,9 @@ impl NativePublisher {
 
     /// As `closeBlocking`, off the JS thread.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&self) -> AsyncTask<ClosePublisher> {
-        AsyncTask::new(ClosePublisher {
-            inner: self.inner.clone(),
-        })
+    pub fn close(&self) -> AsyncTask<Closing> {
+        let inner = self.inner.clone();
+        AsyncTask::new(Closing::new(move || inner.close()))
     }
 }
 
@@ -117,23 +117,5 @@ impl Task for WaitReady {
 
     fn resolve(&mut self, _env: Env, output: bool) -> Result<bool> {
         Ok(output)
-    }
-}
-
-pub struct ClosePublisher {
-    inner: Arc<core::Publisher>,
-}
-
-impl Task for ClosePublisher {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        self.inner.close();
-        Ok(())
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
     }
 }

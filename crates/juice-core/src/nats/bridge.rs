@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 
 use super::connect::{self, LinkEvents};
 use super::interest::{self, Leases};
+use super::readers::Readers;
 use super::receiver::cover;
 use super::runtime;
 use super::subject::Subjects;
@@ -90,7 +91,9 @@ pub struct BridgeStats {
     pub nats_filters: u64,
     /// ZeroMQ subscriptions the proxy passed up (the bridge forwards these from NATS).
     pub zmq_filters: u64,
+    /// Connected to a NATS server now (the client reconnects by itself).
     pub nats_connected: bool,
+    /// The proxy has been heard from: it passes its subscriptions up to the bridge.
     pub zmq_connected: bool,
 }
 
@@ -577,7 +580,7 @@ impl NatsSide {
             .publish(interest::query_subject(&this.subjects), Bytes::new())
             .await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut readers: HashMap<Vec<u8>, tokio::task::JoinHandle<()>> = HashMap::new();
+        let mut readers = Readers::default();
         let mut quit = None;
         loop {
             tokio::select! {
@@ -587,9 +590,15 @@ impl NatsSide {
                     None => break,
                 },
                 Some(msg) = next(&mut announcements) => {
-                    if let Some((id, filters)) = interest::decode(&this.subjects, &msg.payload) {
-                        if leases.renew(id, filters, Instant::now()) {
-                            this.tell_zmq(&leases);
+                    // Announcements no subscriber of ours would make, or beyond the bounds, are
+                    // counted and ignored.
+                    match interest::decode(&this.subjects, &msg.payload)
+                        .map(|(id, filters)| leases.renew(id, filters, Instant::now()))
+                    {
+                        Some(Ok(true)) => this.tell_zmq(&leases),
+                        Some(Ok(false)) => {}
+                        Some(Err(_)) | None => {
+                            this.counters.malformed.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -600,9 +609,7 @@ impl NatsSide {
                 }
             }
         }
-        for (_, task) in readers.drain() {
-            task.abort();
-        }
+        readers.clear();
         let _ = tokio::time::timeout(Duration::from_secs(1), this.client.flush()).await;
         if let Some(done) = quit {
             let _ = done.send(());
@@ -621,45 +628,18 @@ impl NatsSide {
         let _ = self.control.send("bridge", &cmd);
     }
 
-    async fn follow(
-        self: &Arc<Self>,
-        frames: &[Vec<u8>],
-        readers: &mut HashMap<Vec<u8>, tokio::task::JoinHandle<()>>,
-    ) {
-        for f in frames {
-            if readers.contains_key(f) {
-                continue;
-            }
-            let filters: Vec<String> = if f.is_empty() {
-                vec![self.subjects.everything()]
-            } else {
-                match self.subjects.filters_of_frame(f) {
-                    Ok(pair) => pair.to_vec(),
-                    Err(_) => continue,
-                }
-            };
-            let mut streams = Vec::new();
-            for filter in filters {
-                if let Ok(s) = self.client.subscribe(filter).await {
-                    streams.push(s);
-                }
-            }
-            let this = self.clone();
-            let task = tokio::spawn(async move {
-                let mut merged = futures_util::stream::select_all(streams);
-                while let Some(msg) = merged.next().await {
-                    this.take(msg);
-                }
-            });
-            readers.insert(f.clone(), task);
-        }
-        readers.retain(|f, task| {
-            let keep = frames.contains(f);
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
+    /// Reads from NATS what the proxy's subscribers want (the ZeroMQ interest, as a cover).
+    async fn follow(self: &Arc<Self>, frames: &[Vec<u8>], readers: &mut Readers) {
+        readers
+            .follow(&self.client, &self.subjects, frames, |mut merged| {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    while let Some(msg) = merged.next().await {
+                        this.take(msg);
+                    }
+                })
+            })
+            .await;
     }
 
     fn take(&self, msg: async_nats::Message) {

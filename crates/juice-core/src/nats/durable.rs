@@ -59,63 +59,44 @@ pub(crate) async fn consume(
         max_ack_pending: (sink.inbox.capacity() as i64).max(BATCH as i64 * 4),
         ..Default::default()
     };
-    // The stream may not exist yet, or the cluster may still be electing: keep trying, and say
-    // why in handshakeError() meanwhile.
-    let mut messages = loop {
-        let attempt = async {
-            let stream = js
-                .get_stream(&opts.stream)
-                .await
-                .map_err(|e| e.to_string())?;
-            let consumer = stream
-                .get_or_create_consumer(&opts.name, config.clone())
-                .await
-                .map_err(|e| e.to_string())?;
-            consumer
-                .stream()
-                .max_messages_per_batch(BATCH)
-                .messages()
-                .await
-                .map_err(|e| e.to_string())
-        };
-        tokio::select! {
-            r = attempt => match r {
-                Ok(m) => break m,
-                Err(why) => {
-                    log.record_failure(format!("durable consumer {} on stream {}: {why}", opts.name, opts.stream));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            },
-            cmd = rx.recv() => {
-                if let Some(DurableCmd::Quit(done)) = cmd {
-                    let _ = done.send(());
-                }
-                return;
-            }
-        }
+    let mut acks = Acks {
+        held: VecDeque::new(),
+        acked: 0,
+        manual: opts.manual_ack,
+        sink: &sink,
     };
-    let mut held: VecDeque<jetstream::Message> = VecDeque::new();
-    // Events taken so far that have been acknowledged (the front of `held` is the next one).
-    let mut acked: u64 = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut opener = Opener {
+        js: &js,
+        config: &config,
+        opts: &opts,
+        log: &log,
+        opened: None,
+    };
+    let Some(mut messages) = opener.open(&mut rx, &mut acks, &mut tick).await else {
+        return;
+    };
     let mut pending = Pending::default();
     let mut frame = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
     let mut quit = None;
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(DurableCmd::Acknowledge(n)) => ack_up_to(n, &mut held, &mut acked).await,
+                Some(DurableCmd::Acknowledge(n)) => acks.up_to(n).await,
                 Some(DurableCmd::Quit(done)) => { quit = Some(done); break; }
                 None => break,
             },
-            _ = tick.tick() => {
-                if !opts.manual_ack {
-                    let taken = sink.inbox.delivered.load(Ordering::Relaxed);
-                    ack_up_to(taken, &mut held, &mut acked).await;
-                }
-            }
+            _ = tick.tick() => acks.taken().await,
             first = messages.next(), if sink.inbox.room() > 0 => {
-                let Some(first) = first else { break };
+                let Some(first) = first else {
+                    // The client ended this pull (a lost or deleted consumer, a refused
+                    // request): open it again where the durable consumer is; what is held is
+                    // acknowledged as before.
+                    match opener.open(&mut rx, &mut acks, &mut tick).await {
+                        Some(m) => { messages = m; continue; }
+                        None => break,
+                    }
+                };
                 let limit = sink.inbox.room().clamp(1, BATCH);
                 let mut batch = vec![first];
                 while batch.len() < limit {
@@ -128,9 +109,17 @@ pub(crate) async fn consume(
                 {
                     // No await while the tree is read.
                     let tree = sink.tree.read().unwrap_or_else(|e| e.into_inner());
-                    for m in batch.into_iter().flatten() {
+                    for m in batch {
+                        // Missed heartbeats, a leader change: the client carries on by itself.
+                        let m = match m {
+                            Ok(m) => m,
+                            Err(e) => {
+                                log.record_failure(format!("durable consumer {}: {e}", opts.name));
+                                continue;
+                            }
+                        };
                         if take_message(&m.message, &subjects, &sink, &tree, &mut frame, &mut pending) {
-                            held.push_back(m);
+                            acks.held.push_back(m);
                         } else {
                             settled.push(m);
                         }
@@ -148,12 +137,166 @@ pub(crate) async fn consume(
     }
 }
 
-/// Acknowledges held messages until `n` events in all are acknowledged.
-async fn ack_up_to(n: u64, held: &mut VecDeque<jetstream::Message>, acked: &mut u64) {
-    while *acked < n {
-        let Some(m) = held.pop_front() else { break };
-        let _ = m.ack().await;
-        *acked += 1;
+/// The messages taken and not yet acknowledged, in the order the application takes them.
+struct Acks<'a> {
+    held: VecDeque<jetstream::Message>,
+    /// Events taken so far that have been acknowledged (the front of `held` is the next one).
+    acked: u64,
+    manual: bool,
+    sink: &'a Sink,
+}
+
+impl Acks<'_> {
+    /// Acknowledges held messages until `n` events in all are acknowledged.
+    async fn up_to(&mut self, n: u64) {
+        while self.acked < n {
+            let Some(m) = self.held.pop_front() else {
+                break;
+            };
+            let _ = m.ack().await;
+            self.acked += 1;
+        }
+    }
+
+    /// Without manual acknowledgement, an event is done once `get()` returned it.
+    async fn taken(&mut self) {
+        if !self.manual {
+            let taken = self.sink.inbox.delivered.load(Ordering::Relaxed);
+            self.up_to(taken).await;
+        }
+    }
+}
+
+/// Why an open failed: worth another try, or not.
+enum OpenError {
+    Retry(String),
+    Final(String),
+}
+
+/// Opens the consumer's message stream, the first time and again whenever the client ends it.
+struct Opener<'a> {
+    js: &'a jetstream::Context,
+    config: &'a consumer::pull::Config,
+    opts: &'a DurableOptions,
+    log: &'a HandshakeLog,
+    /// When the last stream was opened: one that ends at once is not reopened at once.
+    opened: Option<tokio::time::Instant>,
+}
+
+/// How long one pull request waits, and how often the server says it is alive meanwhile.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
+const PULL_HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Least time between two opens of the message stream.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
+impl Opener<'_> {
+    /// The stream may not exist yet, or the cluster may still be electing: keeps trying every
+    /// second, and says why in handshakeError() meanwhile. Acknowledgements go on while it waits.
+    /// None on quit, or when the durable consumer was deleted since it was first opened (it is
+    /// not created again: that would deliver the whole stream again).
+    async fn open(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<DurableCmd>,
+        acks: &mut Acks<'_>,
+        tick: &mut tokio::time::Interval,
+    ) -> Option<consumer::pull::Stream> {
+        let first = self.opened.is_none();
+        let mut not_before = self.opened.map(|t| t + REOPEN_EVERY);
+        loop {
+            if let Some(t) = not_before {
+                let wait = tokio::time::sleep_until(t);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        _ = &mut wait => break,
+                        cmd = rx.recv() => if !serve(cmd, acks).await { return None },
+                        _ = tick.tick() => acks.taken().await,
+                    }
+                }
+            }
+            let result = {
+                let attempt = self.attempt(first);
+                tokio::pin!(attempt);
+                loop {
+                    tokio::select! {
+                        r = &mut attempt => break r,
+                        cmd = rx.recv() => if !serve(cmd, acks).await { return None },
+                        _ = tick.tick() => acks.taken().await,
+                    }
+                }
+            };
+            let (o, s) = (&self.opts.name, &self.opts.stream);
+            match result {
+                Ok(m) => {
+                    self.opened = Some(tokio::time::Instant::now());
+                    return Some(m);
+                }
+                Err(OpenError::Final(why)) => {
+                    self.log
+                        .record_failure(format!("durable consumer {o} on stream {s}: {why}"));
+                    return None;
+                }
+                Err(OpenError::Retry(why)) => {
+                    self.log
+                        .record_failure(format!("durable consumer {o} on stream {s}: {why}"));
+                    not_before = Some(tokio::time::Instant::now() + REOPEN_EVERY);
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, first: bool) -> Result<consumer::pull::Stream, OpenError> {
+        let retry = |e: &dyn std::fmt::Display| OpenError::Retry(e.to_string());
+        let stream = self
+            .js
+            .get_stream(&self.opts.stream)
+            .await
+            .map_err(|e| retry(&e))?;
+        if !first {
+            use jetstream::context::ConsumerInfoErrorKind as K;
+            if let Err(e) = stream.consumer_info(&self.opts.name).await {
+                return Err(if e.kind() == K::NotFound {
+                    OpenError::Final(
+                        "the consumer was deleted; this subscriber stops reading (a new one \
+                         with this name would read the stream from its start)"
+                            .into(),
+                    )
+                } else {
+                    retry(&e)
+                });
+            }
+        }
+        let consumer = stream
+            .get_or_create_consumer(&self.opts.name, self.config.clone())
+            .await
+            .map_err(|e| retry(&e))?;
+        // Short pull requests with heartbeats: a pull held by a node that died is noticed and
+        // replaced within seconds (the client's defaults, 30 s requests and 15 s heartbeats,
+        // left a durable reader idle for up to half a minute after a failover).
+        consumer
+            .stream()
+            .max_messages_per_batch(BATCH)
+            .expires(PULL_EXPIRES)
+            .heartbeat(PULL_HEARTBEAT)
+            .messages()
+            .await
+            .map_err(|e| retry(&e))
+    }
+}
+
+/// One command while the stream is being opened; false on quit.
+async fn serve(cmd: Option<DurableCmd>, acks: &mut Acks<'_>) -> bool {
+    match cmd {
+        Some(DurableCmd::Acknowledge(n)) => {
+            acks.up_to(n).await;
+            true
+        }
+        Some(DurableCmd::Quit(done)) => {
+            let _ = done.send(());
+            false
+        }
+        None => false,
     }
 }
 

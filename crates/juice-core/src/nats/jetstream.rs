@@ -6,6 +6,7 @@
 //! (a node died, the connection moved) under the same id: the stream's duplicate window turns
 //! the repeat into a no-op, so an event is stored once however often it is sent.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream};
-use async_nats::Client;
+use async_nats::{Client, Subject};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -118,7 +119,7 @@ pub fn ensure_stream(uri: &str, opts: &StreamOptions) -> Result<StreamSummary> {
     runtime::block_on(Duration::from_secs(60), async move {
         let js = jetstream::new(admin_client(&uri).await?);
         let until = Instant::now() + Duration::from_secs(20);
-        let mut stream = loop {
+        let stream = loop {
             match js.get_or_create_stream(config.clone()).await {
                 Ok(s) => break s,
                 Err(e) if Instant::now() < until => {
@@ -130,10 +131,13 @@ pub fn ensure_stream(uri: &str, opts: &StreamOptions) -> Result<StreamSummary> {
                 Err(e) => return Err(admin_error("cannot create the JetStream stream", e)),
             }
         };
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| admin_error("cannot read the stream", e))?;
+        let info = across_failover("cannot read the stream", || async {
+            match stream.get_info().await {
+                Ok(info) => Attempt::Done(Ok(info)),
+                Err(e) => Attempt::Transient(e.to_string()),
+            }
+        })
+        .await?;
         let mut have = info.config.subjects.clone();
         let mut want = wanted.clone();
         have.sort();
@@ -144,7 +148,7 @@ pub fn ensure_stream(uri: &str, opts: &StreamOptions) -> Result<StreamSummary> {
                 info.config.name, info.config.subjects, wanted
             )));
         }
-        Ok(summary(info))
+        Ok(summary(&info))
     })?
     .ok_or_else(|| Error::new(ErrorCode::Timeout, "NATS did not answer within 60 s"))?
 }
@@ -159,22 +163,95 @@ fn summary(info: &stream::Info) -> StreamSummary {
     }
 }
 
+/// How long an administrative query keeps trying while the cluster has no leader to answer it
+/// (a node holding the meta or stream leadership died, and the others elect a new one).
+const FAILOVER_WINDOW: Duration = Duration::from_secs(20);
+
+/// How long an administrative call may take in all: connecting (5 s), the failover window, and
+/// one last attempt of a few requests (5 s each).
+const ADMIN_DEADLINE: Duration = Duration::from_secs(45);
+
+/// An answer that does not change on asking again, or an outage that may pass.
+enum Attempt<T> {
+    Done(Result<T>),
+    Transient(String),
+}
+
+/// Runs `attempt` until it is done, retrying transient failures for [`FAILOVER_WINDOW`]; the
+/// last one is the error after that.
+async fn across_failover<T, F, Fut>(what: &str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Attempt<T>>,
+{
+    let until = Instant::now() + FAILOVER_WINDOW;
+    loop {
+        match attempt().await {
+            Attempt::Done(r) => return r,
+            Attempt::Transient(e) if Instant::now() >= until => {
+                return Err(Error::new(
+                    ErrorCode::Timeout,
+                    format!("{what}: no answer for {FAILOVER_WINDOW:?}; last: {e}"),
+                ));
+            }
+            Attempt::Transient(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Runs one administrative call on a short-lived client, within [`ADMIN_DEADLINE`].
+fn admin<T, F, Fut>(uri: &str, call: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(jetstream::Context) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T>> + Send,
+{
+    let uri = uri.to_string();
+    runtime::block_on(ADMIN_DEADLINE, async move {
+        call(jetstream::new(admin_client(&uri).await?)).await
+    })?
+    .ok_or_else(|| {
+        Error::new(
+            ErrorCode::Timeout,
+            format!("NATS did not answer within {ADMIN_DEADLINE:?}"),
+        )
+    })?
+}
+
+/// Looks the stream up; only "not found" (and a bad name) are final answers.
+async fn stream_of(js: &jetstream::Context, name: &str) -> Attempt<stream::Stream> {
+    use jetstream::context::GetStreamErrorKind as K;
+    match js.get_stream(name).await {
+        Ok(s) => Attempt::Done(Ok(s)),
+        Err(e) => match e.kind() {
+            K::EmptyName | K::InvalidStreamName => {
+                Attempt::Done(Err(admin_error(&format!("no stream {name}"), e)))
+            }
+            K::JetStream(api) if api.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND => {
+                Attempt::Done(Err(admin_error(&format!("no stream {name}"), e)))
+            }
+            _ => Attempt::Transient(e.to_string()),
+        },
+    }
+}
+
 /// The stream's configuration and counts.
 pub fn stream_info(uri: &str, name: &str) -> Result<StreamSummary> {
-    let (uri, name) = (uri.to_string(), name.to_string());
-    runtime::block_on(Duration::from_secs(30), async move {
-        let js = jetstream::new(admin_client(&uri).await?);
-        let mut s = js
-            .get_stream(&name)
-            .await
-            .map_err(|e| admin_error(&format!("no stream {name}"), e))?;
-        let info = s
-            .info()
-            .await
-            .map_err(|e| admin_error("cannot read the stream", e))?;
-        Ok(summary(info))
-    })?
-    .ok_or_else(|| Error::new(ErrorCode::Timeout, "NATS did not answer within 30 s"))?
+    let name = name.to_string();
+    admin(uri, move |js| async move {
+        across_failover("cannot read the stream", || async {
+            let s = match stream_of(&js, &name).await {
+                Attempt::Done(Ok(s)) => s,
+                Attempt::Done(Err(e)) => return Attempt::Done(Err(e)),
+                Attempt::Transient(e) => return Attempt::Transient(e),
+            };
+            match s.get_info().await {
+                Ok(info) => Attempt::Done(Ok(summary(&info))),
+                Err(e) => Attempt::Transient(e.to_string()),
+            }
+        })
+        .await
+    })
 }
 
 /// The last event stored for this type and exact topic, if any: its payload.
@@ -195,22 +272,30 @@ pub fn last_value(
     subjects
         .subject_of_frame(&frame, &mut subject)
         .map_err(|e| Error::invalid_arg(e.to_string()))?;
-    let (uri, name) = (uri.to_string(), stream_name.to_string());
-    runtime::block_on(Duration::from_secs(30), async move {
-        let js = jetstream::new(admin_client(&uri).await?);
-        let s = js
-            .get_stream(&name)
-            .await
-            .map_err(|e| admin_error(&format!("no stream {name}"), e))?;
-        match s.get_last_raw_message_by_subject(&subject).await {
-            Ok(m) => String::from_utf8(m.payload.to_vec())
-                .map(Some)
-                .map_err(|_| Error::invalid_arg("the stored event is not UTF-8")),
-            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
-            Err(e) => Err(admin_error("cannot read the last value", e)),
-        }
-    })?
-    .ok_or_else(|| Error::new(ErrorCode::Timeout, "NATS did not answer within 30 s"))?
+    let name = stream_name.to_string();
+    admin(uri, move |js| async move {
+        across_failover("cannot read the last value", || async {
+            let s = match stream_of(&js, &name).await {
+                Attempt::Done(Ok(s)) => s,
+                Attempt::Done(Err(e)) => return Attempt::Done(Err(e)),
+                Attempt::Transient(e) => return Attempt::Transient(e),
+            };
+            use stream::LastRawMessageErrorKind as K;
+            match s.get_last_raw_message_by_subject(&subject).await {
+                Ok(m) => Attempt::Done(
+                    String::from_utf8(m.payload.to_vec())
+                        .map(Some)
+                        .map_err(|_| Error::invalid_arg("the stored event is not UTF-8")),
+                ),
+                Err(e) if e.kind() == K::NoMessageFound => Attempt::Done(Ok(None)),
+                Err(e) if e.kind() == K::InvalidSubject => {
+                    Attempt::Done(Err(admin_error("cannot read the last value", e)))
+                }
+                Err(e) => Attempt::Transient(e.to_string()),
+            }
+        })
+        .await
+    })
 }
 
 /// Counters of a persistent publisher.
@@ -228,7 +313,7 @@ pub(crate) struct PersistCounters {
 
 struct Unacked {
     ack: PublishAckFuture,
-    subject: String,
+    subject: Subject,
     payload: Bytes,
     id: String,
 }
@@ -254,12 +339,14 @@ impl Persist {
         let counters = Arc::new(PersistCounters::default());
         let last_error = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::unbounded_channel();
-        handle.spawn(confirm(
-            js.clone(),
-            rx,
-            counters.clone(),
-            last_error.clone(),
-        ));
+        let settler = Settler {
+            js: js.clone(),
+            counters: counters.clone(),
+            last_error: last_error.clone(),
+            known: Mutex::new(HashMap::new()),
+            lookup: tokio::sync::Mutex::new(()),
+        };
+        handle.spawn(confirm(settler, rx));
         Ok(Persist {
             js,
             id: super::interest::new_id(),
@@ -272,7 +359,7 @@ impl Persist {
 
     /// Hands one event to JetStream without waiting. None: the client's window of unacknowledged
     /// events is full (would block).
-    pub(crate) fn try_publish(&self, subject: &str, payload: Bytes) -> Option<Result<()>> {
+    pub(crate) fn try_publish(&self, subject: &Subject, payload: Bytes) -> Option<Result<()>> {
         let seq = self.seq.load(Ordering::Relaxed);
         let id = format!("{:016x}-{seq}", self.id);
         let msg = PublishMessage::build()
@@ -285,14 +372,14 @@ impl Persist {
         };
         let _in_runtime = handle.enter();
         let sent =
-            futures_util::FutureExt::now_or_never(self.js.send_publish(subject.to_string(), msg))?;
+            futures_util::FutureExt::now_or_never(self.js.send_publish(subject.clone(), msg))?;
         Some(match sent {
             Ok(ack) => {
                 self.seq.store(seq + 1, Ordering::Relaxed);
                 self.counters.outstanding.fetch_add(1, Ordering::Relaxed);
                 let _ = self.unacked.send(Unacked {
                     ack,
-                    subject: subject.to_string(),
+                    subject: subject.clone(),
                     payload,
                     id,
                 });
@@ -316,60 +403,129 @@ impl Persist {
     }
 }
 
-/// Settles every acknowledgement, each in its own task: after a node dies, thousands may time
-/// out together, and waiting for them one after the other would take thousands of timeouts.
-async fn confirm(
+/// What every acknowledgement task of one publisher shares.
+struct Settler {
     js: jetstream::Context,
-    mut rx: mpsc::UnboundedReceiver<Unacked>,
     counters: Arc<PersistCounters>,
     last_error: Arc<Mutex<Option<String>>>,
-) {
+    /// What is known of subjects JetStream answered "no stream" for (see [`Settler::captured`]).
+    known: Mutex<HashMap<String, Known>>,
+    /// One lookup at a time: the tasks of a burst of failures wait for the first answer.
+    lookup: tokio::sync::Mutex<()>,
+}
+
+/// Whether a stream captures a subject, and since when that is known.
+#[derive(Clone, Copy)]
+struct Known {
+    captured: bool,
+    at: Instant,
+}
+
+/// How long an answer about a subject is trusted; how many subjects are remembered.
+const KNOWN_FOR: Duration = Duration::from_secs(2);
+const KNOWN_MAX: usize = 1024;
+
+/// Settles every acknowledgement, each in its own task: after a node dies, thousands may time
+/// out together, and waiting for them one after the other would take thousands of timeouts.
+async fn confirm(settler: Settler, mut rx: mpsc::UnboundedReceiver<Unacked>) {
+    let settler = Arc::new(settler);
     while let Some(u) = rx.recv().await {
-        tokio::spawn(settle(js.clone(), u, counters.clone(), last_error.clone()));
+        tokio::spawn(settle(settler.clone(), u));
     }
 }
 
 /// Waits for one acknowledgement; republishes under the same id until one comes or the attempts
 /// run out (then the event is counted as failed, with the reason kept).
-async fn settle(
-    js: jetstream::Context,
-    u: Unacked,
-    counters: Arc<PersistCounters>,
-    last_error: Arc<Mutex<Option<String>>>,
-) {
+async fn settle(s: Arc<Settler>, u: Unacked) {
     let mut result = u.ack.await.map(|_| ());
     let mut attempt = 1;
+    // Whether a stream captures the subject, once the client said "no stream".
+    let mut captured = None;
     while let Err(e) = &result {
-        // No stream captures the subject: no repeat can help.
-        if attempt >= ATTEMPTS || e.kind() == PublishErrorKind::StreamNotFound {
+        // The client reports "no stream" when nothing answers the subject, which is also what a
+        // stream whose leader just died looks like until the others elect one. Only when
+        // JetStream says no stream captures the subject can no repeat help.
+        if e.kind() == PublishErrorKind::StreamNotFound {
+            captured = Some(s.captured(&u.subject).await);
+        }
+        if attempt >= ATTEMPTS || captured == Some(false) {
             break;
         }
-        *last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+        s.set_error(e.to_string());
         tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
         attempt += 1;
-        counters.retried.fetch_add(1, Ordering::Relaxed);
+        s.counters.retried.fetch_add(1, Ordering::Relaxed);
         let msg = PublishMessage::build()
             .payload(u.payload.clone())
             .message_id(&u.id);
-        result = match js.send_publish(u.subject.clone(), msg).await {
+        result = match s.js.send_publish(u.subject.clone(), msg).await {
             Ok(ack) => ack.await.map(|_| ()),
             Err(e) => Err(e),
         };
     }
     match result {
-        Ok(()) => counters.acked.fetch_add(1, Ordering::Relaxed),
+        Ok(()) => {
+            s.counters.acked.fetch_add(1, Ordering::Relaxed);
+        }
         Err(e) => {
-            let why = if e.kind() == PublishErrorKind::StreamNotFound {
-                format!(
+            s.set_error(match (e.kind(), captured) {
+                (PublishErrorKind::StreamNotFound, Some(false)) => format!(
                     "no JetStream stream captures {}; create one with ensureStream()",
                     u.subject
-                )
-            } else {
-                format!("JetStream did not store an event on {}: {e}", u.subject)
-            };
-            *last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
-            counters.failed.fetch_add(1, Ordering::Relaxed)
+                ),
+                (PublishErrorKind::StreamNotFound, _) => format!(
+                    "JetStream did not store an event on {}: its stream had no leader to answer \
+                     after {ATTEMPTS} attempts",
+                    u.subject
+                ),
+                _ => format!("JetStream did not store an event on {}: {e}", u.subject),
+            });
+            s.counters.failed.fetch_add(1, Ordering::Relaxed);
         }
     };
-    counters.outstanding.fetch_sub(1, Ordering::Relaxed);
+    s.counters.outstanding.fetch_sub(1, Ordering::Relaxed);
+}
+
+impl Settler {
+    fn set_error(&self, e: String) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+
+    fn recall(&self, subject: &Subject) -> Option<bool> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .get(subject.as_str())
+            .filter(|k| k.at.elapsed() < KNOWN_FOR)
+            .map(|k| k.captured)
+    }
+
+    /// Whether a stream captures `subject`, as JetStream names it (`STREAM.NAMES` with the
+    /// subject). An unanswered question counts as yes: the cluster is busy electing, and the
+    /// next attempt asks again. Answers are kept for a moment and asked one at a time, so a
+    /// burst of failures costs one request, not one each.
+    async fn captured(&self, subject: &Subject) -> bool {
+        if let Some(c) = self.recall(subject) {
+            return c;
+        }
+        let _one = self.lookup.lock().await;
+        if let Some(c) = self.recall(subject) {
+            return c;
+        }
+        let captured = match self.js.stream_by_subject(subject.as_str()).await {
+            Ok(_) => true,
+            Err(e) => e.kind() != jetstream::context::GetStreamByNameErrorKind::NotFound,
+        };
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= KNOWN_MAX {
+            known.clear();
+        }
+        known.insert(
+            subject.to_string(),
+            Known {
+                captured,
+                at: Instant::now(),
+            },
+        );
+        captured
+    }
 }

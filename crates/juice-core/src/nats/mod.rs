@@ -9,6 +9,7 @@ pub mod durable;
 pub(crate) mod interest;
 pub mod jetstream;
 pub mod publisher;
+pub(crate) mod readers;
 pub(crate) mod receiver;
 pub(crate) mod runtime;
 pub mod subject;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::client::PublishErrorKind;
-use async_nats::Client;
+use async_nats::{Client, Subject};
 use bytes::Bytes;
 use futures_util::FutureExt;
 
@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::handshake::HandshakeLog;
 use crate::publisher::PublisherStats;
 use crate::records::read_publish;
-use crate::wire;
+use crate::wire::FrameBuilder;
 
 /// Unacknowledged JetStream events at which `wait_ready` waits (the client allows 5,000).
 const PERSIST_WINDOW: u64 = 4_000;
@@ -30,10 +30,14 @@ const PERSIST_WINDOW: u64 = 4_000;
 /// The server's `max_payload` until it has told us (NATS's own default).
 const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
 
+/// The send path's reused state: the topic frame, and the subject of the last distinct frame
+/// (a run of events on one topic reuses it: a `Subject` clone is a reference count, no copy).
+#[derive(Default)]
 struct Scratch {
-    frame: Vec<u8>,
-    subject: String,
-    checked_type: Vec<u8>,
+    frames: FrameBuilder,
+    subject_text: String,
+    subject_of: Vec<u8>,
+    subject: Option<Subject>,
 }
 
 pub struct NatsPublisher {
@@ -64,11 +68,7 @@ impl NatsPublisher {
         Ok(NatsPublisher {
             persist,
             client: Mutex::new(Some(client)),
-            scratch: Mutex::new(Scratch {
-                frame: Vec::new(),
-                subject: String::new(),
-                checked_type: Vec::new(),
-            }),
+            scratch: Mutex::new(Scratch::default()),
             subjects,
             log,
             events,
@@ -99,16 +99,19 @@ impl NatsPublisher {
             0 => DEFAULT_MAX_PAYLOAD,
             n => n,
         };
+        let mut window = Window::default();
         let mut at = 0;
         while at < batch.len() {
             let (rec, next) = read_publish(batch, at)?;
-            let checked = self.check(s, rec.type_name, rec.topic, rec.payload.len(), max_payload);
-            if let Err(e) = checked {
-                return if at == 0 { Err(e) } else { Ok(at) };
-            }
-            let payload = Bytes::copy_from_slice(rec.payload);
+            let subject =
+                match self.check(s, rec.type_name, rec.topic, rec.payload.len(), max_payload) {
+                    Ok(subject) => subject,
+                    Err(e) => return if at == 0 { Err(e) } else { Ok(at) },
+                };
+            let start = rec.payload.as_ptr() as usize - batch.as_ptr() as usize;
+            let payload = window.slice(batch, start, rec.payload.len());
             if let Some(p) = &self.persist {
-                match p.try_publish(&s.subject, payload) {
+                match p.try_publish(&subject, payload) {
                     None => {
                         self.blocked.fetch_add(1, Ordering::Relaxed);
                         break;
@@ -123,7 +126,7 @@ impl NatsPublisher {
             }
             // One poll: the client's queue takes the message now or not at all (tokio's bounded
             // send is cancel-safe, so a dropped attempt sends nothing).
-            match client.publish(s.subject.clone(), payload).now_or_never() {
+            match client.publish(subject, payload).now_or_never() {
                 None => {
                     self.blocked.fetch_add(1, Ordering::Relaxed);
                     break;
@@ -141,7 +144,7 @@ impl NatsPublisher {
         Ok(at)
     }
 
-    /// Builds the record's subject into `s.subject` and checks what NATS would refuse.
+    /// The record's subject, after checking what NATS would refuse.
     fn check(
         &self,
         s: &mut Scratch,
@@ -149,21 +152,23 @@ impl NatsPublisher {
         topic: Option<&[u8]>,
         size: usize,
         max_payload: usize,
-    ) -> Result<()> {
-        if type_name.is_empty() || type_name != &s.checked_type[..] {
-            let name = std::str::from_utf8(type_name)
-                .map_err(|_| Error::invalid_arg("event type name is not valid UTF-8"))?;
-            wire::validate_type_name(name)?;
-            s.checked_type.clear();
-            s.checked_type.extend_from_slice(type_name);
-        }
+    ) -> Result<Subject> {
+        let frame = s.frames.build(type_name, topic)?;
         if size > max_payload {
             return Err(too_large(size, max_payload));
         }
-        wire::topic_frame_into(&mut s.frame, type_name, topic);
+        if let Some(subject) = s.subject.as_ref().filter(|_| s.subject_of == frame) {
+            return Ok(subject.clone());
+        }
+        s.subject = None;
         self.subjects
-            .subject_of_frame(&s.frame, &mut s.subject)
-            .map_err(|e| Error::invalid_arg(format!("cannot publish over NATS: {e}")))
+            .subject_of_frame(frame, &mut s.subject_text)
+            .map_err(|e| Error::invalid_arg(format!("cannot publish over NATS: {e}")))?;
+        let subject = Subject::from(s.subject_text.as_str());
+        s.subject_of.clear();
+        s.subject_of.extend_from_slice(frame);
+        s.subject = Some(subject.clone());
+        Ok(subject)
     }
 
     /// Waits until the client has written out what it holds (the server is reachable and keeps
@@ -250,6 +255,31 @@ impl NatsPublisher {
 impl Drop for NatsPublisher {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Payloads are copied out of the batch (it is borrowed from JavaScript) a window of records at
+/// a time, and each is a reference-counted slice of its window: one allocation per window, not
+/// per event. Windows keep a blocked send (which stops part-way, and is called again with the
+/// rest) from copying the rest of a big batch each time.
+#[derive(Default)]
+struct Window {
+    bytes: Bytes,
+    /// Where `bytes` starts in the batch.
+    from: usize,
+}
+
+const WINDOW_BYTES: usize = 64 * 1024;
+
+impl Window {
+    fn slice(&mut self, batch: &[u8], start: usize, len: usize) -> Bytes {
+        let end = start + len;
+        if start < self.from || end > self.from + self.bytes.len() {
+            let to = batch.len().min(start + WINDOW_BYTES).max(end);
+            self.bytes = Bytes::copy_from_slice(&batch[start..to]);
+            self.from = start;
+        }
+        self.bytes.slice(start - self.from..end - self.from)
     }
 }
 

@@ -12,7 +12,7 @@
 //! replaces narrower ones, it is subscribed before they are dropped, so a message in flight may
 //! arrive twice but is never lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -20,10 +20,10 @@ use std::time::Duration;
 use async_nats::{Client, Message};
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use super::connect::{self, LinkEvents};
 use super::interest;
+use super::readers::{Merged, Readers};
 use super::runtime;
 use super::subject::Subjects;
 use crate::error::{Error, Result};
@@ -139,7 +139,7 @@ async fn manage(
     mut rx: mpsc::UnboundedReceiver<Cmd>,
 ) {
     let mut live: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-    let mut readers: HashMap<Vec<u8>, JoinHandle<()>> = HashMap::new();
+    let mut readers = Readers::default();
     let mut quit = None;
     let announcer = Announcer::new(&client, &subjects).await;
     let mut query = client
@@ -148,6 +148,7 @@ async fn manage(
         .ok();
     let mut tick = tokio::time::interval(interest::ANNOUNCE_EVERY);
     let mut wanted: Vec<Vec<u8>> = Vec::new();
+    let mut answered: Option<tokio::time::Instant> = None;
     loop {
         let cmd = tokio::select! {
             cmd = rx.recv() => cmd,
@@ -158,7 +159,11 @@ async fn manage(
                 continue;
             }
             Some(_) = next_query(&mut query) => {
-                if !wanted.is_empty() {
+                // Anyone may ask, as often as they like: answer at most every QUERY_ANSWER_EVERY
+                // (the periodic announcement follows within ANNOUNCE_EVERY anyway), so a flood
+                // of questions is not multiplied by every subscriber on the cluster.
+                if !wanted.is_empty() && answered.is_none_or(|t| t.elapsed() >= QUERY_ANSWER_EVERY) {
+                    answered = Some(tokio::time::Instant::now());
                     announcer.say(&wanted).await;
                 }
                 continue;
@@ -189,25 +194,14 @@ async fn manage(
             continue;
         }
         wanted = next;
-        for f in &wanted {
-            if !readers.contains_key(f) {
-                if let Some(task) = open(&client, &subjects, f, &sink).await {
-                    readers.insert(f.clone(), task);
-                }
-            }
-        }
-        readers.retain(|f, task| {
-            let keep = wanted.contains(f);
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
+        readers
+            .follow(&client, &subjects, &wanted, |merged| {
+                tokio::spawn(read(merged, subjects.clone(), sink.clone()))
+            })
+            .await;
         announcer.say(&wanted).await;
     }
-    for (_, task) in readers.drain() {
-        task.abort();
-    }
+    readers.clear();
     // Ends this subscriber's lease at once, rather than when it runs out.
     announcer.say(&[]).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
@@ -216,6 +210,9 @@ async fn manage(
         let _ = done.send(());
     }
 }
+
+/// Least time between two answers to interest queries.
+const QUERY_ANSWER_EVERY: Duration = Duration::from_millis(250);
 
 async fn next_query(q: &mut Option<async_nats::Subscriber>) -> Option<Message> {
     match q {
@@ -248,36 +245,7 @@ impl Announcer {
     }
 }
 
-/// Subscribes the NATS subjects of one filter and starts the task that reads them.
-async fn open(
-    client: &Client,
-    subjects: &Subjects,
-    frame: &[u8],
-    sink: &Sink,
-) -> Option<JoinHandle<()>> {
-    let filters: Vec<String> = if frame.is_empty() {
-        vec![subjects.everything()]
-    } else {
-        // Subscribe() validated the frame, and its subject length, already.
-        subjects.filters_of_frame(frame).ok()?.to_vec()
-    };
-    let mut streams = Vec::with_capacity(filters.len());
-    for f in filters {
-        match client.subscribe(f).await {
-            Ok(s) => streams.push(s),
-            // Only when the client is gone, i.e. closing.
-            Err(_) => return None,
-        }
-    }
-    let merged = futures_util::stream::select_all(streams);
-    Some(tokio::spawn(read(merged, subjects.clone(), sink.clone())))
-}
-
-async fn read(
-    mut stream: futures_util::stream::SelectAll<async_nats::Subscriber>,
-    subjects: Subjects,
-    sink: Sink,
-) {
+async fn read(mut stream: Merged, subjects: Subjects, sink: Sink) {
     let mut pending = Pending::default();
     let mut frame = Vec::new();
     while let Some(first) = stream.next().await {

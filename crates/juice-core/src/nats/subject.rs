@@ -143,8 +143,15 @@ impl Subjects {
             .and_then(|r| r.strip_prefix('.'))
             .ok_or(SubjectError::ForeignSubject)?;
         out.clear();
-        for token in rest.split('.') {
-            unescape_token(token.as_bytes(), out)?;
+        let rest = rest.as_bytes();
+        // Most subjects escape nothing: plain tokens between single dots are the frame as is.
+        if plain_tokens(rest) {
+            out.extend_from_slice(rest);
+            out.push(crate::wire::SEP);
+            return Ok(());
+        }
+        for token in rest.split(|&b| b == b'.') {
+            unescape_token(token, out)?;
             out.push(crate::wire::SEP);
         }
         // The type segment must not be empty, and topics are text: the wire format has neither
@@ -154,6 +161,24 @@ impl Subjects {
         }
         Ok(())
     }
+}
+
+/// Non-empty tokens of plain bytes between single dots: nothing to unescape.
+fn plain_tokens(rest: &[u8]) -> bool {
+    let mut after_dot = true;
+    for &b in rest {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            after_dot = true;
+        } else if plain(b) {
+            after_dot = false;
+        } else {
+            return false;
+        }
+    }
+    !after_dot
 }
 
 fn plain(b: u8) -> bool {
