@@ -282,6 +282,8 @@ test.serial('JetStream: an R3 stream keeps every event of a publisher whose node
     t.log(`published ${N}, node ${leader} (the stream leader) SIGKILLed after event ${killedAt}; stored ${s.stored}, not stored ${s.notStored}; the stream holds ${info.messages}; ${JSON.stringify(s)}`)
     t.is(s.notStored, 0)
     t.is(s.stored, N, 'every event acknowledged')
+    t.true(s.resent > 0, 'the kill made the publisher send events again')
+    t.is(pub.handshakeError(), undefined, 'once every repeat was stored, no failure is reported')
     t.is(info.messages, N, 'the stream holds each event once: nothing lost, no repeat stored twice')
     const last = await j.lastValue(cluster.url(third), name, Telemetry, 'qpu2', { natsPrefix })
     // The last *stored* under qpu2: an event republished after the failover is stored then, so

@@ -250,6 +250,8 @@ export interface PublisherStats {
   stored: number
   /** JetStream publishers: events not stored after every attempt. */
   notStored: number
+  /** JetStream publishers: events sent again after a missing acknowledgement (see core). */
+  resent: number
 }
 
 /**

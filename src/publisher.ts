@@ -88,6 +88,12 @@ export interface PublisherStats {
   stored: number
   /** JetStream publishers: events no stream acknowledged after every retry (lost, counted). */
   notStored: number
+  /**
+   * JetStream publishers: events sent again under the same `Nats-Msg-Id` because their
+   * acknowledgement did not come (a node died, a leader was being elected); one per repeat. The
+   * stream's duplicate window stores each event once.
+   */
+  resent: number
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -229,6 +235,7 @@ abstract class PublisherBase {
       lingerExpired: s.lingerExpired,
       stored: s.stored,
       notStored: s.notStored,
+      resent: s.resent,
     }
   }
 

@@ -94,6 +94,9 @@ pub struct PublisherStats {
     pub stored: u64,
     /// JetStream publishers: events not stored after every attempt.
     pub not_stored: u64,
+    /// JetStream publishers: events sent again, under the same id, after an acknowledgement did
+    /// not come (one per repeat; the stream stores each event once).
+    pub resent: u64,
 }
 
 struct Inner {
@@ -362,6 +365,7 @@ impl Shared {
             linger_expired: self.linger_expired.load(Ordering::Relaxed),
             stored: 0,
             not_stored: 0,
+            resent: 0,
         }
     }
 

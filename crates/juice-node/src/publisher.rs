@@ -25,6 +25,8 @@ pub struct PublisherStats {
     pub stored: f64,
     /// JetStream publishers: events not stored after every attempt.
     pub not_stored: f64,
+    /// JetStream publishers: events sent again after a missing acknowledgement (see core).
+    pub resent: f64,
 }
 
 #[napi]
@@ -79,6 +81,7 @@ impl NativePublisher {
             linger_expired: s.linger_expired,
             stored: s.stored as f64,
             not_stored: s.not_stored as f64,
+            resent: s.resent as f64,
         }
     }
 

@@ -325,7 +325,56 @@ pub(crate) struct Persist {
     seq: AtomicU64,
     unacked: mpsc::UnboundedSender<Unacked>,
     pub counters: Arc<PersistCounters>,
-    last_error: Arc<Mutex<Option<String>>>,
+    reasons: Arc<Reasons>,
+}
+
+/// Why events were not stored. A reason for a repeat is only worth showing while some event is
+/// still being repeated: once every repeat succeeded, showing it would report a failure that did
+/// not happen.
+#[derive(Default)]
+struct Reasons {
+    /// The last event given up on.
+    failed: Mutex<Option<String>>,
+    /// Why the latest repeat was needed, and how many events are being repeated now.
+    repeating: Mutex<(u64, Option<String>)>,
+}
+
+impl Reasons {
+    fn current(&self) -> Option<String> {
+        let failed = self
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        failed.or_else(|| {
+            let r = self.repeating.lock().unwrap_or_else(|e| e.into_inner());
+            r.1.clone().filter(|_| r.0 > 0)
+        })
+    }
+
+    fn give_up(&self, why: String) {
+        *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+
+    /// One more event is being repeated, for `why`.
+    fn begin_repeat(&self, why: String) {
+        let mut r = self.repeating.lock().unwrap_or_else(|e| e.into_inner());
+        r.0 += 1;
+        r.1 = Some(why);
+    }
+
+    /// The repeats of one event ended (stored or given up).
+    fn end_repeat(&self) {
+        let mut r = self.repeating.lock().unwrap_or_else(|e| e.into_inner());
+        r.0 = r.0.saturating_sub(1);
+        if r.0 == 0 {
+            r.1 = None;
+        }
+    }
+
+    fn still_repeating(&self, why: String) {
+        self.repeating.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(why);
+    }
 }
 
 impl Persist {
@@ -337,12 +386,12 @@ impl Persist {
             .timeout(ACK_TIMEOUT)
             .build(client.clone());
         let counters = Arc::new(PersistCounters::default());
-        let last_error = Arc::new(Mutex::new(None));
+        let reasons = Arc::new(Reasons::default());
         let (tx, rx) = mpsc::unbounded_channel();
         let settler = Settler {
             js: js.clone(),
             counters: counters.clone(),
-            last_error: last_error.clone(),
+            reasons: reasons.clone(),
             known: Mutex::new(HashMap::new()),
             lookup: tokio::sync::Mutex::new(()),
         };
@@ -353,7 +402,7 @@ impl Persist {
             seq: AtomicU64::new(0),
             unacked: tx,
             counters,
-            last_error,
+            reasons,
         })
     }
 
@@ -395,11 +444,9 @@ impl Persist {
         self.counters.outstanding.load(Ordering::Relaxed)
     }
 
+    /// The last reason an event was not stored, else why events are being repeated right now.
     pub(crate) fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.reasons.current()
     }
 }
 
@@ -407,7 +454,7 @@ impl Persist {
 struct Settler {
     js: jetstream::Context,
     counters: Arc<PersistCounters>,
-    last_error: Arc<Mutex<Option<String>>>,
+    reasons: Arc<Reasons>,
     /// What is known of subjects JetStream answered "no stream" for (see [`Settler::captured`]).
     known: Mutex<HashMap<String, Known>>,
     /// One lookup at a time: the tasks of a burst of failures wait for the first answer.
@@ -451,7 +498,11 @@ async fn settle(s: Arc<Settler>, u: Unacked) {
         if attempt >= ATTEMPTS || captured == Some(false) {
             break;
         }
-        s.set_error(e.to_string());
+        if attempt == 1 {
+            s.reasons.begin_repeat(e.to_string());
+        } else {
+            s.reasons.still_repeating(e.to_string());
+        }
         tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
         attempt += 1;
         s.counters.retried.fetch_add(1, Ordering::Relaxed);
@@ -468,7 +519,7 @@ async fn settle(s: Arc<Settler>, u: Unacked) {
             s.counters.acked.fetch_add(1, Ordering::Relaxed);
         }
         Err(e) => {
-            s.set_error(match (e.kind(), captured) {
+            s.reasons.give_up(match (e.kind(), captured) {
                 (PublishErrorKind::StreamNotFound, Some(false)) => format!(
                     "no JetStream stream captures {}; create one with ensureStream()",
                     u.subject
@@ -483,14 +534,13 @@ async fn settle(s: Arc<Settler>, u: Unacked) {
             s.counters.failed.fetch_add(1, Ordering::Relaxed);
         }
     };
+    if attempt > 1 {
+        s.reasons.end_repeat();
+    }
     s.counters.outstanding.fetch_sub(1, Ordering::Relaxed);
 }
 
 impl Settler {
-    fn set_error(&self, e: String) {
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-    }
-
     fn recall(&self, subject: &Subject) -> Option<bool> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         known
@@ -527,5 +577,46 @@ impl Settler {
             },
         );
         captured
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reasons;
+
+    #[test]
+    fn a_repeat_that_succeeded_leaves_no_reason_behind() {
+        let r = Reasons::default();
+        assert_eq!(r.current(), None);
+        r.begin_repeat("no responders".into());
+        r.begin_repeat("timed out".into());
+        assert_eq!(r.current().as_deref(), Some("timed out"));
+        r.end_repeat();
+        assert_eq!(
+            r.current().as_deref(),
+            Some("timed out"),
+            "one event still repeats"
+        );
+        r.end_repeat();
+        assert_eq!(r.current(), None, "every repeat ended: nothing failed");
+    }
+
+    #[test]
+    fn an_event_given_up_on_keeps_its_reason() {
+        let r = Reasons::default();
+        r.begin_repeat("timed out".into());
+        r.give_up("JetStream did not store an event on a.b".into());
+        r.end_repeat();
+        assert_eq!(
+            r.current().as_deref(),
+            Some("JetStream did not store an event on a.b")
+        );
+        r.begin_repeat("no responders".into());
+        r.end_repeat();
+        assert_eq!(
+            r.current().as_deref(),
+            Some("JetStream did not store an event on a.b"),
+            "a later success does not hide a loss"
+        );
     }
 }

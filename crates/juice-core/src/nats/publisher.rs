@@ -206,10 +206,15 @@ impl NatsPublisher {
                 .persist
                 .as_ref()
                 .map_or(0, |p| p.counters.failed.load(Ordering::Relaxed)),
+            resent: self
+                .persist
+                .as_ref()
+                .map_or(0, |p| p.counters.retried.load(Ordering::Relaxed)),
         }
     }
 
-    /// The connection's last error, else the last reason JetStream did not store an event.
+    /// The connection's last error, else the last reason JetStream did not store an event, else
+    /// why events are being sent again right now.
     pub fn handshake_error(&self) -> Option<String> {
         self.log
             .last_error()
