@@ -29,17 +29,50 @@ function get(port, path) {
   })
 }
 
+/** The last lines a node wrote to its log: why it exited, when it did. */
+function tail(file, lines = 6) {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+/**
+ * Starts the nodes on fresh ports and waits until they are routed. A node that exits meanwhile
+ * (a port taken between our check and its bind, by another test process) costs an attempt on
+ * new ports; live nodes that do not route within 20 s are an error.
+ */
 async function startCluster(n = 3) {
+  const failures = []
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const c = await tryStart(n)
+    if (c.exited === undefined) return c
+    failures.push(c.exited)
+  }
+  throw new Error(`a nats-server node exited during startup three times:\n${failures.join('\n')}`)
+}
+
+async function tryStart(n) {
   const bin = natsServer()
   const nodes = []
   for (let i = 0; i < n; i++) nodes.push({ client: await freePort(), route: await freePort(), http: await freePort(), name: `n${i}` })
   const routes = nodes.map((x) => `nats://127.0.0.1:${x.route}`).join(',')
+  // A name of its own, so clusters of parallel test processes never merge whatever their ports.
+  const clusterName = `juice-test-${process.pid}-${nodes[0].route}`
   // JetStream on, each node with its own store, kept across a restart of that node.
   const store = fs.mkdtempSync(path.join(os.tmpdir(), 'juice-nats-'))
   const launch = (x) => {
+    x.log = path.join(store, `${x.name}.log`)
+    const out = fs.openSync(x.log, 'a')
     x.proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(x.client), '-m', String(x.http), '-n', x.name,
-      '--cluster_name', 'juice-test', '-cluster', `nats://127.0.0.1:${x.route}`, '-routes', routes,
-      '-js', '-sd', path.join(store, x.name)], { stdio: 'ignore' })
+      '--cluster_name', clusterName, '-cluster', `nats://127.0.0.1:${x.route}`, '-routes', routes,
+      '-js', '-sd', path.join(store, x.name)], { stdio: ['ignore', 'ignore', out] })
+    fs.closeSync(out)
+    const proc = x.proc
+    proc.once('exit', (code, signal) => {
+      if (x.proc === proc) x.exited = `${x.name} exited (${signal ?? code}): ${tail(x.log)}`
+    })
   }
   nodes.forEach(launch)
   // Servers must not outlive a test process that ends early (a failed hook, a closed pipe).
@@ -47,6 +80,15 @@ async function startCluster(n = 3) {
     for (const x of nodes) x.proc?.kill('SIGKILL')
   }
   process.once('exit', killAll)
+  const discard = () => {
+    process.removeListener('exit', killAll)
+    for (const x of nodes) {
+      const p = x.proc
+      x.proc = null
+      p?.kill('SIGKILL')
+    }
+    fs.rmSync(store, { recursive: true, force: true })
+  }
   const routed = async (x) => {
     const m = /"num_routes":\s*(\d+)/.exec(await get(x.http, '/routez'))
     return m !== null && Number(m[1]) >= n - 1
@@ -55,12 +97,22 @@ async function startCluster(n = 3) {
     const end = Date.now() + 20_000
     for (const x of nodes) {
       while (x.proc && !(await routed(x))) {
-        if (Date.now() > end) throw new Error(`nats-server ${x.name} did not route to its ${n - 1} peers within 20 s`)
+        const gone = nodes.find((y) => y.exited !== undefined)
+        if (gone) return gone.exited
+        if (Date.now() > end) {
+          const logs = nodes.map((y) => `${y.name}: ${tail(y.log)}`).join('\n')
+          throw new Error(`nats-server ${x.name} did not route to its ${n - 1} peers within 20 s\n${logs}`)
+        }
         await new Promise((r) => setTimeout(r, 50))
       }
     }
+    return undefined
   }
-  await waitRouted()
+  const exited = await waitRouted()
+  if (exited !== undefined) {
+    discard()
+    return { exited }
+  }
   return {
     nodes,
     url: (i) => `nats://127.0.0.1:${nodes[i].client}`,
@@ -91,13 +143,13 @@ async function startCluster(n = 3) {
     },
     /** Starts node i again and waits until the cluster is routed. */
     async restart(i) {
+      nodes[i].exited = undefined
       launch(nodes[i])
-      await waitRouted()
+      const exited = await waitRouted()
+      if (exited !== undefined) throw new Error(`nats-server ${exited}`)
     },
     async stop() {
-      process.removeListener('exit', killAll)
-      killAll()
-      fs.rmSync(store, { recursive: true, force: true })
+      discard()
     },
   }
 }

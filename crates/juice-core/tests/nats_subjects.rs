@@ -27,12 +27,47 @@ fn nats_server() -> PathBuf {
     panic!("nats-server not found on PATH or in /usr/sbin: run `node scripts/ensure-nats.js` (npm test does)");
 }
 
+/// The lowest port the kernel picks for outgoing connections and for port 0.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+}
+
+/// A loopback port that was free a moment ago, below the ephemeral range: the nodes' own route
+/// connections take ephemeral source ports, so a port picked there could be taken by one of them
+/// before the node meant to listen on it starts. Never the same port twice in this process.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let low = 10_000u32;
+    let high = u32::from(ephemeral_low());
+    assert!(
+        high > low + 1000,
+        "ephemeral range starts at {high}: no room below it for test ports"
+    );
+    // A cheap pseudo-random walk seeded by pid and clock, so parallel test processes spread out.
+    let mut x = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+    let mut handed = HANDED_OUT.lock().unwrap();
+    let handed = handed.get_or_insert_with(HashSet::new);
+    for _ in 0..1000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = (low + (x % u64::from(high - low)) as u32) as u16;
+        if handed.contains(&port) || TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        handed.insert(port);
+        return port;
+    }
+    panic!("no free loopback port in [{low}, {high})");
 }
 
 /// Three routed servers on loopback, killed when dropped.
@@ -59,8 +94,30 @@ impl Drop for Cluster {
     }
 }
 
+/// Why a start attempt failed: a node exited (a port taken between our check and its bind can
+/// do that; worth another attempt on fresh ports), or the live nodes did not route (a defect).
+enum StartFailure {
+    NodeExited(String),
+    NotRouted(String),
+}
+
 impl Cluster {
     fn start() -> Cluster {
+        let mut exits = Vec::new();
+        for _ in 0..3 {
+            match Cluster::try_start() {
+                Ok(c) => return c,
+                Err(StartFailure::NodeExited(why)) => {
+                    eprintln!("nats-server cluster start: {why}; trying again on fresh ports");
+                    exits.push(why);
+                }
+                Err(StartFailure::NotRouted(why)) => panic!("{why}"),
+            }
+        }
+        panic!("a nats-server node exited during startup three times: {exits:?}");
+    }
+
+    fn try_start() -> Result<Cluster, StartFailure> {
         let bin = nats_server();
         let dir =
             std::env::temp_dir().join(format!("juice-nats-{}-{}", std::process::id(), free_port()));
@@ -73,42 +130,64 @@ impl Cluster {
             .map(|p| format!("nats://127.0.0.1:{p}"))
             .collect::<Vec<_>>()
             .join(",");
+        // A name of its own, so that two clusters of parallel tests never merge, whatever ports
+        // they end up with.
+        let name = format!("juice-test-{}-{}", std::process::id(), route_ports[0]);
+        let log = |i: usize| dir.join(format!("n{i}.log"));
         let mut nodes = Vec::new();
         for i in 0..3 {
             let child = Command::new(&bin)
                 .args(["-a", "127.0.0.1", "-p", &client_ports[i].to_string()])
                 .args(["-m", &http_ports[i].to_string(), "-n", &format!("n{i}")])
-                .args(["--cluster_name", "juice-test"])
+                .args(["--cluster_name", &name])
                 .args(["-cluster", &format!("nats://127.0.0.1:{}", route_ports[i])])
                 .args(["-routes", &routes])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(log(i)).unwrap())
                 .spawn()
                 .expect("nats-server starts");
             nodes.push(child);
         }
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             nodes,
             client_ports,
-            _dir: TempDir(dir),
+            _dir: TempDir(dir.clone()),
+        };
+        let tail = |i: usize| {
+            let text = std::fs::read_to_string(log(i)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(8)..].join("\n")
         };
         // Routed: every node sees the other two.
         let deadline = Instant::now() + Duration::from_secs(20);
-        for &port in &http_ports {
+        for (i, &port) in http_ports.iter().enumerate() {
             loop {
+                for (k, node) in cluster.nodes.iter_mut().enumerate() {
+                    if let Ok(Some(status)) = node.try_wait() {
+                        return Err(StartFailure::NodeExited(format!(
+                            "node n{k} exited ({status}): {}",
+                            tail(k)
+                        )));
+                    }
+                }
                 let body = http_get(port, "/routez").unwrap_or_default();
                 // Two peers, each over one route or more (newer servers pool several).
                 if num_routes(&body) >= 2 {
                     break;
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "the three nats-server nodes did not route within 20 s: {body}"
-                );
+                if Instant::now() >= deadline {
+                    return Err(StartFailure::NotRouted(format!(
+                        "the three nats-server nodes did not route within 20 s; n{i} says {body}\n\
+                         logs:\n{}\n{}\n{}",
+                        tail(0),
+                        tail(1),
+                        tail(2)
+                    )));
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        cluster
+        Ok(cluster)
     }
 }
 
