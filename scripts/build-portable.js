@@ -8,8 +8,10 @@
 // target/portable/juice-messaging.TRIPLE.node; --stage also copies it into npm/TRIPLE/.
 // Tools come from the registries and stay inside target/: ziglang (PyPI) in a venv, and
 // cargo-zigbuild (crates.io). Skips the build when the binary is newer than the sources.
+// Several stale triples build at once, each in its own process, target directory and zig cache:
+// a single build leaves one of two cores idle for minutes (libzmq's build script, fat LTO).
 'use strict'
-const { spawnSync } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
@@ -91,18 +93,75 @@ function sodiumConfigureEnv(rustTarget) {
 
 const args = process.argv.slice(2)
 const triples = args.filter((a) => !a.startsWith('--'))
-for (const triple of triples.length > 0 ? triples : ['linux-x64-gnu']) build(triple, args.includes('--stage'))
+const stage = args.includes('--stage')
+main(triples.length > 0 ? triples : ['linux-x64-gnu'])
+
+function main(list) {
+  for (const triple of list) if (!TARGETS[triple]) fail(`no portable build for ${triple}; known: ${Object.keys(TARGETS).join(', ')}`)
+  const stale = list.filter((t) => !isFresh(t))
+  // --lane: one build, started by the parent below with the tools already in place.
+  if (args.includes('--lane') || stale.length <= 1) {
+    for (const triple of list) build(triple, stage)
+    return
+  }
+  for (const triple of stale) ensureRustTarget(rustTargetOf(triple))
+  toolPath()
+  console.log(`[build-portable] building ${stale.join(', ')} at once`)
+  let pending = stale.length
+  const failed = []
+  for (const triple of stale) {
+    const child = spawn(process.execPath, [__filename, triple, '--lane'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    prefixLines(child.stdout, process.stdout, triple)
+    prefixLines(child.stderr, process.stderr, triple)
+    child.on('exit', (code, signal) => {
+      if (code !== 0) failed.push(`${triple} (${signal ?? `exit ${code}`})`)
+      if (--pending > 0) return
+      if (failed.length > 0) fail(`failed: ${failed.join(', ')}; its lines above carry its name`)
+      // The fresh ones, and staging, in one pass now that every binary is there.
+      for (const t of list) build(t, stage)
+    })
+  }
+}
+
+/** Copies `from` to `to` line by line, each line tagged with the build it came from. */
+function prefixLines(from, to, tag) {
+  let rest = ''
+  from.setEncoding('utf8')
+  from.on('data', (chunk) => {
+    const lines = (rest + chunk).split('\n')
+    rest = lines.pop()
+    for (const l of lines) to.write(`[${tag}] ${l}\n`)
+  })
+  from.on('end', () => {
+    if (rest) to.write(`[${tag}] ${rest}\n`)
+  })
+}
+
+function binaryOf(triple) {
+  return path.join(out, `juice-messaging.${triple}.node`)
+}
+
+function rustTargetOf(triple) {
+  return TARGETS[triple].replace(/\.[\d.]+$/, '')
+}
+
+function isFresh(triple) {
+  const file = binaryOf(triple)
+  return fs.existsSync(file) && fs.statSync(file).mtimeMs > Math.max(newest(path.join(root, 'crates')), fs.statSync(path.join(root, 'Cargo.lock')).mtimeMs)
+}
 
 function build(triple, stage) {
-  const target = TARGETS[triple] ?? fail(`no portable build for ${triple}; known: ${Object.keys(TARGETS).join(', ')}`)
-  const file = path.join(out, `juice-messaging.${triple}.node`)
-  const fresh = fs.existsSync(file) && fs.statSync(file).mtimeMs > Math.max(newest(path.join(root, 'crates')), fs.statSync(path.join(root, 'Cargo.lock')).mtimeMs)
-  if (!fresh) {
-    const rustTarget = target.replace(/\.[\d.]+$/, '')
+  const target = TARGETS[triple]
+  const file = binaryOf(triple)
+  if (!isFresh(triple)) {
+    const rustTarget = rustTargetOf(triple)
     ensureRustTarget(rustTarget)
-    const env = { ...process.env, PATH: toolPath() }
+    // Its own target directory and cache (zig's, and cargo-zigbuild's wrapper scripts), so that
+    // builds running at once never share a lock or write the same file.
+    const dir = path.join(out, `build-${triple}`)
+    const env = { ...process.env, PATH: toolPath(), XDG_CACHE_HOME: path.join(dir, 'cache') }
     console.log(`[build-portable] building ${triple} (${target}) with zig`)
-    const json = run('cargo', ['zigbuild', '--release', '-p', 'juice-sodium', '--target', target, '--target-dir', out, '--message-format=json-render-diagnostics'], { env: { ...env, ...sodiumConfigureEnv(rustTarget) }, capture: true })
+    const json = run('cargo', ['zigbuild', '--release', '-p', 'juice-sodium', '--target', target, '--target-dir', dir, '--message-format=json-render-diagnostics'], { env: { ...env, ...sodiumConfigureEnv(rustTarget) }, capture: true })
     const sodium = json
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -113,8 +172,8 @@ function build(triple, stage) {
     // cc reads CXXFLAGS_<target> with the triple as rustc sees it (no glibc suffix).
     env[`CXXFLAGS_${rustTarget.replace(/-/g, '_')}`] = `-DZMQ_USE_LIBSODIUM=1 -DZMQ_HAVE_CURVE=1 -I${path.join(installed, 'include')}`
     env.SODIUM_LIB_DIR = path.join(installed, 'lib')
-    run('cargo', ['zigbuild', '--release', '-p', 'juice-node', '--target', target, '--target-dir', out], { env })
-    fs.copyFileSync(path.join(out, rustTarget, 'release', 'libjuice_node.so'), file)
+    run('cargo', ['zigbuild', '--release', '-p', 'juice-node', '--target', target, '--target-dir', dir], { env })
+    fs.copyFileSync(path.join(dir, rustTarget, 'release', 'libjuice_node.so'), file)
   }
   console.log(`[build-portable] ${path.relative(root, file)} (${(fs.statSync(file).size / 1048576).toFixed(2)} MiB)`)
   if (stage) {
